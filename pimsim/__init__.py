@@ -1,0 +1,7 @@
+"""pimsim: a processing-in-memory simulator for LLM workloads, with GPU/CPU baselines.
+
+Data flows one way (see DESIGN in the README): hardware -> model graph -> workload phases -> mapper ->
+engine -> Result. Each stage is one sub-package.
+"""
+
+__version__ = "0.1.0"

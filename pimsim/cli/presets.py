@@ -1,0 +1,52 @@
+"""`pimsim presets list` and `pimsim presets show NAME|FILE [--json]`."""
+
+from __future__ import annotations
+
+import yaml
+
+from pimsim.cli.output import format_table, print_json
+from pimsim.hardware import load_hardware, preset_names
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("presets", help="hardware presets shipped with pimsim")
+    psub = p.add_subparsers(dest="presets_command", metavar="ACTION", required=True)
+    ls = psub.add_parser("list", help="list presets")
+    ls.set_defaults(func=_list)
+    show = psub.add_parser("show", help="show one preset (or a user YAML) after validation")
+    show.add_argument("name", help="preset name or path to a hardware YAML")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(func=_show)
+
+
+def _list(args) -> int:
+    rows = []
+    for name in preset_names():
+        hw = load_hardware(name)
+        d = hw.dram
+        rows.append((name, d.standard, d.channels, d.banks, hw.capacity_bytes / 2**30,
+                     hw.peak_mac_bandwidth_bytes_per_s / 1e12, hw.description))
+    print(format_table(["name", "standard", "channels", "banks/ch", "capacity_GiB", "peak_MAC_TB/s",
+                        "description"], rows))
+    return 0
+
+
+def describe(hw) -> dict:
+    """The validated preset plus derived figures (capacity, peak MAC bandwidth)."""
+    data = hw.model_dump(mode="json")
+    data["derived"] = {
+        "capacity_bytes": hw.capacity_bytes,
+        "row_bytes": hw.dram.row_bytes,
+        "banks_per_channel": hw.dram.banks,
+        "peak_mac_bandwidth_bytes_per_s": hw.peak_mac_bandwidth_bytes_per_s,
+    }
+    return data
+
+
+def _show(args) -> int:
+    data = describe(load_hardware(args.name))
+    if args.json:
+        print_json(data)
+    else:
+        print(yaml.safe_dump(data, sort_keys=False), end="")
+    return 0

@@ -1,0 +1,71 @@
+"""Load hardware from a shipped preset name or a user YAML that may derive from one (`base: NAME`).
+
+A user file is merged field by field onto its base (mappings merge, values replace), then validated as
+a whole; every error names the file and the field path.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pimsim.errors import ConfigError, UnknownNameError
+from pimsim.hardware.schema import Hardware
+from pimsim.util.config_io import deep_merge, read_yaml, validate
+
+_MAX_BASE_DEPTH = 8
+
+
+def _presets_dir():
+    return resources.files("pimsim.hardware") / "presets"
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped inside the package."""
+    return sorted(p.name[:-5] for p in _presets_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def _preset_path(name: str) -> Path:
+    path = _presets_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise UnknownNameError(f"unknown hardware preset {name!r}; known presets: {', '.join(preset_names())}")
+    return Path(str(path))
+
+
+def _resolve(data: dict[str, Any], source: str, depth: int = 0) -> dict[str, Any]:
+    """Apply `base:` inheritance recursively and return the merged raw mapping."""
+    base = data.get("base")
+    if base is None:
+        return data
+    if depth >= _MAX_BASE_DEPTH:
+        raise ConfigError(f"{source}: base: chain of more than {_MAX_BASE_DEPTH} presets (a cycle?)")
+    if not isinstance(base, str):
+        raise ConfigError(f"{source}: base: must be a preset name or a YAML path, got {base!r}")
+    if base.endswith((".yaml", ".yml")):
+        base_path = (Path(source).parent / base) if not Path(base).is_absolute() else Path(base)
+    else:
+        try:
+            base_path = _preset_path(base)
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"{source}: base: {exc}") from None
+    parent = _resolve(read_yaml(base_path), str(base_path), depth + 1)
+    child = {k: v for k, v in data.items() if k != "base"}
+    return deep_merge(parent, child)
+
+
+def load_hardware(spec: str | Path | dict[str, Any], overrides: dict[str, Any] | None = None) -> Hardware:
+    """A validated `Hardware` from a preset name, a YAML path, or a raw mapping; `overrides` merge last."""
+    if isinstance(spec, dict):
+        source, data = "<hardware mapping>", spec
+    else:
+        text = str(spec)
+        if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+            source, data = text, read_yaml(text)
+        else:
+            path = _preset_path(text)
+            source, data = str(path), read_yaml(path)
+    merged = _resolve(data, source)
+    if overrides:
+        merged = deep_merge(merged, overrides)
+    return validate(Hardware, merged, source)
