@@ -3,6 +3,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+PIMGPT_MODELS := gpt2-small gpt2-medium gpt2-large gpt2-xl gpt3-small gpt3-medium gpt3-large gpt3-xl
 
 .PHONY: demo test bench venv clean
 
@@ -16,7 +17,8 @@ venv: $(VENV)/.installed
 
 # The main job: the per-phase FLOP/byte accounting of the 8 PIM-GPT models.
 demo: venv
-	$(VENV)/bin/pimsim workload explain-zoo --out results/pimgpt_accounting
+	$(VENV)/bin/pimsim workload explain --workload generate --prompt 64 --generate 960 \
+	  $(foreach m,$(PIMGPT_MODELS),--model $(m)) --csv results/pimgpt_accounting.csv
 
 test: venv
 	$(PY) -m pytest -q

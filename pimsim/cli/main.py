@@ -15,6 +15,8 @@ from pimsim.errors import PimsimError
 
 COMMAND_MODULES = [
     "pimsim.cli.presets",
+    "pimsim.cli.models",
+    "pimsim.cli.workload",
 ]
 
 

@@ -1,0 +1,60 @@
+"""`pimsim workload explain`: per-phase FLOPs, weight bytes, KV bytes and arithmetic intensity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pimsim.cli.common import add_model_args, add_workload_args, models_from_args, workload_from_args
+from pimsim.cli.output import format_table, print_json
+from pimsim.workloads import expand
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("workload", help="workload accounting")
+    psub = p.add_subparsers(dest="workload_command", metavar="ACTION", required=True)
+    ex = psub.add_parser("explain", help="per-phase FLOPs, bytes and arithmetic intensity")
+    add_model_args(ex, multiple=True)
+    add_workload_args(ex)
+    ex.add_argument("--dtype-bytes", type=int, default=2, choices=[1, 2, 4], help="bytes per weight/KV element")
+    ex.add_argument("--json", action="store_true")
+    ex.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
+    ex.set_defaults(func=_explain)
+
+
+def explain_rows(workload, dtype_bytes: int = 2) -> list[dict]:
+    """One row per phase; arithmetic intensity = FLOPs / (weight + KV bytes moved)."""
+    rows = []
+    for ph in workload.phases:
+        t = ph.totals(dtype_bytes)
+        moved = t["weight_bytes"] + t["kv_read_bytes"] + t["kv_write_bytes"]
+        rows.append({
+            "phase": ph.name, "role": ph.role, "kind": ph.kind, "model": ph.model.name, "batch": ph.batch,
+            "new_tokens": ph.new_tokens, "steps": ph.steps, "context_start": ph.past_context,
+            "context_end": ph.end_context, "tokens": t["tokens"], "flops": t["flops"],
+            "weight_bytes": t["weight_bytes"], "kv_read_bytes": t["kv_read_bytes"],
+            "kv_write_bytes": t["kv_write_bytes"], "flops_per_byte": t["flops"] / moved if moved else 0.0,
+        })
+    return rows
+
+
+def _explain(args) -> int:
+    spec = workload_from_args(args)
+    models = models_from_args(args) if spec.kind in ("generate", "prm-score") else []
+    workloads = [expand(spec, m) for m in models] if models else [expand(spec)]
+    rows = [r for w in workloads for r in explain_rows(w, args.dtype_bytes)]
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_csv(args.csv, index=False)
+    if args.json:
+        print_json({"workload": spec.model_dump(), "phases": rows})
+        return 0
+    table = [(r["model"], r["phase"], r["batch"], f"{r['context_start']}-{r['context_end']}", r["steps"],
+              r["tokens"], r["flops"] / 1e9, r["weight_bytes"] / 1e6, r["kv_read_bytes"] / 1e6,
+              r["kv_write_bytes"] / 1e6, r["flops_per_byte"]) for r in rows]
+    print(format_table(["model", "phase", "batch", "context", "steps", "tokens", "GFLOP", "weight_MB",
+                        "kv_read_MB", "kv_write_MB", "FLOP/B"], table))
+    if args.csv:
+        print(f"\nwrote {args.csv}")
+    return 0
