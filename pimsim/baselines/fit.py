@@ -1,0 +1,336 @@
+"""Fitting a device preset to measured decode latencies (and energies): `pimsim baseline fit`.
+
+Input CSV, one measured decode configuration per row (the files in `pimsim/baselines/data/` are two
+examples). Columns:
+- `model` (zoo name) and `decode_ms_per_token` (required);
+- either `context` (one decode step with that many tokens already cached) or `prompt` and
+  `generated` (the mean over the generated-1 decode steps after a `prompt`-token prefill);
+- optional `batch` (default 1), `dtype` (fp32, fp16, bf16, fp8, int8; default the preset's),
+  `energy_j_per_token` (board energy, idle included; energy is fitted only on rows that have it).
+Per token means per generated token: a decode step of batch B yields B tokens.
+
+What is fitted (everything else is kept from the `--device` preset):
+- latency: `bandwidth_bytes_per_s`, `attention_stream_bandwidth_bytes_per_s` (when the preset has
+  one) and `kernel_overhead_s[mode]`, by least squares on relative error. The model is linear in
+  1/bandwidth, 1/stream bandwidth and the overhead once each kernel's regime (memory-, stream- or
+  compute-bound) is known, so regimes and parameters are iterated to a fixed point. Bounds: bandwidth
+  at most the peak and `bandwidth_cap_bytes_per_s`, stream bandwidth at most the bandwidth,
+  overhead >= 0. Other modes keep their difference to the fitted mode.
+- energy: `power.active_w` and `power.energy_per_byte_j` (>= 0), by least squares on relative error
+  of energy per token with the model's own time, `idle_w` and `energy_per_flop_j` held fixed.
+Fitted values are rounded to 4 significant digits; reported errors are those of the rounded preset.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from pimsim.baselines.device import DevicePreset, load_device
+from pimsim.baselines.kernels import KernelTable, kernel_table
+from pimsim.baselines.model import evaluate, kernel_bandwidth
+from pimsim.errors import ConfigError, PimsimError
+from pimsim.models import ModelConfig, get_model
+
+DTYPE_BYTES = {"fp32": 4, "float32": 4, "fp16": 2, "float16": 2, "bf16": 2, "bfloat16": 2, "fp8": 1, "int8": 1}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One row of a measurement CSV, resolved to the decode steps it times."""
+
+    line: int
+    label: str
+    model: ModelConfig
+    batch: int
+    past_context: int  # cache length at the first timed step
+    steps: int  # decode steps the figure averages over
+    dtype_bytes: int
+    latency_per_token_s: float
+    energy_per_token_j: float | None
+
+    def table(self, device: DevicePreset) -> KernelTable:
+        return kernel_table(self.model, 1, self.past_context, self.batch, self.steps, self.dtype_bytes, None,
+                            device.fused_attention)
+
+
+def read_measurements(path: str | Path, default_dtype_bytes: int) -> list[Measurement]:
+    """Parse a measurement CSV (columns in the module docstring); errors name the file, line and column."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    reader = csv.DictReader(text.splitlines())
+    columns = [c.strip() for c in (reader.fieldnames or [])]
+    if not columns:
+        raise ConfigError(f"{path}: empty file; expected a header with columns model, decode_ms_per_token, "
+                          "and context or prompt+generated")
+    for col in ("model", "decode_ms_per_token"):
+        if col not in columns:
+            raise ConfigError(f"{path}: missing column {col!r} (header: {', '.join(columns)})")
+    if "context" not in columns and not {"prompt", "generated"} <= set(columns):
+        missing = [c for c in ("prompt", "generated") if c not in columns]
+        raise ConfigError(f"{path}: missing column 'context' (or {' and '.join(repr(c) for c in missing)}): "
+                          "give the cache length of the timed decode step, or prompt and generated")
+    out = []
+    for i, raw in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        if not any(row.values()):
+            continue
+        where = f"{path} line {i}"
+
+        def number(col: str, kind=float, low: float = 0.0, optional: bool = False):
+            value = row.get(col, "")
+            if value == "" and optional:
+                return None
+            if value == "":
+                raise ConfigError(f"{where}: column {col!r} is empty")
+            try:
+                v = kind(value)
+            except ValueError:
+                raise ConfigError(f"{where}: column {col!r}: not a{'n integer' if kind is int else ' number'} "
+                                  f"(got {value!r})") from None
+            ok = v >= low if kind is int else (v > low and np.isfinite(v))
+            if not ok:
+                raise ConfigError(f"{where}: column {col!r}: must be {'>=' if kind is int else '>'} {low} (got {value!r})")
+            return v
+
+        try:
+            model = get_model(row["model"])
+        except PimsimError as exc:
+            raise type(exc)(f"{where}: column 'model': {exc}") from None
+        dtype = row.get("dtype", "")
+        if dtype:
+            if dtype.lower() not in DTYPE_BYTES:
+                raise ConfigError(f"{where}: column 'dtype': unknown {dtype!r}; one of {', '.join(DTYPE_BYTES)}")
+            dtype_bytes = DTYPE_BYTES[dtype.lower()]
+        else:
+            dtype_bytes = default_dtype_bytes
+        batch = number("batch", int, 1, optional=True) or 1
+        if "context" in columns and row.get("context", "") != "":
+            past, steps = number("context", int, 0), 1
+            label = f"{model.name} b{batch} ctx {past}"
+        else:
+            prompt = number("prompt", int, 1)
+            generated = number("generated", int, 2)
+            past, steps = prompt, generated - 1
+            label = f"{model.name} b{batch} prompt {prompt} gen {generated}"
+        if past + steps > model.max_context:
+            raise ConfigError(f"{where}: context {past + steps} exceeds {model.name}'s {model.max_context} positions")
+        out.append(Measurement(
+            line=i, label=label, model=model, batch=batch, past_context=past, steps=steps, dtype_bytes=dtype_bytes,
+            latency_per_token_s=number("decode_ms_per_token") * 1e-3,
+            energy_per_token_j=number("energy_j_per_token", optional=True) if "energy_j_per_token" in columns else None,
+        ))
+    if not out:
+        raise ConfigError(f"{path}: no data rows")
+    return out
+
+
+def predict(m: Measurement, device: DevicePreset, overhead_s: float) -> tuple[float, float]:
+    """Model (latency, energy) per generated token for measurement `m`."""
+    cost = evaluate(m.table(device), m.steps, device, overhead_s)
+    tokens = m.steps * m.batch
+    t = float(cost.step_time_s.sum())
+    p = device.power
+    e = (p.idle_w + p.active_w) * t + p.energy_per_byte_j * cost.bytes + p.energy_per_flop_j * cost.flops
+    return t / tokens, e / tokens
+
+
+def compare(measurements: list[Measurement], device: DevicePreset, mode: str | None = None) -> list[dict]:
+    """Per row: measured and modelled latency and energy per token, and the relative errors."""
+    _, overhead = device.overhead_s(mode)
+    rows = []
+    for m in measurements:
+        t, e = predict(m, device, overhead)
+        row = {"row": m.label, "measured_latency_s": m.latency_per_token_s, "model_latency_s": t,
+               "latency_error": t / m.latency_per_token_s - 1}
+        if m.energy_per_token_j is not None:
+            row.update(measured_energy_j=m.energy_per_token_j, model_energy_j=e,
+                       energy_error=e / m.energy_per_token_j - 1)
+        rows.append(row)
+    return rows
+
+
+def _round(x: float, digits: int = 4) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def _bounded_lsq(A: np.ndarray, y: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """min |A x - y| with x >= lower, by an active set: clamp the worst violation, re-solve the rest."""
+    fixed = np.zeros(A.shape[1], dtype=bool)
+    x = np.array(lower, dtype=float)
+    for _ in range(A.shape[1] + 1):
+        free = ~fixed
+        rhs = y - A[:, fixed] @ x[fixed]
+        if free.any():
+            x[free] = np.linalg.lstsq(A[:, free], rhs, rcond=None)[0]
+        viol = np.where(free, lower - x, 0.0)
+        if viol.max() <= 0:
+            return x
+        worst = int(np.argmax(viol))
+        fixed[worst] = True
+        x[worst] = lower[worst]
+    return np.maximum(x, lower)
+
+
+def _design(ms: list[Measurement], dev: DevicePreset, use_stream: bool):
+    """Rows of the linear latency model under the regimes `dev`'s current parameters give.
+
+    Columns: bytes at device bandwidth, bytes per stream at stream bandwidth, kernel launches;
+    plus the constant compute-bound time. All per generated token.
+    """
+    A = np.zeros((len(ms), 3))
+    c = np.zeros(len(ms))
+    for r, m in enumerate(ms):
+        table = m.table(dev)
+        flops, moved = table.at(m.steps)
+        bw = kernel_bandwidth(table, dev)
+        streamed = (table.streams > 0) & (bw < dev.bandwidth_bytes_per_s) if use_stream else np.zeros(len(bw), bool)
+        t_cmp = flops / dev.flops_per_s
+        compute_bound = t_cmp > moved / bw[:, None]
+        count = table.count[:, None]
+        mem = np.where(compute_bound, 0.0, moved) * count
+        per_stream = np.where(table.streams > 0, table.streams, 1.0)[:, None]
+        tokens = m.steps * m.batch
+        A[r, 0] = mem[~streamed].sum() / tokens
+        A[r, 1] = (mem[streamed] / per_stream[streamed]).sum() / tokens
+        A[r, 2] = table.kernels_per_step * m.steps / tokens
+        c[r] = (np.where(compute_bound, t_cmp, 0.0) * count).sum() / tokens
+    return A, c
+
+
+@dataclass(frozen=True)
+class FitResult:
+    preset: DevicePreset
+    mode: str
+    rows: list[dict]
+    energy_fitted: bool
+
+
+def fit_device(measurements: list[Measurement], device: str | Path | DevicePreset, mode: str | None = None,
+               source: str = "measurements.csv") -> FitResult:
+    """Fit `device`'s bandwidths, per-kernel overhead and power terms to `measurements` (module docstring)."""
+    dev = load_device(device)
+    mode, _ = dev.overhead_s(mode)
+    dtypes = {m.dtype_bytes for m in measurements}
+    if len(dtypes) > 1:
+        raise ConfigError(f"{source}: rows mix dtypes of {sorted(dtypes)} bytes; fit one dtype at a time")
+    dev = dev.model_copy(update={"dtype_bytes": dtypes.pop()})
+    y = np.array([m.latency_per_token_s for m in measurements])
+    w = 1.0 / y
+    cap = min(dev.peak_bandwidth_bytes_per_s, dev.bandwidth_cap_bytes_per_s or np.inf)
+    use_stream = dev.fused_attention and dev.attention_stream_bandwidth_bytes_per_s is not None
+    old_overhead = dev.kernel_overhead_s[mode]
+
+    def with_params(d: DevicePreset, bw: float, stream: float | None, overhead: float) -> DevicePreset:
+        shift = overhead - old_overhead
+        modes = {k: max(0.0, _round(v + shift)) if k != mode else overhead for k, v in dev.kernel_overhead_s.items()}
+        upd = {"bandwidth_bytes_per_s": bw, "kernel_overhead_s": modes}
+        if use_stream:
+            upd["attention_stream_bandwidth_bytes_per_s"] = stream
+        return d.model_copy(update=upd)
+
+    current = dev
+    for _ in range(30):
+        A, c = _design(measurements, current, use_stream)
+        lower = np.array([1.0 / cap, 0.0, 0.0])
+        if not use_stream or not A[:, 1].any():
+            keep = [0, 2]  # no stream-limited kernels in the data: the stream bandwidth stays as it is
+        else:
+            keep = [0, 1, 2]
+        x = np.zeros(3)
+        x[keep] = _bounded_lsq(A[:, keep] * w[:, None], (y - c) * w, lower[keep])
+        if use_stream and 1 in keep and x[1] < x[0]:
+            # a stream faster than the device is no limit: merge the column into the bandwidth term
+            merged = A[:, [0, 2]].copy()
+            merged[:, 0] += A[:, 1]
+            x[[0, 2]] = _bounded_lsq(merged * w[:, None], (y - c) * w, lower[[0, 2]])
+            x[1] = x[0]
+        bw = _round(1.0 / x[0])
+        stream = _round(1.0 / x[1]) if use_stream and 1 in keep else dev.attention_stream_bandwidth_bytes_per_s
+        if stream is not None and stream > bw:
+            stream = bw
+        new = with_params(current, min(bw, cap), stream, _round(max(x[2], 0.0)))
+        if new == current:
+            break
+        current = new
+
+    # energy: active_w and energy_per_byte_j on the rows that carry energy
+    with_energy = [m for m in measurements if m.energy_per_token_j is not None]
+    if with_energy:
+        _, overhead = current.overhead_s(mode)
+        p = current.power
+        B, rhs, ye = [], [], []
+        for m in with_energy:
+            cost = evaluate(m.table(current), m.steps, current, overhead)
+            tokens = m.steps * m.batch
+            t = float(cost.step_time_s.sum()) / tokens
+            B.append([t, cost.bytes / tokens])
+            rhs.append(m.energy_per_token_j - p.idle_w * t - p.energy_per_flop_j * cost.flops / tokens)
+            ye.append(m.energy_per_token_j)
+        B, rhs, we = np.array(B), np.array(rhs), 1.0 / np.array(ye)
+        active, per_byte = _bounded_lsq(B * we[:, None], rhs * we, np.zeros(2))
+        power = p.model_copy(update={"active_w": _round(active), "energy_per_byte_j": _round(per_byte)})
+        current = current.model_copy(update={"power": power})
+
+    rows = compare(measurements, current, mode)
+    fitted = ["bandwidth_bytes_per_s", f"kernel_overhead_s.{mode}"]
+    if use_stream:
+        fitted.append("attention_stream_bandwidth_bytes_per_s")
+    if with_energy:
+        fitted += ["power.active_w", "power.energy_per_byte_j"]
+    how = (f"fitted by `pimsim baseline fit {source} --device {dev.name} --mode {mode}` on {len(measurements)} rows "
+           "(least squares on relative error)")
+    notes = dict(current.notes)
+    for field in fitted:
+        notes[field] = how
+    other = [k for k in current.kernel_overhead_s if k != mode]
+    for k in other:
+        kept = f"(kept at its difference to {mode} by the fit)"
+        note = notes.get(f"kernel_overhead_s.{k}", "")
+        if kept not in note:
+            notes[f"kernel_overhead_s.{k}"] = f"{note} {kept}".strip()
+    fit_meta = {
+        "source": source,
+        "mode": mode,
+        "rows": len(measurements),
+        "fitted": fitted,
+        "max_abs_latency_error": _round(max(abs(r["latency_error"]) for r in rows), 3),
+    }
+    if with_energy:
+        fit_meta["max_abs_energy_error"] = _round(max(abs(r["energy_error"]) for r in rows if "energy_error" in r), 3)
+    data = current.model_dump(mode="json")
+    data.update(fit=fit_meta, notes=notes)
+    preset = DevicePreset.model_validate(data)  # re-check every rule on the fitted values
+    return FitResult(preset=preset, mode=mode, rows=rows, energy_fitted=bool(with_energy))
+
+
+class _Dumper(yaml.SafeDumper):
+    """Floats in short scientific form (2.607e+12), always with a dot so YAML reads them back as floats."""
+
+
+def _float(dumper: yaml.SafeDumper, value: float):
+    text = f"{value:.6g}"
+    mantissa, _, exp = text.partition("e")
+    if "." not in mantissa and mantissa.lstrip("-").isdigit():
+        text = mantissa + ".0" + ("e" + exp if exp else "")
+    return dumper.represent_scalar("tag:yaml.org,2002:float", text)
+
+
+_Dumper.add_representer(float, _float)
+
+
+def preset_yaml(preset: DevicePreset, command: str) -> str:
+    """The preset as YAML, headed by the command that wrote it."""
+    data = preset.model_dump(mode="json", exclude_none=True)
+    header = (f"# {preset.name}: written by `{command}`.\n"
+              "# Fitted fields and their provenance are listed under `fit` and `notes`; refit rather than edit.\n")
+    return header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=1000)

@@ -1,0 +1,144 @@
+"""The kernels a GPU/CPU framework launches for one forward step, grouped from `ModelGraph` op costs.
+
+A real PyTorch decoder launches one kernel per op of `ModelGraph` (norms, the QKV / output / MLP
+projections, activations, residual adds, embedding gathers, the LM or PRM head), plus two KV-cache
+append kernels per layer (K and V copied into the static cache), and, with a fused attention kernel
+(`scaled_dot_product_attention`, FlashAttention style), one kernel for q.K^T, softmax and p.V whose
+score matrix never leaves the chip. Without fusion the three attention ops are separate kernels and
+the scores go through memory (`ModelGraph` act_bytes).
+
+Bytes per kernel are what it moves to or from device memory: weights, KV cache, activations.
+Every cost is affine in the step index of a phase (only the context grows), so a phase is described
+by per-kernel values at step 0 and their slope per step; `KernelTable.at(steps)` evaluates all steps
+at once with numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from pimsim.models import ModelConfig, ModelGraph, OpKind
+
+# FlashAttention tiles queries in blocks of 128 rows; one thread block works on one (sequence, head,
+# query block), so a decode step has batch x heads independent streams (Dao, FlashAttention-2, 2023).
+ATTENTION_QUERY_BLOCK = 128
+
+# breakdown categories of `breakdown_s`
+CATEGORIES = ("weight_matmul", "attention", "kv_append", "vector", "embedding", "kernel_overhead")
+
+_CATEGORY = {
+    OpKind.WEIGHT_MATMUL: "weight_matmul",
+    OpKind.ATTN_SCORE: "attention",
+    OpKind.ATTN_VALUE: "attention",
+    OpKind.SOFTMAX: "attention",
+    OpKind.NORM: "vector",
+    OpKind.ACTIVATION: "vector",
+    OpKind.RESIDUAL: "vector",
+    OpKind.ROTARY: "vector",
+    OpKind.ELEMENTWISE: "vector",
+    OpKind.EMBEDDING: "embedding",
+}
+
+
+@dataclass(frozen=True)
+class KernelTable:
+    """Per-kernel costs of the steps of one phase: value at step 0 plus slope per step.
+
+    `count`: launches of the kernel per step (layers x per-layer launches). `flops`/`bytes` are per
+    launch. `streams`: independent (sequence, head, query-block) streams of an attention kernel, 0 for
+    kernels that spread over the whole device.
+    """
+
+    names: tuple[str, ...]
+    categories: tuple[str, ...]
+    count: np.ndarray
+    flops0: np.ndarray
+    flops_slope: np.ndarray
+    bytes0: np.ndarray
+    bytes_slope: np.ndarray
+    streams: np.ndarray
+
+    @property
+    def kernels_per_step(self) -> int:
+        return int(self.count.sum())
+
+    def at(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """(flops, bytes) per launch as arrays of shape (kernels, steps)."""
+        i = np.arange(steps, dtype=np.float64)
+        flops = self.flops0[:, None] + self.flops_slope[:, None] * i[None, :]
+        moved = self.bytes0[:, None] + self.bytes_slope[:, None] * i[None, :]
+        return flops, moved
+
+
+def _kernels_of_step(model: ModelConfig, new_tokens: int, past_context: int, batch: int, dtype_bytes: int,
+                     head_positions: int | None, fused_attention: bool) -> list[tuple[str, str, int, float, float, float]]:
+    """(name, category, count, flops, bytes, streams) for every kernel of one step."""
+    costs = _graph(model).step(new_tokens, past_context, batch, dtype_bytes, head_positions)
+    layers = model.layers
+    out: list[tuple[str, str, int, float, float, float]] = []
+    attn: dict[str, object] = {}
+    for c in costs:
+        op = c.op
+        if op.layer is not None and op.layer != 0:
+            continue  # every block is identical to block 0; counted `layers` times below
+        count = layers if op.layer == 0 else 1
+        if op.kind in (OpKind.ATTN_SCORE, OpKind.ATTN_VALUE, OpKind.SOFTMAX):
+            attn[op.kind.value] = c
+            if op.kind is OpKind.ATTN_SCORE or op.kind is OpKind.ATTN_VALUE:
+                # the new K (score) or V (value) rows are copied into the cache by their own kernel
+                out.append((f"kv_append_{'k' if op.kind is OpKind.ATTN_SCORE else 'v'}", "kv_append", count, 0.0,
+                            2.0 * c.kv_write_bytes, 0.0))
+            if not fused_attention:
+                out.append((op.name, "attention", count, float(c.flops), float(c.kv_read_bytes + c.act_bytes), 0.0))
+            elif op.kind is OpKind.ATTN_VALUE:
+                score, soft, value = attn["attn_score"], attn["softmax"], c
+                qo_bytes = 2 * c.tokens * op.heads * op.head_dim * dtype_bytes  # q in, attention output out
+                streams = batch * op.heads * -(-new_tokens // ATTENTION_QUERY_BLOCK)
+                out.append(("attention", "attention", count, float(score.flops + soft.flops + value.flops),
+                            float(score.kv_read_bytes + value.kv_read_bytes + qo_bytes), float(streams)))
+            continue
+        moved = c.weight_bytes + c.kv_read_bytes + c.kv_write_bytes + c.act_bytes
+        out.append((op.name, _CATEGORY[op.kind], count, float(c.flops), float(moved), 0.0))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def kernel_table(model: ModelConfig, new_tokens: int, past_context: int, batch: int, steps: int,
+                 dtype_bytes: int, head_positions: int | None, fused_attention: bool) -> KernelTable:
+    """Kernels of `steps` forward steps (cache growing by `new_tokens` each), as a `KernelTable`."""
+    first = _kernels_of_step(model, new_tokens, past_context, batch, dtype_bytes, head_positions, fused_attention)
+    if steps > 1:
+        second = _kernels_of_step(model, new_tokens, past_context + new_tokens, batch, dtype_bytes,
+                                  head_positions, fused_attention)
+    else:
+        second = first
+    names = tuple(k[0] for k in first)
+    if tuple(k[0] for k in second) != names:
+        raise AssertionError("kernel list changed between steps of one phase")
+    f0 = np.array([k[3] for k in first])
+    b0 = np.array([k[4] for k in first])
+    table = KernelTable(
+        names=names,
+        categories=tuple(k[1] for k in first),
+        count=np.array([k[2] for k in first], dtype=np.float64),
+        flops0=f0,
+        flops_slope=np.array([k[3] for k in second]) - f0,
+        bytes0=b0,
+        bytes_slope=np.array([k[4] for k in second]) - b0,
+        streams=np.array([k[5] for k in first]),
+    )
+    if steps > 2:  # costs must be affine in the context for the step arrays to be exact
+        last = _kernels_of_step(model, new_tokens, past_context + (steps - 1) * new_tokens, batch, dtype_bytes,
+                                head_positions, fused_attention)
+        flops, moved = table.at(steps)
+        if not (np.array_equal(flops[:, -1], [k[3] for k in last]) and np.array_equal(moved[:, -1], [k[4] for k in last])):
+            raise AssertionError("kernel costs are not affine in context; step arrays invalid")
+    return table
+
+
+@lru_cache(maxsize=64)
+def _graph(model: ModelConfig) -> ModelGraph:
+    return ModelGraph(model)

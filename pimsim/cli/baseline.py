@@ -1,0 +1,132 @@
+"""`pimsim baseline`: GPU/CPU baselines on the same workload flags as every other command.
+
+    pimsim baseline --device h100-sxm --model gpt2-xl --workload generate --prompt 64 --generate 256 \
+        [--mode graph|eager] [--json]
+    pimsim baseline --measured PHASES.csv --model ... --workload ...     (your own per-phase figures)
+    pimsim baseline fit MEASUREMENTS.csv --device NAME [--mode graph] [--out PRESET.yaml] [--json]
+    pimsim baseline devices
+
+The bare form runs a baseline; `fit` and `devices` are optional sub-actions (argparse subcommands
+that are not required, so the run flags sit on `baseline` itself).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pimsim.baselines import (MODES, compare, device_names, fit_device, load_device, measured_baseline,
+                              read_measurements, run_baseline)
+from pimsim.baselines.fit import preset_yaml
+from pimsim.cli.common import add_model_args, add_workload_args, models_from_args, workload_from_args
+from pimsim.cli.output import format_table, print_json
+from pimsim.errors import ConfigError
+from pimsim.workloads import expand
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "baseline", help="GPU/CPU baseline of a workload (or: baseline fit | baseline devices)",
+        description="Time and energy of a workload on a GPU or CPU device preset (roofline per kernel + "
+                    "per-kernel overhead), or from measured per-phase figures. Sub-actions: `fit` a preset "
+                    "to measurements, list `devices`.")
+    p.add_argument("--device", metavar="NAME|FILE.yaml", help="device preset (see `pimsim baseline devices`)")
+    p.add_argument("--mode", choices=MODES, help="graph (whole step captured) or eager (framework overhead "
+                                                  "per kernel); default: the device's default")
+    p.add_argument("--measured", metavar="PHASES.csv",
+                   help="use measured per-phase figures (columns phase,latency_s,energy_j) instead of a device")
+    p.add_argument("--json", action="store_true", help="print the Result as JSON")
+    add_model_args(p)
+    add_workload_args(p, required=False)
+    p.set_defaults(func=_run)
+
+    actions = p.add_subparsers(dest="baseline_action", metavar="{fit,devices}", required=False,
+                               parser_class=type(p))
+    fit = actions.add_parser("fit", help="fit a device preset to measured decode latencies (and energies)",
+                             description="Fit bandwidth, attention stream bandwidth, per-kernel overhead and "
+                                         "power terms of --device to MEASUREMENTS.csv (see docs/baselines.md).")
+    fit.add_argument("measurements", metavar="MEASUREMENTS.csv")
+    fit.add_argument("--device", required=True, metavar="NAME|FILE.yaml", help="preset to start from")
+    fit.add_argument("--mode", choices=MODES, help="mode the measurements were taken in (default: device's)")
+    fit.add_argument("--out", metavar="PRESET.yaml", help="write the fitted preset here")
+    fit.add_argument("--json", action="store_true")
+    fit.set_defaults(func=_fit)
+    dev = actions.add_parser("devices", help="list the device presets")
+    dev.set_defaults(func=_devices)
+
+
+def _run(args) -> int:
+    if not args.workload:
+        raise ConfigError("baseline: --workload is required (or use `pimsim baseline fit` / `pimsim baseline devices`)")
+    if bool(args.device) == bool(args.measured):
+        raise ConfigError("baseline: give --device NAME or --measured PHASES.csv (one of them)")
+    spec = workload_from_args(args)
+    models = models_from_args(args) if spec.kind in ("generate", "prm-score") else []
+    if len(models) > 1:
+        raise ConfigError("baseline: give one model (--model or --model-config)")
+    workload = expand(spec, models[0]) if models else expand(spec)
+    if args.measured:
+        if args.mode:
+            raise ConfigError("baseline: --mode applies to a --device, not to --measured figures")
+        result = measured_baseline(workload, args.measured)
+    else:
+        result = run_baseline(workload, args.device, args.mode)
+    if args.json:
+        print_json(result.to_dict())
+        return 0
+    mode = result.config.get("baseline", {}).get("mode")
+    print(f"{result.machine}" + (f" ({mode} mode)" if mode else "") + f", {', '.join(result.config['models'])}")
+    rows = [(ph.name, ph.tokens, ph.latency_s * 1e3, ph.energy_j, ph.latency_s / ph.tokens * 1e3)
+            for ph in result.phases]
+    print(format_table(["phase", "forward_tokens", "latency_ms", "energy_J", "ms/forward_token"], rows))
+    print(f"\ntotal {result.latency_s * 1e3:.4g} ms, {result.energy_j:.4g} J; {result.tokens} tokens: "
+          f"{result.latency_per_token_s * 1e3:.4g} ms/token, {result.energy_per_token_j:.4g} J/token")
+    return 0
+
+
+def _fit(args) -> int:
+    device = load_device(args.device)
+    measurements = read_measurements(args.measurements, device.dtype_bytes)
+    res = fit_device(measurements, device, args.mode, source=args.measurements)
+    command = f"pimsim baseline fit {args.measurements} --device {args.device} --mode {res.mode}"
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(preset_yaml(res.preset, command + f" --out {args.out}"))
+    if args.json:
+        print_json({"preset": res.preset.model_dump(mode="json"), "rows": res.rows})
+        return 0
+    p = res.preset
+    print(f"{p.name} fitted on {len(measurements)} rows of {args.measurements} ({res.mode} mode)")
+    print(f"  bandwidth_bytes_per_s                   {p.bandwidth_bytes_per_s:.4g}")
+    if p.attention_stream_bandwidth_bytes_per_s is not None:
+        print(f"  attention_stream_bandwidth_bytes_per_s  {p.attention_stream_bandwidth_bytes_per_s:.4g}")
+    print(f"  kernel_overhead_s                       {p.kernel_overhead_s}")
+    if res.energy_fitted:
+        print(f"  power.active_w                          {p.power.active_w:.4g}")
+        print(f"  power.energy_per_byte_j                 {p.power.energy_per_byte_j:.4g}")
+    print()
+    print(_error_table(compare(measurements, p, res.mode)))
+    print(f"\nwrote {args.out}" if args.out else "\n(use --out PRESET.yaml to write the fitted preset)")
+    return 0
+
+
+def _error_table(rows: list[dict]) -> str:
+    table = []
+    for r in rows:
+        e = (r["measured_energy_j"], r["model_energy_j"], f"{r['energy_error'] * 100:+.1f}%") if "energy_error" in r \
+            else ("-", "-", "-")
+        table.append((r["row"], r["measured_latency_s"] * 1e3, r["model_latency_s"] * 1e3,
+                      f"{r['latency_error'] * 100:+.1f}%") + e)
+    return format_table(["row", "measured_ms", "model_ms", "latency_err", "measured_J", "model_J", "energy_err"],
+                        table)
+
+
+def _devices(args) -> int:
+    rows = []
+    for name in device_names():
+        d = load_device(name)
+        rows.append((name, d.kind, d.dtype_bytes, d.flops_per_s / 1e12, d.bandwidth_bytes_per_s / 1e12,
+                     ", ".join(f"{m} {v * 1e6:.3g} us" for m, v in d.kernel_overhead_s.items()),
+                     d.power.idle_w, d.power.tdp_w, d.description))
+    print(format_table(["name", "kind", "dtype_B", "TFLOP/s", "TB/s", "overhead/kernel", "idle_W", "tdp_W",
+                        "description"], rows))
+    return 0
