@@ -66,6 +66,9 @@ def workload_from_args(args):
     """The validated workload spec from `--workload KIND` + flags, or `--workload FILE.yaml`."""
     kind = args.workload
     if kind.endswith((".yaml", ".yml")) or Path(kind).is_file():
+        given = [flag for field, flag in _FLAGS.items() if getattr(args, field, None) is not None]
+        if given:
+            raise ConfigError(f"--workload {kind}: the file defines the workload; {', '.join(given)} would be ignored")
         data = read_yaml(kind)
         return parse_workload(data.get("workload", data), source=kind)
     if kind not in _SPEC_BY_KIND:

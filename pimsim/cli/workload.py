@@ -8,6 +8,7 @@ import pandas as pd
 
 from pimsim.cli.common import add_model_args, add_workload_args, models_from_args, workload_from_args
 from pimsim.cli.output import format_table, print_json
+from pimsim.errors import ConfigError
 from pimsim.workloads import expand
 
 
@@ -41,6 +42,8 @@ def explain_rows(workload, dtype_bytes: int = 2) -> list[dict]:
 
 def _explain(args) -> int:
     spec = workload_from_args(args)
+    if spec.kind not in ("generate", "prm-score") and (args.model or args.model_config):
+        raise ConfigError(f"--model/--model-config are not flags of --workload {spec.kind}; it takes --policy and --prm")
     models = models_from_args(args) if spec.kind in ("generate", "prm-score") else []
     workloads = [expand(spec, m) for m in models] if models else [expand(spec)]
     rows = [r for w in workloads for r in explain_rows(w, args.dtype_bytes)]

@@ -49,7 +49,11 @@ def _resolve(data: dict[str, Any], source: str, depth: int = 0) -> dict[str, Any
             base_path = _preset_path(base)
         except UnknownNameError as exc:
             raise UnknownNameError(f"{source}: base: {exc}") from None
-    parent = _resolve(read_yaml(base_path), str(base_path), depth + 1)
+    try:
+        base_data = read_yaml(base_path)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: base: {exc}") from None
+    parent = _resolve(base_data, str(base_path), depth + 1)
     child = {k: v for k, v in data.items() if k != "base"}
     return deep_merge(parent, child)
 

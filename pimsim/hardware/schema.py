@@ -68,7 +68,7 @@ class DramConfig(_Strict):
                 raise ValueError(
                     f"timing: {longer}={t[longer]} < {shorter}={t[shorter]} is inconsistent: {why}"
                 )
-        if "nRC" in t and "nRAS" in t and "nRP" in t and t["nRC"] < t["nRAS"] + t["nRP"] - 2:
+        if "nRC" in t and "nRAS" in t and "nRP" in t and t["nRC"] < t["nRAS"] + t["nRP"]:
             raise ValueError(
                 f"timing: nRC={t['nRC']} < nRAS+nRP={t['nRAS'] + t['nRP']}: a row cycle covers "
                 "activation (tRAS) and precharge (tRP)"
@@ -170,6 +170,13 @@ class Hardware(_Strict):
     asic: AsicConfig
     link: LinkConfig
     energy: EnergyConfig
+
+    @model_validator(mode="after")
+    def _units_cover_banks(self) -> "Hardware":
+        if self.dram.banks % self.pim.banks_per_unit:
+            raise ValueError(f"pim.banks_per_unit: {self.pim.banks_per_unit} does not divide the "
+                             f"{self.dram.banks} banks per channel")
+        return self
 
     @property
     def capacity_bytes(self) -> int:

@@ -33,8 +33,11 @@ def load_standard_table(name: str) -> dict[str, Any]:
 
 def check_standard_timing(name: str, timing: dict[str, int]) -> None:
     """Raise ValueError if `name` is unknown or `timing` lacks a parameter its table requires."""
-    table = load_standard_table(name)
+    try:
+        table = load_standard_table(name)
+    except ValueError as exc:
+        raise ValueError(f"standard: {exc}") from None
     required = set(table.get("parameters", []))
     missing = sorted(required - set(timing))
     if missing:
-        raise ValueError(f"dram.timing: standard {name} needs parameters {missing}")
+        raise ValueError(f"timing: standard {name} needs parameters {missing}")

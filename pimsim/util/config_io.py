@@ -8,8 +8,9 @@ and what is allowed.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -53,16 +54,43 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
+# a validator's message that starts with a relative field path ("timing.nCL: ...") continues the location
+_LEADING_PATH = re.compile(r"^([A-Za-z_]\w*(?:\.\w+)*): (.*)$", re.DOTALL)
+
+
+def _fields_at(model: Any, loc: tuple) -> list[str] | None:
+    """Field names of the model reached by following `loc` from `model` (None if not a model there).
+
+    A discriminated union's tag in `loc` selects the member whose literal field has that value."""
+    for part in loc:
+        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            model = model.model_fields[part].annotation
+            continue
+        members = [m for m in get_args(model) if isinstance(m, type) and issubclass(m, BaseModel)]
+        chosen = [m for m in members if any(f.default == part for f in m.model_fields.values())]
+        if len(chosen) != 1:
+            return None
+        model = chosen[0]
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return None
+
+
+def format_validation_error(exc: ValidationError, source: str, model: Any = None) -> str:
     """One message listing each failing field as `source: field.path: problem (got X)`."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown field"
+            allowed = _fields_at(model, tuple(err["loc"][:-1]))
+            msg = "unknown field" + (f"; allowed fields: {', '.join(allowed)}" if allowed else "")
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
+            m = _LEADING_PATH.match(msg)
+            if m:
+                loc = m.group(1) if loc == "(top level)" else f"{loc}.{m.group(1)}"
+                msg = m.group(2)
         given = err.get("input")
         show_input = err["type"] not in ("missing", "extra_forbidden") and not isinstance(given, dict)
         lines.append(f"{source}: {loc}: {msg}" + (f" (got {given!r})" if show_input else ""))
@@ -74,4 +102,4 @@ def validate(model: type[M], data: Any, source: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        raise ConfigError(format_validation_error(exc, source, model)) from None
