@@ -8,6 +8,7 @@ refuse an achieved rate above its peak. `notes` says, per field, where its value
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -128,7 +129,15 @@ def load_device(spec: str | Path | DevicePreset | dict[str, Any]) -> DevicePrese
     if isinstance(spec, dict):
         return validate(DevicePreset, spec, "<device mapping>")
     text = str(spec)
-    if text.endswith((".yaml", ".yml")) or Path(text).is_file():
-        return validate(DevicePreset, read_yaml(text), text)
-    path = device_path(text)
-    return validate(DevicePreset, read_yaml(path), str(path))
+    path = Path(text) if text.endswith((".yaml", ".yml")) or Path(text).is_file() else device_path(text)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None  # read_yaml reports the missing file
+    return _load_file(str(path), stamp)
+
+
+@lru_cache(maxsize=64)
+def _load_file(path: str, stamp: int | None) -> DevicePreset:
+    """Validated preset of `path`, cached per modification time (sweeps load the same device many times)."""
+    return validate(DevicePreset, read_yaml(path), path)
