@@ -1,0 +1,257 @@
+"""The mapper: ModelGraph ops + hardware + mapping -> PIM programs, ASIC work and link transfers.
+
+On PIM every token is a sequence of vector-matrix products (the MAC units multiply a stored matrix by
+one broadcast vector), so a forward step of n tokens maps to n token steps; `map_token` gives the ops of
+one token of one sequence at a given context. Layers are identical, so a token step is
+`pre + layers x layer + post`. Programs are cached by shape; the mapper never times anything.
+
+Layouts (see `programs.py` and `mappings/*.yaml`):
+- weight matrix (N x K): outputs spread over all PIM units (channels x units per channel), input tiles of
+  one global buffer, partial sums over tiles added on the ASIC (or carried by WR_BIAS);
+- q.K^T (K row-major): one output per (key, query head), a segment of head_dim elements; keys spread
+  over units; the query (all heads) is the GB content, several GB loads when it exceeds the buffer;
+- score.V (V column-major): one output per (query head, dim), a segment of `context` elements; the
+  probabilities of as many heads as fit are one GB load; V regions are reserved for the model's maximum
+  context, so each output starts a new DRAM row;
+- KV append: the new key's columns to one bank (WR_SBK), the new value's elements to every bank (WR_ABK).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+from pimsim.errors import CapacityError
+from pimsim.hardware import Hardware
+from pimsim.mapper.programs import GemvShape, Program, gemv_program, kv_append_program
+from pimsim.mapper.schema import Mapping
+from pimsim.models import ModelConfig, ModelGraph, OpKind
+
+# ASIC special-function units each vector op uses (their pipeline fill is paid once per op)
+_SPECIAL_UNITS = {
+    "layernorm": ("rsqrt",), "rmsnorm": ("rsqrt",), "softmax": ("exp", "reciprocal"),
+    "gelu": ("gelu",), "silu_mul": ("exp", "reciprocal"), "relu": (), "residual": (), "pos_add": (),
+    "rotary": ("mul",),
+}
+
+CATEGORIES = ("pim_mac", "attention", "kv_write", "asic", "link")
+
+
+@dataclass(frozen=True)
+class MappedOp:
+    """One op of a token step: PIM program, ASIC work or link transfer (exactly one unit)."""
+
+    name: str
+    category: str  # pim_mac (weights) | attention (q.K^T, score.V) | kv_write | asic | link
+    unit: str  # pim | asic | link
+    program: Program | None = None
+    asic_flops: int = 0
+    asic_units: tuple[str, ...] = ()
+    asic_sram_bytes: int = 0
+    link_bytes: int = 0
+    channels_active: int | None = None  # channels running `program` (None: all, identical programs)
+
+
+@dataclass(frozen=True)
+class TokenStep:
+    """Ops of one token of one sequence; `layer` repeats `layers` times between `pre` and `post`."""
+
+    pre: tuple[MappedOp, ...]
+    layer: tuple[MappedOp, ...]
+    layers: int
+    post: tuple[MappedOp, ...]
+
+    def ops(self):
+        yield from self.pre
+        for _ in range(self.layers):
+            yield from self.layer
+        yield from self.post
+
+
+class Mapper:
+    """Maps one model onto one hardware with one mapping; caches programs by shape."""
+
+    def __init__(self, model: ModelConfig, hw: Hardware, mapping: Mapping, dtype_bytes: int | None = None):
+        self.model, self.hw, self.mapping = model, hw, mapping
+        self.graph = ModelGraph(model)
+        d = hw.dram
+        self.dtype_bytes = dtype_bytes or hw.pim.dtype_bytes
+        self.elems_per_col = d.column_bytes // self.dtype_bytes
+        self.gb_cols = hw.pim.global_buffer_bytes // d.column_bytes
+        self.units = d.channels * (d.banks // hw.pim.banks_per_unit)
+        self.group = mapping.weights.output_group or hw.pim.result_registers
+        self._programs: dict[tuple, Program] = {}
+        self._kv_ops: tuple[MappedOp, MappedOp] | None = None
+        self._tokens: dict[tuple[int, bool], TokenStep] = {}
+
+    # ------------------------------------------------------------------ capacity
+    def required_bytes(self, sequences: int) -> dict[str, int]:
+        """Weights (padded to whole columns per output) plus the KV cache reserved for `max_context`."""
+        m = self.model
+        weights = m.params * self.dtype_bytes
+        kv = sequences * m.max_context * m.kv_bytes_per_token(self.dtype_bytes)
+        return {"weights_bytes": weights, "kv_cache_bytes": kv, "total_bytes": weights + kv}
+
+    def check_capacity(self, sequences: int) -> None:
+        need = self.required_bytes(sequences)
+        have = self.hw.capacity_bytes
+        if need["total_bytes"] > have:
+            raise CapacityError(
+                f"{self.model.name} does not fit {self.hw.name}: requires {need['total_bytes']:,} bytes "
+                f"(weights {need['weights_bytes']:,} + KV cache {need['kv_cache_bytes']:,} for {sequences} "
+                f"sequence(s) x {self.model.max_context} tokens) but the preset has {have:,} bytes "
+                f"({self.hw.dram.channels} channels x {self.hw.dram.channel_bytes:,}); use a preset with more "
+                "channels or fewer sequences"
+            )
+
+    # ------------------------------------------------------------------ programs
+    def _gemv(self, shape: GemvShape, *, packed: bool, wr_bias: bool) -> Program:
+        """The program of `shape`, built once: contexts with the same per-unit shape share it."""
+        key = (shape, packed, wr_bias)
+        prog = self._programs.get(key)
+        if prog is None:
+            d = self.hw.dram
+            prog = self._programs[key] = gemv_program(shape, columns_per_row=d.columns,
+                                                      column_bytes=d.column_bytes, group=self.group,
+                                                      packed=packed, wr_bias=wr_bias)
+        return prog
+
+    def _tiles_cols(self, k_elems: int) -> tuple[int, ...]:
+        cols = ceil(k_elems / self.elems_per_col)
+        full, rest = divmod(cols, self.gb_cols)
+        return (self.gb_cols,) * full + ((rest,) if rest else ())
+
+    def weight_program(self, n_out: int, k_in: int) -> Program:
+        """y = W x for an N x K matrix over all units (layout per the mapping's `weights`)."""
+        w = self.mapping.weights
+        shape = GemvShape(ceil(n_out / self.units), self._tiles_cols(k_in))
+        return self._gemv(shape, packed=w.pack_rows, wr_bias=w.partial_sums == "wr_bias")
+
+    def score_program(self, context: int) -> Program:
+        """q.K^T over `context` keys: outputs (key, q head), segments of head_dim elements."""
+        m = self.model
+        heads_per_load = max(1, (self.gb_cols * self.elems_per_col) // m.head_dim)
+        loads = ceil(m.heads / heads_per_load)
+        keys_per_unit = ceil(context / self.units)
+        seg = ceil(m.head_dim / self.elems_per_col)
+        shape = GemvShape(keys_per_unit * min(heads_per_load, m.heads), (seg,), gb_loads_per_tile=loads)
+        return self._gemv(shape, packed=self.mapping.attention.concat_heads, wr_bias=False)
+
+    def value_program(self, context: int) -> Program:
+        """score.V over `context` positions: outputs (q head, dim), segments of `context` elements."""
+        m = self.model
+        gb_elems = self.gb_cols * self.elems_per_col
+        padded = ceil(context / self.elems_per_col) * self.elems_per_col
+        heads_per_load = max(1, gb_elems // padded) if self.mapping.attention.concat_heads else 1
+        outputs = min(heads_per_load, m.heads) * m.head_dim
+        shape = GemvShape(ceil(outputs / self.units), self._tiles_cols(context),
+                          gb_loads_per_tile=ceil(m.heads / heads_per_load))
+        return self._gemv(shape, packed=False, wr_bias=False)
+
+    def kv_append_ops(self) -> tuple[MappedOp, MappedOp]:
+        """K: the new key's columns into one bank of one channel; V: one element per V output row."""
+        if self._kv_ops is None:
+            m, d = self.model, self.hw.dram
+            k_cols = ceil(m.kv_features * self.dtype_bytes / d.column_bytes)
+            v_writes = ceil(m.kv_features / self.units)
+            self._kv_ops = (
+                MappedOp("k_append", "kv_write", "pim", program=kv_append_program(k_cols, 0, k_row=0, v_row=0),
+                         channels_active=1),
+                MappedOp("v_append", "kv_write", "pim", program=kv_append_program(0, v_writes, k_row=0, v_row=1)),
+            )
+        return self._kv_ops
+
+    # ------------------------------------------------------------------ token step
+    def _asic(self, name: str, flops: int, fn: str | None = None, sram_bytes: int = 0, category="asic") -> MappedOp:
+        units = _SPECIAL_UNITS.get(fn or name, ())
+        return MappedOp(name, category, "asic", asic_flops=flops, asic_units=units, asic_sram_bytes=sram_bytes)
+
+    def _weight_ops(self, op) -> list[MappedOp]:
+        """A weight matmul as PIM GEMV(s) plus the ASIC's partial-sum reduction."""
+        m = self.model
+        n, k = op.out_features, op.in_features
+        pieces = [(n, k)]
+        if self.mapping.weights.split_heads and op.name in ("qkv_proj", "out_proj"):
+            if op.name == "qkv_proj":  # one GEMV per q, k and v head
+                pieces = [(m.head_dim, k)] * (m.heads + 2 * m.kv_heads)
+            else:  # out_proj: the input of each head separately, partial sums added on the ASIC
+                pieces = [(n, m.head_dim)] * m.heads
+        out: list[MappedOp] = []
+        reduce_flops = 0
+        for pn, pk in pieces:
+            prog = self.weight_program(pn, pk)
+            out.append(MappedOp(op.name, "pim_mac", "pim", program=prog))
+            tiles = len(self._tiles_cols(pk))
+            if self.mapping.weights.partial_sums == "asic":
+                reduce_flops += (tiles - 1) * pn
+        if len(pieces) > 1 and op.name == "out_proj":
+            reduce_flops += (len(pieces) - 1) * n
+        if op.bias:
+            reduce_flops += n
+        if reduce_flops:
+            out.append(self._asic(f"{op.name}.reduce", reduce_flops, fn="residual",
+                                  sram_bytes=2 * reduce_flops * self.dtype_bytes))
+        return out
+
+    def _attention_ops(self, op, context: int, flops: int) -> list[MappedOp]:
+        m = self.model
+        if self.mapping.attention.placement == "asic":
+            kv_bytes = m.kv_features * context * self.dtype_bytes
+            return [MappedOp(f"{op.name}.read_kv", "link", "link", link_bytes=kv_bytes),
+                    self._asic(op.name, flops, fn="residual", sram_bytes=kv_bytes, category="attention")]
+        prog = self.score_program(context) if op.kind is OpKind.ATTN_SCORE else self.value_program(context)
+        out = [MappedOp(op.name, "attention", "pim", program=prog)]
+        if op.kind is OpKind.ATTN_VALUE:
+            tiles = len(self._tiles_cols(context))
+            if tiles > 1:
+                red = (tiles - 1) * m.heads * m.head_dim
+                out.append(self._asic(f"{op.name}.reduce", red, fn="residual", sram_bytes=2 * red * self.dtype_bytes))
+        return out
+
+    def map_token(self, context: int, *, head: bool = True) -> TokenStep:
+        """Ops of one token whose cache holds `context` tokens after its own K/V are appended."""
+        key = (context, head)
+        step = self._tokens.get(key)
+        if step is None:
+            step = self._tokens[key] = self._build_token(context, head)
+        return step
+
+    def _build_token(self, context: int, head: bool) -> TokenStep:
+        costs = {c.op.name + (f".{c.op.layer}" if c.op.layer is not None else ""): c
+                 for c in self.graph.step(1, context - 1, head_positions=1 if head else 0)}
+
+        def cost(op):
+            return costs[op.name + (f".{op.layer}" if op.layer is not None else "")]
+
+        def map_ops(ops) -> list[MappedOp]:
+            out: list[MappedOp] = []
+            for op in ops:
+                c = cost(op)
+                if op.kind is OpKind.WEIGHT_MATMUL:
+                    if c.tokens:
+                        out += self._weight_ops(op)
+                        if op.name == "lm_head" and self.model.head == "lm":
+                            out.append(self._asic("argmax", op.out_features, fn="relu"))
+                elif op.kind is OpKind.EMBEDDING:
+                    out.append(MappedOp(op.name, "link", "link", link_bytes=c.weight_bytes))
+                elif op.kind is OpKind.ATTN_SCORE:
+                    if self.mapping.attention.placement == "pim":
+                        out += self.kv_append_ops()
+                    else:
+                        out.append(MappedOp("kv_append", "link", "link", link_bytes=c.kv_write_bytes * 2))
+                    out += self._attention_ops(op, context, c.flops)
+                elif op.kind is OpKind.ATTN_VALUE:
+                    out += self._attention_ops(op, context, c.flops)
+                elif c.flops:
+                    fn = {"softmax": "softmax", "rotary": "rotary"}.get(op.name, None)
+                    if fn is None:
+                        fn = {OpKind.NORM: self.model.norm, OpKind.RESIDUAL: "residual",
+                              OpKind.ELEMENTWISE: "pos_add"}.get(op.kind)
+                    if fn is None:  # activations: gelu, silu_mul, relu (prm head)
+                        fn = op.name if op.name in _SPECIAL_UNITS else ("relu" if "relu" in op.name else
+                                                                        self.model.mlp.replace("silu_gated", "silu_mul"))
+                    out.append(self._asic(op.name, c.flops, fn=fn, sram_bytes=c.act_bytes))
+            return out
+
+        return TokenStep(tuple(map_ops(self.graph.pre_ops())), tuple(map_ops(self.graph.layer_ops(0))),
+                         self.model.layers, tuple(map_ops(self.graph.post_ops())))

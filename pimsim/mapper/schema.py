@@ -1,0 +1,91 @@
+"""Mapping schemes as validated data (`mappings/*.yaml`): how ops are laid out over channels and banks.
+
+A mapping decides, for every weight matrix and the KV cache, which bank holds which output rows and how
+their input-dimension elements fill DRAM rows; where attention runs; how partial sums over input tiles
+are combined; and whether ASIC work overlaps PIM work. The mapper turns these choices into AiM
+instruction programs; timing then comes from the command engine, never from the mapping.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pimsim.errors import UnknownNameError
+from pimsim.util.config_io import read_yaml, validate
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WeightLayout(_Strict):
+    """Layout of one weight matrix y = W x (N outputs x K inputs) over all banks of all channels."""
+
+    pack_rows: bool = Field(
+        description="true: each bank's output segments lie back to back so DRAM rows are filled "
+        "(PIM-GPT); false: every output segment starts a new DRAM row (CENT, naive)"
+    )
+    split_heads: bool = Field(
+        False, description="map Q/K/V/output projections head by head as separate matrices (naive)"
+    )
+    partial_sums: Literal["asic", "wr_bias"] = Field(
+        "asic", description="combine partial sums over input tiles on the ASIC (PIM-GPT) or by "
+        "preloading the MAC registers with WR_BIAS (CENT)"
+    )
+    output_group: int | None = Field(
+        None, ge=1, description="outputs accumulated before their results are read; default: the "
+        "hardware's result registers"
+    )
+
+
+class AttentionLayout(_Strict):
+    """Where q.K^T and score.V run and how the KV cache is laid out."""
+
+    placement: Literal["pim", "asic"] = Field(
+        description="pim: both products are PIM vector-matrix products over the cache; asic: the cache "
+        "lives in PIM memory and the ASIC reads K and V over the link"
+    )
+    k_layout: Literal["row_major"] = "row_major"
+    v_layout: Literal["column_major", "row_major"] = "column_major"
+    concat_heads: bool = Field(True, description="all heads' K (V) of a position share DRAM rows")
+    reserve: Literal["max_context"] = "max_context"
+
+
+class Mapping(_Strict):
+    name: str
+    description: str = ""
+    source: str = ""
+    weights: WeightLayout
+    attention: AttentionLayout
+    overlap: Literal["serial", "pipelined"] = Field(
+        "serial", description="serial: an instruction completes before the next starts (PIM-GPT); "
+        "pipelined: ASIC work and transfers overlap the next PIM op"
+    )
+
+
+def _mappings_dir() -> Path:
+    """The top-level `mappings/` folder: beside the package in a source checkout, else where pip put it
+    (`<prefix>/share/pimsim/mappings`)."""
+    source = Path(__file__).resolve().parents[2] / "mappings"
+    return source if source.is_dir() else Path(sys.prefix) / "share" / "pimsim" / "mappings"
+
+
+def mapping_names() -> list[str]:
+    d = _mappings_dir()
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def load_mapping(spec: str | Path) -> Mapping:
+    """A mapping by name (`mappings/NAME.yaml`) or from a YAML path."""
+    text = str(spec)
+    if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+        path = Path(text)
+    else:
+        path = _mappings_dir() / f"{text}.yaml"
+        if not path.is_file():
+            raise UnknownNameError(f"unknown mapping {text!r}; known mappings: {', '.join(mapping_names())}")
+    return validate(Mapping, read_yaml(path), str(path))
