@@ -31,7 +31,8 @@ class PowerModel(_Strict):
 
     `idle_w`: board/package power doing nothing. `active_w`: extra power while kernels run (clocks up),
     independent of the work. The per-byte and per-FLOP terms are the dynamic energy of the work.
-    `tdp_w` bounds the power any kernel may draw (checked by tests, not clipped).
+    `tdp_w`: the board (package) limit that per-FLOP energies of uncalibrated presets are derived from;
+    the model does not clip power at it.
     """
 
     idle_w: float = Field(ge=0)
