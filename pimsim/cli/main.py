@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "pimsim.cli.models",
     "pimsim.cli.workload",
     "pimsim.cli.baseline",
+    "pimsim.cli.replay",
 ]
 
 

@@ -1,0 +1,299 @@
+"""CommandEngine: runs AiM instruction programs on a DramConfig, cycle-exact, with the numba kernel.
+
+Model and sources: see pimsim.dram.kernel (timing state, controller semantics of the public AiM
+simulator, refresh) and pimsim/hardware/standards/*.yaml (the constraint tables).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from pimsim.dram import kernel as K
+from pimsim.dram.program import ALL_CHANNELS, FIELDS, Program, grammar
+from pimsim.dram.table import AF_ROW, CATEGORIES, ISA, OP, CompiledTable, compile_table
+from pimsim.errors import ConfigError, TraceError
+from pimsim.hardware.schema import DramConfig
+
+LOG_DTYPE = np.dtype([("cycle", np.int64), ("channel", np.int16), ("bank", np.int16), ("command", np.int16),
+                      ("row", np.int64)])
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """Opaque, hashable summary of the device between runs (cycle 0 = end of the previous run): open
+    rows and mode per channel, cycles since the last refresh fell due, the per-bank refresh pointer, and
+    the timing residues (cycles each command must still wait at every node)."""
+
+    open_rows: tuple[tuple[int, ...], ...]
+    modes: tuple[int, ...]
+    cycles_since_refresh: tuple[int, ...]
+    refresh_bank: tuple[int, ...]
+    residue: bytes = field(repr=False)
+    history: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class EngineResult:
+    """What one run produced. `category_cycles` is the breakdown of the channel that finishes last
+    (its values sum to `cycles`); `channel_category_cycles[c, k]` covers every channel."""
+
+    cycles: int
+    ns: float
+    commands: dict[str, int]
+    row_hits: int
+    row_misses: int
+    channel_busy_cycles: list[int]
+    end_state: EngineState
+    category_cycles: dict[str, int]
+    channel_category_cycles: np.ndarray
+    channel_commands: np.ndarray
+    command_names: tuple[str, ...]
+    log: np.ndarray | None = None
+
+    def as_dict(self) -> dict:
+        return {"cycles": self.cycles, "ns": self.ns, "commands": dict(self.commands), "row_hits": self.row_hits,
+                "row_misses": self.row_misses, "channel_busy_cycles": list(self.channel_busy_cycles),
+                "category_cycles": dict(self.category_cycles)}
+
+
+def _cmdinfo(t: CompiledTable) -> np.ndarray:
+    n = len(t.command_names)
+    info = np.zeros((n, 6), np.int64)
+    info[:, K.CI_SCOPE] = t.scope
+    info[:, K.CI_ROLE] = t.role
+    info[:, K.CI_DONE] = t.done_cycles
+    info[:, K.CI_CAT] = t.category
+    info[:, K.CI_SPACING] = t.self_spacing
+    for p in range(n):
+        s, e = t.cons_start[p], t.cons_start[p + 1]
+        info[p, K.CI_HASWIN] = int(np.any(t.cons_window[s:e] > 1))
+    return info
+
+
+class _Arrays:
+    """The kernel's state arrays for one DramConfig."""
+
+    def __init__(self, dram: DramConfig, table: CompiledTable):
+        self.nch = dram.channels
+        self.nbanks = dram.banks
+        nnodes = 1 + dram.ranks + dram.ranks * dram.bank_groups + dram.banks
+        ncmd = len(table.command_names)
+        wmax = int(max(1, table.cons_window.max(initial=1)))
+        self.ready = np.zeros((self.nch, nnodes, ncmd), np.int64)
+        self.hist = np.full((self.nch, nnodes, ncmd, wmax), K.NEG, np.int64)
+        self.hpos = np.zeros((self.nch, nnodes, ncmd), np.int64)
+        self.open_row = np.full((self.nch, self.nbanks), -1, np.int64)
+        self.chs = np.zeros((self.nch, K.NSCAL), np.int64)
+        self.chs[:, K.S_LAST] = -1
+        self.chs[:, K.S_FPREV] = -1
+        self.chs[:, K.S_MODE] = 1
+        self.chs[:, K.S_UNIROW] = -1
+        self.chs[:, K.S_PCAT] = K.CAT_WAIT
+        self.leave = np.zeros((self.nch, K.QUEUE_DEPTH), np.int64)
+        self.counts = np.zeros((self.nch, ncmd), np.int64)
+        self.cat = np.zeros((self.nch, K.NCAT), np.int64)
+
+
+class CommandEngine:
+    """Cycle-exact DRAM-PIM command engine for one DramConfig.
+
+    `refresh`: issue REFab every nREFI (REFpb every nREFI/banks with `dram.refresh == "per_bank"`);
+    `row_policy`: "open" keeps rows open until another row is needed, "close" precharges after every
+    instruction's accesses.
+    """
+
+    def __init__(self, dram: DramConfig, *, refresh: bool = True, row_policy: Literal["open", "close"] = "open"):
+        if row_policy not in ("open", "close"):
+            raise ConfigError(f"row_policy must be 'open' or 'close', got {row_policy!r}")
+        self.dram = dram
+        self.refresh = bool(refresh)
+        self.row_policy = row_policy
+        self.table = compile_table(dram)
+        t = self.table
+        if any(t.scope[i] == 2 and t.role[i] in (3, 4) for i in range(len(t.command_names))):
+            if t.open_all < 0 or t.close_all < 0:
+                raise ConfigError(f"standard {dram.standard}: all-bank accesses need row_commands.all_banks "
+                                  "open and close commands")
+        per_bank = dram.refresh == "per_bank"
+        if self.refresh:
+            if "nREFI" not in dram.timing:
+                raise ConfigError("refresh needs timing nREFI")
+            if per_bank and t.ref_bank < 0:
+                raise ConfigError(f"standard {dram.standard} has no per-bank refresh command")
+            if not per_bank and t.ref_all < 0:
+                raise ConfigError(f"standard {dram.standard} has no all-bank refresh command")
+        self.refresh_interval_cycles = (dram.timing.get("nREFI", 1) // (dram.banks if per_bank else 1)) or 1
+        self._cmdinfo = _cmdinfo(t)
+        self._cons = np.stack([t.cons_level, t.cons_follow, t.cons_latency, t.cons_window], axis=1).astype(np.int64)
+        ins = np.zeros((len(ISA), 6), np.int64)
+        ins[:, K.II_CMD] = t.ins_command
+        ins[:, K.II_REPEAT] = t.ins_repeat
+        ins[:, K.II_MODE] = t.ins_mode
+        ins[:, K.II_BLOCK] = t.ins_blocking
+        ins[:, K.II_READER] = t.ins_reader | t.ins_blocking
+        ins[:, K.II_AF] = t.ins_af_row
+        self._insinfo = ins
+
+    @property
+    def command_names(self) -> tuple[str, ...]:
+        return self.table.command_names
+
+    def _cfg(self, *, runlength: bool, log: bool) -> np.ndarray:
+        d, t = self.dram, self.table
+        cfg = np.zeros(K.NCFG, np.int64)
+        cfg[K.C_NCH] = d.channels
+        cfg[K.C_NRANKS] = d.ranks
+        cfg[K.C_NBG] = d.bank_groups
+        cfg[K.C_NBPG] = d.banks_per_group
+        cfg[K.C_REFON] = int(self.refresh)
+        cfg[K.C_REFINT] = self.refresh_interval_cycles
+        cfg[K.C_REFPB] = int(d.refresh == "per_bank")
+        cfg[K.C_CLOSE] = int(self.row_policy == "close")
+        cfg[K.C_RL] = int(runlength)
+        cfg[K.C_OPENB], cfg[K.C_CLOSEB] = t.open_bank, t.close_bank
+        cfg[K.C_OPENA], cfg[K.C_CLOSEA] = t.open_all, t.close_all
+        cfg[K.C_REFA], cfg[K.C_REFB] = t.ref_all, t.ref_bank
+        cfg[K.C_MODESW] = t.mode_switch
+        cfg[K.C_LOG] = int(log)
+        cfg[K.C_AFROW] = AF_ROW
+        return cfg
+
+    def validate(self, program: Program) -> None:
+        """Raise TraceError (naming the source line) if the program does not fit this hardware."""
+        a = program.array
+        d, t = self.dram, self.table
+        valid = np.uint64((1 << d.channels) - 1)
+        for rec in a:
+            op = ISA[int(rec["op"])]
+            where = f"{program.source}: line {int(rec['line'])}"
+            if not t.ins_supported[OP[op]]:
+                raise TraceError(f"{where}: instruction {op} is not supported by DRAM standard {d.standard}")
+            mask = np.uint64(rec["mask"])
+            if mask != ALL_CHANNELS and (mask & ~valid):
+                hi = int(mask).bit_length() - 1
+                raise TraceError(f"{where}: {op} needs channel {hi} but the hardware has {d.channels} channels "
+                                 f"(0..{d.channels - 1})")
+            fields = FIELDS[op]
+            if "bank" in fields and not 0 <= int(rec["bank"]) < d.banks:
+                raise TraceError(f"{where}: bank {int(rec['bank'])} out of range 0..{d.banks - 1}; "
+                                 f"expected `{grammar(op)}`")
+            if "row" in fields and not 0 <= int(rec["row"]) < d.rows:
+                raise TraceError(f"{where}: row {int(rec['row'])} out of range 0..{d.rows - 1}; "
+                                 f"expected `{grammar(op)}`")
+
+    def _arrays(self, start_state: EngineState | None) -> _Arrays:
+        st = _Arrays(self.dram, self.table)
+        interval = self.refresh_interval_cycles
+        st.chs[:, K.S_NEXTREF] = interval
+        if start_state is not None:
+            if len(start_state.modes) != st.nch:
+                raise ConfigError("start_state was produced for a different channel count")
+            st.open_row[:] = np.array(start_state.open_rows, np.int64)
+            st.chs[:, K.S_MODE] = start_state.modes
+            st.chs[:, K.S_NEXTREF] = interval - np.array(start_state.cycles_since_refresh, np.int64)
+            st.chs[:, K.S_REFPTR] = start_state.refresh_bank
+            st.ready[:] = np.frombuffer(start_state.residue, np.int64).reshape(st.ready.shape)
+            hist = np.frombuffer(start_state.history, np.int64).reshape(st.hist.shape)
+            st.hist[:] = hist
+            st.hpos[:] = np.where(hist[..., 0] > K.NEG, st.hist.shape[3], 0)
+            for ch in range(st.nch):
+                st.chs[ch, K.S_UNIROW] = K._uni_row(st.open_row, ch)
+        return st
+
+    def run(self, program: Program, *, log: bool = False, mode: Literal["runlength", "exact"] = "runlength",
+            start_state: EngineState | None = None) -> EngineResult:
+        """Execute `program`; see the module docstring of pimsim.dram for the semantics."""
+        if mode not in ("runlength", "exact"):
+            raise ConfigError(f"mode must be 'runlength' or 'exact', got {mode!r}")
+        self.validate(program)
+        a = program.array
+        cfg = self._cfg(runlength=mode == "runlength", log=log)
+        cap = 16
+        if log:
+            nreq = int(np.sum(a["opsize"].astype(np.int64))) * self.dram.channels
+            cap = nreq + len(a) * self.dram.channels * (self.dram.banks + 3) + 4096
+        while True:
+            st = self._arrays(start_state)
+            logarr = np.zeros((cap, 5), np.int64)
+            nlog = np.zeros(1, np.int64)
+            end = K.simulate(a["op"].astype(np.int64), a["opsize"].astype(np.int64), a["mask"].astype(np.uint64),
+                             a["bank"].astype(np.int64), a["row"].astype(np.int64), self._insinfo, cfg,
+                             self._cmdinfo, self.table.cons_start, self._cons, st.ready, st.hist, st.hpos,
+                             st.open_row, st.chs, st.leave, st.counts, st.cat, logarr, nlog)
+            if not log or nlog[0] <= cap:
+                break
+            cap = int(nlog[0]) + 16
+        return self._result(int(end), st, logarr[: int(nlog[0])] if log else None)
+
+    def _result(self, end: int, st: _Arrays, logarr: np.ndarray | None) -> EngineResult:
+        names = self.table.command_names
+        totals = st.counts.sum(axis=0)
+        commands = {names[i]: int(totals[i]) for i in range(len(names)) if totals[i]}
+        crit = int(np.argmax(st.chs[:, K.S_END])) if st.nch else 0
+        category = {CATEGORIES[k]: int(st.cat[crit, k]) for k in range(K.NCAT)}
+        interval = self.refresh_interval_cycles
+        since = (interval - (st.chs[:, K.S_NEXTREF] - end)) if self.refresh else np.zeros(st.nch, np.int64)
+        state = EngineState(
+            open_rows=tuple(tuple(int(r) for r in row) for row in st.open_row),
+            modes=tuple(int(m) for m in st.chs[:, K.S_MODE]),
+            cycles_since_refresh=tuple(int(s) for s in since),
+            refresh_bank=tuple(int(b) for b in st.chs[:, K.S_REFPTR]),
+            residue=np.maximum(st.ready - end, 0).astype(np.int64).tobytes(),
+            history=np.where(st.hist > K.NEG, st.hist - end, K.NEG).astype(np.int64).tobytes(),
+        )
+        log = None
+        if logarr is not None:
+            log = np.zeros(len(logarr), LOG_DTYPE)
+            for j, name in enumerate(LOG_DTYPE.names):
+                log[name] = logarr[:, j]
+            log = log[np.argsort(log["cycle"], kind="stable")]
+        return EngineResult(
+            cycles=end, ns=end * self.dram.tck_ns, commands=commands, row_hits=int(st.chs[:, K.S_HITS].sum()),
+            row_misses=int(st.chs[:, K.S_MISSES].sum()),
+            channel_busy_cycles=[int(b) for b in st.chs[:, K.S_BUSY]], end_state=state,
+            category_cycles=category, channel_category_cycles=st.cat.copy(), channel_commands=st.counts.copy(),
+            command_names=names, log=log,
+        )
+
+
+class Device:
+    """Timing-only probe of one DRAM device (Ramulator 2 style device tests): ask whether a command is
+    legal at a cycle, issue it, ask again. Uses the engine's kernel functions and table; row state is
+    tracked but not required (column commands to closed banks are not refused)."""
+
+    def __init__(self, dram: DramConfig):
+        self.dram = dram
+        self.engine = CommandEngine(dram, refresh=False)
+        self._st = _Arrays(dram, self.engine.table)
+        self._cfg = self.engine._cfg(runlength=False, log=False)
+        self.issued: list[tuple[int, int, int, str, int]] = []
+
+    def _cmd(self, name: str) -> int:
+        return self.engine.table.cmd(name)
+
+    def earliest(self, cmd: str, channel: int = 0, bank: int = -1) -> int:
+        """Earliest cycle `cmd` may issue on (channel, bank); bank -1 = every bank / channel scope."""
+        return int(K.ready_cycle(self._cfg, self.engine._cmdinfo, self._st.ready, channel, self._cmd(cmd), bank))
+
+    def can_issue(self, cmd: str, cycle: int, channel: int = 0, bank: int = -1) -> bool:
+        return cycle >= self.earliest(cmd, channel, bank)
+
+    def issue(self, cmd: str, cycle: int, channel: int = 0, bank: int = -1, row: int = 0) -> None:
+        if not self.can_issue(cmd, cycle, channel, bank):
+            raise ValueError(f"{cmd} on channel {channel} bank {bank} is not legal at cycle {cycle} "
+                             f"(earliest {self.earliest(cmd, channel, bank)})")
+        c = self._cmd(cmd)
+        K.apply_constraints(self._cfg, self.engine._cmdinfo, self.engine.table.cons_start, self.engine._cons,
+                            self._st.ready, self._st.hist, self._st.hpos, channel, c, bank, cycle)
+        K.update_rows(self._cfg, self.engine._cmdinfo, self._st.open_row, self._st.chs, channel, c, bank, row)
+        self.issued.append((cycle, channel, bank, cmd, row))
+
+    def log(self) -> np.ndarray:
+        """The issued commands as an engine log (for check_log)."""
+        out = np.zeros(len(self.issued), LOG_DTYPE)
+        for i, (cyc, ch, b, name, row) in enumerate(self.issued):
+            out[i] = (cyc, ch, b, self._cmd(name), row)
+        return out

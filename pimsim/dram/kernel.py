@@ -1,0 +1,517 @@
+"""numba kernel of the command engine: array state, event-driven (jumps to each command's earliest
+legal cycle; never ticks idle cycles).
+
+Timing state follows Ramulator 2: for every node of a channel (the channel, each rank, bank group and
+bank) and every command, the next cycle that command may issue there (`ready`). Issuing command p at
+cycle t raises, for every constraint (level L, p -> f, latency, window w) of the table, `ready[n, f]` of
+the L-level node(s) n containing p's target to t + latency (or to the w-th most recent p at n + latency).
+A command is legal at t on a target when t >= `ready` of every node containing the target (every node of
+the channel for all-bank and channel-scope commands).
+
+Cycle accounting: the cycles between two commands of a channel count for the category of the earlier
+one (ACT16 -> MAC16 is row switching, TMOD -> WRGB mode switching), cycles a channel waits for work
+(decode, a blocking instruction of another channel) count as `wait` (after a result read: as
+`result_read`, the read's round trip), the last command to the end `drain`.
+
+Controller semantics (the public AiM simulator's, shared/reference/aim_gddr6.md): one instruction is
+decoded per host tick and sent to every channel in its mask; each channel serves its request queue
+(QUEUE_DEPTH entries; a host instruction whose requests do not fit waits, and so does the next decode)
+strictly in order, one command per cycle; a request's row command (PRE/PREA, ACT/ACT16) and the
+register/compute mode switch (TMOD, issued when the next command is ready) come first; blocking
+instructions (RD_MAC, RD_AF, SYNC, EOC) hold the decoder until every channel has returned them, one
+completed read per channel per cycle; SYNC/EOC also wait for outstanding writes. Refresh (when on) is
+due every interval; a command that would issue at or after the due cycle waits until the channel has
+precharged (PREA/PRE) and refreshed; rows are reopened by the next access that needs them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+QUEUE_DEPTH = 33  # the AiM simulator's ReqBuffer: max_size 32, enqueue accepted while size <= 32
+NEG = -(1 << 60)
+
+# per-command info columns
+CI_SCOPE, CI_ROLE, CI_DONE, CI_CAT, CI_SPACING, CI_HASWIN = range(6)
+# scopes / roles (indices of table.SCOPES / table.ROLES)
+SC_CHANNEL, SC_BANK, SC_ALL = 0, 1, 2
+RO_NONE, RO_OPEN, RO_CLOSE, RO_ACCESS, RO_ACCESS_CLOSE, RO_REFRESH, RO_MODE = range(7)
+# categories (table.CATEGORIES)
+CAT_RESULT, CAT_MODE, CAT_REFRESH, CAT_WAIT, CAT_DRAIN = 4, 6, 7, 8, 9
+NCAT = 10
+# per-channel scalar columns
+(S_LAST, S_FPREV, S_MODE, S_NEXTREF, S_REFPTR, S_REQS, S_WDEP, S_LSERVE, S_BUSY, S_BUSYEND, S_FRONT,
+ S_HITS, S_MISSES, S_END, S_UNIROW, S_PCAT) = range(16)
+NSCAL = 16
+# config columns
+(C_NCH, C_NRANKS, C_NBG, C_NBPG, C_REFON, C_REFINT, C_REFPB, C_CLOSE, C_RL, C_OPENB, C_CLOSEB, C_OPENA,
+ C_CLOSEA, C_REFA, C_REFB, C_MODESW, C_LOG, C_WMAX, C_AFROW) = range(19)
+NCFG = 19
+# instruction info columns
+II_CMD, II_REPEAT, II_MODE, II_BLOCK, II_READER, II_AF = range(6)
+OP_SYNC, OP_EOC = 14, 15
+
+
+@njit(cache=True, inline="always")
+def _node(cfg, level, bank):
+    if level == 0:
+        return 0
+    nranks = cfg[C_NRANKS]
+    nbg = cfg[C_NBG]
+    nbpg = cfg[C_NBPG]
+    if level == 1:
+        return 1 + bank // (nbg * nbpg)
+    if level == 2:
+        return 1 + nranks + bank // nbpg
+    return 1 + nranks + nranks * nbg + bank
+
+
+@njit(cache=True, inline="always")
+def _level_range(cfg, level):
+    nranks = cfg[C_NRANKS]
+    nbg = cfg[C_NBG] * nranks
+    if level == 0:
+        return 0, 1
+    if level == 1:
+        return 1, 1 + nranks
+    if level == 2:
+        return 1 + nranks, 1 + nranks + nbg
+    nb = nbg * cfg[C_NBPG]
+    return 1 + nranks + nbg, 1 + nranks + nbg + nb
+
+
+@njit(cache=True)
+def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
+    """Earliest cycle command `c` may issue on (ch, bank) given timing alone (bank -1: every bank)."""
+    best = 0
+    if cmdinfo[c, CI_SCOPE] == SC_BANK and bank >= 0:
+        for lv in range(4):
+            v = ready[ch, _node(cfg, lv, bank), c]
+            if v > best:
+                best = v
+    else:
+        for n in range(ready.shape[1]):
+            v = ready[ch, n, c]
+            if v > best:
+                best = v
+    return best
+
+
+@njit(cache=True)
+def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, bank, t):
+    """Raise next-allowed cycles after command `c` issues at `t` on (ch, bank) (bank -1: every bank)."""
+    single = cmdinfo[c, CI_SCOPE] == SC_BANK and bank >= 0
+    wmax = hist.shape[3]
+    if cmdinfo[c, CI_HASWIN] != 0:
+        for lv in range(4):
+            if single:
+                lo = _node(cfg, lv, bank)
+                hi = lo + 1
+            else:
+                lo, hi = _level_range(cfg, lv)
+            for n in range(lo, hi):
+                p = hpos[ch, n, c]
+                hist[ch, n, c, p % wmax] = t
+                hpos[ch, n, c] = p + 1
+    for k in range(cons_start[c], cons_start[c + 1]):
+        lv = cons[k, 0]
+        f = cons[k, 1]
+        lat = cons[k, 2]
+        w = cons[k, 3]
+        if single:
+            lo = _node(cfg, lv, bank)
+            hi = lo + 1
+        else:
+            lo, hi = _level_range(cfg, lv)
+        for n in range(lo, hi):
+            if w <= 1:
+                v = t + lat
+            else:
+                p = hpos[ch, n, c]
+                if p < w:
+                    continue
+                v = hist[ch, n, c, (p - w) % wmax] + lat
+            if v > ready[ch, n, f]:
+                ready[ch, n, f] = v
+
+
+@njit(cache=True)
+def _uni_row(open_row, ch):
+    """Row open in every bank of the channel, -1 if all closed, -2 if mixed."""
+    r = open_row[ch, 0]
+    for b in range(1, open_row.shape[1]):
+        if open_row[ch, b] != r:
+            return -2
+    return r
+
+
+@njit(cache=True)
+def update_rows(cfg, cmdinfo, open_row, chs, ch, c, bank, row):
+    role = cmdinfo[c, CI_ROLE]
+    allb = not (cmdinfo[c, CI_SCOPE] == SC_BANK and bank >= 0)
+    if role == RO_OPEN:
+        if allb:
+            open_row[ch, :] = row
+        else:
+            open_row[ch, bank] = row
+    elif role == RO_CLOSE or role == RO_ACCESS_CLOSE:
+        if allb:
+            open_row[ch, :] = -1
+        else:
+            open_row[ch, bank] = -1
+    else:
+        return
+    chs[ch, S_UNIROW] = _uni_row(open_row, ch)
+
+
+@njit(cache=True)
+def _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
+           ch, c, bank, row, t, arrival, category):
+    apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, bank, t)
+    update_rows(cfg, cmdinfo, open_row, chs, ch, c, bank, row)
+    chs[ch, S_LAST] = t
+    counts[ch, c] += 1
+    front = chs[ch, S_FRONT]
+    gap = t - front
+    if arrival > front and chs[ch, S_PCAT] != CAT_RESULT:
+        w = arrival - front
+        if w > gap:
+            w = gap
+        cat[ch, CAT_WAIT] += w
+        gap -= w
+    cat[ch, chs[ch, S_PCAT]] += gap
+    chs[ch, S_PCAT] = category
+    chs[ch, S_FRONT] = t
+    if cfg[C_LOG] != 0:
+        i = nlog[0]
+        if i < log.shape[0]:
+            log[i, 0] = t
+            log[i, 1] = ch
+            log[i, 2] = bank
+            log[i, 3] = c
+            log[i, 4] = row
+        nlog[0] = i + 1
+
+
+@njit(cache=True)
+def _refresh(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog, ch):
+    """Issue the refresh that is due on `ch` (precharging first), then schedule the next one."""
+    due = chs[ch, S_NEXTREF]
+    ts = due
+    if chs[ch, S_LAST] + 1 > ts:
+        ts = chs[ch, S_LAST] + 1
+    if cfg[C_REFPB] != 0:
+        b = chs[ch, S_REFPTR]
+        if open_row[ch, b] != -1:
+            pc = cfg[C_CLOSEB]
+            t = max(ts, ready_cycle(cfg, cmdinfo, ready, ch, pc, b))
+            _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
+                   ch, pc, b, -1, t, due, CAT_REFRESH)
+            ts = t + 1
+        rc = cfg[C_REFB]
+        t = max(ts, ready_cycle(cfg, cmdinfo, ready, ch, rc, b))
+        _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
+               ch, rc, b, -1, t, due, CAT_REFRESH)
+        chs[ch, S_REFPTR] = (b + 1) % open_row.shape[1]
+    else:
+        if chs[ch, S_UNIROW] != -1:
+            pa = cfg[C_CLOSEA]
+            if pa >= 0:
+                t = max(ts, ready_cycle(cfg, cmdinfo, ready, ch, pa, -1))
+                _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log,
+                       nlog, ch, pa, -1, -1, t, due, CAT_REFRESH)
+                ts = t + 1
+            else:
+                pc = cfg[C_CLOSEB]
+                for b in range(open_row.shape[1]):
+                    if open_row[ch, b] != -1:
+                        t = max(ts, ready_cycle(cfg, cmdinfo, ready, ch, pc, b))
+                        _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat,
+                               log, nlog, ch, pc, b, -1, t, due, CAT_REFRESH)
+                        ts = t + 1
+        rc = cfg[C_REFA]
+        t = max(ts, ready_cycle(cfg, cmdinfo, ready, ch, rc, -1))
+        _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
+               ch, rc, -1, -1, t, due, CAT_REFRESH)
+    chs[ch, S_NEXTREF] = due + cfg[C_REFINT]
+
+
+@njit(cache=True)
+def _preq(cfg, cmdinfo, open_row, chs, ch, fc, bank, row):
+    """(command, bank) to issue next for a request whose final command is fc; (-1, -1): nothing to do."""
+    role = cmdinfo[fc, CI_ROLE]
+    if role == RO_ACCESS or role == RO_ACCESS_CLOSE:
+        if cmdinfo[fc, CI_SCOPE] == SC_BANK and bank >= 0:
+            r = open_row[ch, bank]
+            if r == -1:
+                return cfg[C_OPENB], bank
+            if r != row:
+                return cfg[C_CLOSEB], bank
+            return fc, bank
+        u = chs[ch, S_UNIROW]
+        if u == row:
+            return fc, -1
+        if u == -1:
+            return cfg[C_OPENA], -1
+        first_closed = -1
+        for b in range(open_row.shape[1]):
+            r = open_row[ch, b]
+            if r == -1:
+                if first_closed < 0:
+                    first_closed = b
+            elif r != row:
+                return cfg[C_CLOSEA], -1
+        return cfg[C_OPENB], first_closed
+    if role == RO_CLOSE:
+        if cmdinfo[fc, CI_SCOPE] == SC_BANK and bank >= 0:
+            if open_row[ch, bank] == -1:
+                return -1, -1
+            return fc, bank
+        if chs[ch, S_UNIROW] == -1:
+            return -1, -1
+        return fc, -1
+    return fc, bank
+
+
+@njit(cache=True)
+def _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
+             ch, fc, bank, row, arrival, mode_needed):
+    """Serve one request in order on `ch`: its row commands, mode switch and final command. Returns the
+    final command's issue cycle (or -1 for a close request with nothing open)."""
+    tmin = arrival
+    if chs[ch, S_FPREV] + 1 > tmin:
+        tmin = chs[ch, S_FPREV] + 1
+    hit = 1
+    while True:
+        c, b = _preq(cfg, cmdinfo, open_row, chs, ch, fc, bank, row)
+        if c < 0:
+            return -1
+        if c != fc:
+            hit = 0
+        t = tmin
+        if chs[ch, S_LAST] + 1 > t:
+            t = chs[ch, S_LAST] + 1
+        r = ready_cycle(cfg, cmdinfo, ready, ch, c, b)
+        if r > t:
+            t = r
+        if cfg[C_REFON] != 0 and t >= chs[ch, S_NEXTREF]:
+            _refresh(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
+                     ch)
+            continue
+        if cfg[C_MODESW] >= 0 and mode_needed > 0 and chs[ch, S_MODE] != mode_needed:
+            _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
+                   ch, cfg[C_MODESW], -1, -1, t, arrival, CAT_MODE)
+            chs[ch, S_MODE] = mode_needed
+            continue
+        crow = row
+        if cmdinfo[c, CI_ROLE] == RO_CLOSE:
+            crow = -1
+        _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
+               ch, c, b, crow, t, arrival, cmdinfo[c, CI_CAT])
+        if c == fc:
+            role = cmdinfo[fc, CI_ROLE]
+            if role == RO_ACCESS or role == RO_ACCESS_CLOSE:
+                if hit:
+                    chs[ch, S_HITS] += 1
+                else:
+                    chs[ch, S_MISSES] += 1
+            return t
+
+
+@njit(cache=True)
+def _busy(chs, ch, arrival, dep):
+    if dep > chs[ch, S_BUSYEND]:
+        s = arrival
+        if chs[ch, S_BUSYEND] > s:
+            s = chs[ch, S_BUSYEND]
+        if dep > s:
+            chs[ch, S_BUSY] += dep - s
+        chs[ch, S_BUSYEND] = dep
+
+
+@njit(cache=True)
+def simulate(prog_op, prog_opsize, prog_mask, prog_bank, prog_row, insinfo, cfg, cmdinfo, cons_start, cons,
+             ready, hist, hpos, open_row, chs, leave, counts, cat, log, nlog):
+    """Run a program; returns the cycle at which it ends (EOC returned, or last completion)."""
+    nch = cfg[C_NCH]
+    qd = leave.shape[1]
+    D = 0
+    end = 0
+    for i in range(prog_op.shape[0]):
+        op = prog_op[i]
+        mask = prog_mask[i]
+        if op == OP_SYNC or op == OP_EOC:
+            done_max = D
+            for ch in range(nch):
+                if (mask >> np.uint64(ch)) & np.uint64(1) == 0:
+                    continue
+                k = chs[ch, S_REQS]
+                E = D
+                if k >= qd and leave[ch, k % qd] > E:
+                    E = leave[ch, k % qd]
+                ce = E + 1
+                if chs[ch, S_FPREV] + 1 > ce:
+                    ce = chs[ch, S_FPREV] + 1
+                while True:
+                    if chs[ch, S_LAST] + 1 > ce:
+                        ce = chs[ch, S_LAST] + 1
+                    if cfg[C_REFON] != 0 and chs[ch, S_NEXTREF] <= ce:
+                        _refresh(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat,
+                                 log, nlog, ch)
+                        continue
+                    break
+                leave[ch, k % qd] = ce
+                chs[ch, S_REQS] = k + 1
+                chs[ch, S_FPREV] = ce
+                serve = ce + 1
+                if chs[ch, S_WDEP] + 1 > serve:
+                    serve = chs[ch, S_WDEP] + 1
+                if chs[ch, S_LSERVE] + 1 > serve:
+                    serve = chs[ch, S_LSERVE] + 1
+                chs[ch, S_LSERVE] = serve
+                chs[ch, S_END] = serve
+                _busy(chs, ch, E + 1, serve)
+                if serve > done_max:
+                    done_max = serve
+            D = done_max
+            if D > end:
+                end = D
+            if op == OP_EOC:
+                break
+            continue
+        fc = insinfo[op, II_CMD]
+        if fc < 0:
+            D += 1
+            continue
+        n = 1
+        if insinfo[op, II_REPEAT] != 0:
+            n = prog_opsize[i]
+        row = prog_row[i]
+        if insinfo[op, II_AF] != 0:
+            row = cfg[C_AFROW]
+        bank = -1
+        if cmdinfo[fc, CI_SCOPE] == SC_BANK:
+            bank = prog_bank[i]
+        reader = insinfo[op, II_READER]
+        mode_needed = insinfo[op, II_MODE]
+        done = cmdinfo[fc, CI_DONE]
+        spacing = cmdinfo[fc, CI_SPACING]
+        last_entry = D
+        blk_done = D
+        for ch in range(nch):
+            if (mask >> np.uint64(ch)) & np.uint64(1) == 0:
+                continue
+            j = 0
+            while j < n:
+                k = chs[ch, S_REQS]
+                E = D
+                if k >= qd and leave[ch, k % qd] > E:
+                    E = leave[ch, k % qd]
+                if E > last_entry:
+                    last_entry = E
+                arrival = E + 1
+                F = _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat,
+                             log, nlog, ch, fc, bank, row, arrival, mode_needed)
+                chs[ch, S_FPREV] = F
+                leave[ch, k % qd] = F
+                chs[ch, S_REQS] = k + 1
+                dep = F + done
+                _busy(chs, ch, arrival, dep)
+                if reader != 0:
+                    serve = dep
+                    if chs[ch, S_LSERVE] + 1 > serve:
+                        serve = chs[ch, S_LSERVE] + 1
+                    chs[ch, S_LSERVE] = serve
+                    if serve > blk_done:
+                        blk_done = serve
+                elif dep > chs[ch, S_WDEP]:
+                    chs[ch, S_WDEP] = dep
+                j += 1
+                if cfg[C_RL] != 0 and j < n and spacing > 0 and reader == 0:
+                    m = n - j
+                    if cfg[C_REFON] != 0:
+                        lim = (chs[ch, S_NEXTREF] - 1 - F) // spacing
+                        if lim < m:
+                            m = lim
+                    if m > 0:
+                        k0 = chs[ch, S_REQS]
+                        klast = k0 + m - 1
+                        # entry tick of the batch's last request (queue capacity), before the ring moves on
+                        E = D
+                        if klast >= qd:
+                            kq = klast - qd
+                            if kq >= k0:
+                                fq = F + spacing * (kq - k0 + 1)
+                            else:
+                                fq = leave[ch, kq % qd]
+                            if fq > E:
+                                E = fq
+                        if E > last_entry:
+                            last_entry = E
+                        q0 = 0
+                        if m > qd:
+                            q0 = m - qd
+                        for q in range(q0, m):
+                            leave[ch, (k0 + q) % qd] = F + spacing * (q + 1)
+                        tl = F + spacing * m
+                        apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, fc, bank, tl)
+                        chs[ch, S_LAST] = tl
+                        chs[ch, S_FPREV] = tl
+                        counts[ch, fc] += m
+                        chs[ch, S_HITS] += m
+                        cat[ch, chs[ch, S_PCAT]] += tl - chs[ch, S_FRONT]
+                        chs[ch, S_FRONT] = tl
+                        if cfg[C_LOG] != 0:
+                            for q in range(m):
+                                li = nlog[0]
+                                if li < log.shape[0]:
+                                    log[li, 0] = F + spacing * (q + 1)
+                                    log[li, 1] = ch
+                                    log[li, 2] = bank
+                                    log[li, 3] = fc
+                                    log[li, 4] = row
+                                nlog[0] = li + 1
+                        chs[ch, S_REQS] = k0 + m
+                        _busy(chs, ch, F, tl + done)
+                        if tl + done > chs[ch, S_WDEP]:
+                            chs[ch, S_WDEP] = tl + done
+                        j += m
+            if cfg[C_CLOSE] != 0:
+                role = cmdinfo[fc, CI_ROLE]
+                if role == RO_ACCESS:
+                    cc = cfg[C_CLOSEB]
+                    if bank < 0:
+                        cc = cfg[C_CLOSEA]
+                    if cc >= 0:
+                        _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat,
+                                 log, nlog, ch, cc, bank, -1, chs[ch, S_FPREV] + 1, 0)
+            if chs[ch, S_WDEP] > chs[ch, S_END]:
+                chs[ch, S_END] = chs[ch, S_WDEP]
+            if chs[ch, S_LSERVE] > chs[ch, S_END]:
+                chs[ch, S_END] = chs[ch, S_LSERVE]
+        if insinfo[op, II_BLOCK] != 0:
+            D = blk_done
+        else:
+            D = last_entry + 1
+    for ch in range(nch):
+        if chs[ch, S_END] > end:
+            end = chs[ch, S_END]
+    # refreshes falling due before the end are still issued (the channel is idle or draining)
+    if cfg[C_REFON] != 0:
+        for ch in range(nch):
+            while chs[ch, S_NEXTREF] <= end and chs[ch, S_LAST] < end:
+                _refresh(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log,
+                         nlog, ch)
+    for ch in range(nch):
+        tail = end - chs[ch, S_FRONT]
+        if tail > 0:
+            own = chs[ch, S_END] - chs[ch, S_FRONT]
+            if own < 0:
+                own = 0
+            if own > tail:
+                own = tail
+            cat[ch, CAT_DRAIN] += own
+            cat[ch, CAT_WAIT] += tail - own
+            chs[ch, S_FRONT] = end
+    return end
