@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "pimsim.cli.workload",
     "pimsim.cli.baseline",
     "pimsim.cli.replay",
+    "pimsim.cli.run",
 ]
 
 

@@ -1,0 +1,226 @@
+"""Design points: an `Experiment` expanded into plain JSON-able dicts, each keyed by a config hash.
+
+A point is what one evaluation needs and nothing else:
+
+    {"key", "experiment", "target": "pim" | "baseline" | "mixed", "placement" (display label),
+     "hardware": {"preset", "label", "overrides"} | None, "grid": {path: value}, "mapping" | None,
+     "model" (zoo name; "policy+prm" for two-model workloads), "workload": spec dict, "workload_label",
+     "device" | None, "mode" | None, "pim_roles" | None, "evaluator" | None}
+
+Its `key` is `config_hash` of the fully resolved configuration: the validated hardware (after
+overrides), the mapping, the model configs, the workload spec, the device preset and mode, the PIM roles
+of a mixed placement, the evaluator and the pimsim version. Labels are not part of it, so renaming a
+point never re-simulates it, and a baseline point shared by every hardware variant of a sweep is run
+once. Every name (preset, mapping, model, device) and every workload is checked here, before anything
+is simulated; errors name the experiment file and the field.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from pimsim import __version__
+from pimsim.errors import ConfigError, PimsimError
+from pimsim.experiments.spec import Experiment
+from pimsim.result import config_hash
+from pimsim.util.config_io import deep_merge, format_validation_error
+from pimsim.workloads import expand
+from pimsim.workloads.spec import workload_adapter
+
+_SINGLE_MODEL_KINDS = ("generate", "prm-score")
+
+
+def _set_path(tree: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    node: dict[str, Any] = {}
+    root = node
+    parts = path.strip().split(".")
+    for p in parts[:-1]:
+        node[p] = {}
+        node = node[p]
+    node[parts[-1]] = value
+    return deep_merge(tree, root)
+
+
+def grid_combinations(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Cartesian product of the grid axes, in file order: [{key: value, ...}, ...]."""
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))] or [{}]
+
+
+def grid_overrides(combo: dict[str, Any]) -> dict[str, Any]:
+    """Override tree of one grid combination (a key with several comma-separated paths sets them all)."""
+    tree: dict[str, Any] = {}
+    for key, value in combo.items():
+        for path in key.split(","):
+            tree = _set_path(tree, path, value)
+    return tree
+
+
+def workload_variants(entry: dict[str, Any], index: int, source: str) -> list[tuple[str, dict[str, Any]]]:
+    """(label, validated spec dict) of one `workloads:` entry; a list-valued field gives one per value."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{source}: workloads.{index}: expected a mapping with kind: and its fields")
+    entry = dict(entry)
+    label = entry.pop("label", None)
+    lists = [k for k, v in entry.items() if isinstance(v, list)]
+    out = []
+    for values in itertools.product(*(entry[k] for k in lists)):
+        data = {**entry, **dict(zip(lists, values))}
+        try:
+            spec = workload_adapter.validate_python(data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, f"{source}: workloads.{index}")) from None
+        base = label or spec.kind
+        name = base + "".join(f" {k}={v}" for k, v in zip(lists, values))
+        out.append((name, spec.model_dump(mode="json")))
+    if not out:
+        raise ConfigError(f"{source}: workloads.{index}: a list-valued field is empty")
+    return out
+
+
+@lru_cache(maxsize=None)
+def _model_dump(name: str) -> tuple[Any, str]:
+    from pimsim.models import load_model
+
+    m = load_model(name)
+    return m, m.model_dump_json()
+
+
+def _workload_models(spec: dict[str, Any], models: list[str], source: str, index: int) -> list[str | None]:
+    if spec["kind"] in _SINGLE_MODEL_KINDS:
+        if spec.get("model"):
+            return [spec["model"]]
+        if not models:
+            raise ConfigError(f"{source}: workloads.{index}: a {spec['kind']} workload needs a model: give "
+                              f"`models:` or `model:` in the workload")
+        return list(models)
+    return [None]
+
+
+def load_point_workload(point: dict[str, Any]):
+    """The expanded `Workload` of a point (models resolved from the zoo or config paths)."""
+    spec = workload_adapter.validate_python(point["workload"])
+    model = _model_dump(point["model"])[0] if spec.kind in _SINGLE_MODEL_KINDS else None
+    return expand(spec, model, resolve=lambda n: _model_dump(n)[0])
+
+
+def _resolve_path(name: str, base: Path) -> str:
+    """A YAML path given relative to the experiment file, made absolute; a preset name is kept."""
+    if name.endswith((".yaml", ".yml")) and not Path(name).is_absolute():
+        return str((base / name).resolve())
+    return name
+
+
+def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str | None = None) -> list[dict[str, Any]]:
+    """All design points of `exp`, deduplicated by key, in a stable order (see module docstring).
+
+    `evaluator`: identity of a custom evaluator ("module:function"); it is part of every key."""
+    from pimsim.baselines import load_device
+    from pimsim.hardware import load_hardware
+    from pimsim.mapper import load_mapping
+
+    base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+    evaluator = evaluator or exp.evaluator
+    common = {"pimsim": __version__, "evaluator": evaluator}
+
+    for i, name in enumerate(exp.models):
+        try:
+            _model_dump(name)
+        except PimsimError as exc:
+            raise ConfigError(f"{source}: models.{i}: {exc}") from None
+
+    # workloads x models, each expanded once (context limits and model names are checked here)
+    workloads: list[tuple] = []  # (label, spec, model, shown model, roles, context, model dumps)
+    skipped = 0
+    for wi, entry in enumerate(exp.workloads):
+        for label, spec in workload_variants(entry, wi, source):
+            for model in _workload_models(spec, exp.models, source, wi):
+                probe = {"workload": spec, "model": model}
+                try:
+                    wl = load_point_workload(probe)
+                except PimsimError as exc:
+                    if exp.skip_beyond_context and "supports at most" in str(exc):
+                        skipped += 1
+                        continue
+                    raise ConfigError(f"{source}: workloads.{wi}: {exc}") from None
+                names = sorted({p.model.name for p in wl.phases})
+                dumps = [_model_dump(n)[1] for n in names] if model is None else [_model_dump(model)[1]]
+                shown = model if model is not None else f"{spec['policy']}+{spec['prm']}"
+                roles = sorted({p.role for p in wl.phases})
+                ctx = max(p.end_context for p in wl.phases)
+                workloads.append((label, spec, model, shown, roles, ctx, dumps))
+
+    hardware: list[tuple[dict[str, Any], dict[str, Any], str]] = []  # (entry, grid combo, hw dump json)
+    for hi, h in enumerate(exp.hardware):
+        preset = _resolve_path(h.preset, base)
+        for combo in grid_combinations(exp.grid):
+            overrides = deep_merge(h.overrides, grid_overrides(combo))
+            try:
+                hw = load_hardware(preset, overrides=overrides or None)
+            except PimsimError as exc:
+                where = f"hardware.{hi}" + (f" with grid {combo}" if combo else "")
+                raise ConfigError(f"{source}: {where}: {exc}") from None
+            label = h.label or h.preset
+            if combo:
+                label += "".join(f" {k.split(',')[0].split('.')[-1]}={v}" for k, v in combo.items())
+            entry = {"preset": preset, "label": label, "overrides": overrides}
+            hardware.append((entry, combo, hw.model_dump_json()))
+
+    mappings = []
+    for mi, name in enumerate(exp.mappings):
+        try:
+            mappings.append((name, load_mapping(_resolve_path(name, base)).model_dump_json()))
+        except PimsimError as exc:
+            raise ConfigError(f"{source}: mappings.{mi}: {exc}") from None
+
+    def device(where: str, name: str, mode: str | None) -> tuple[str, str, str]:
+        try:
+            dev = load_device(_resolve_path(name, base))
+            resolved, _ = dev.overhead_s(mode)
+        except PimsimError as exc:
+            raise ConfigError(f"{source}: {where}: {exc}") from None
+        return dev.name, resolved, dev.model_dump_json()
+
+    baselines = [(b, *device(f"baselines.{i}", b.device, b.mode)) for i, b in enumerate(exp.baselines)]
+    placements = [(p, *device(f"placements.{i}", p.device, p.mode)) for i, p in enumerate(exp.placements)]
+
+    points: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def add(point: dict[str, Any], config: dict[str, Any]) -> None:
+        point["key"] = config_hash({**config, **common})
+        if point["key"] not in seen:
+            seen.add(point["key"])
+            points.append(point)
+
+    for label, spec, model, shown, roles, ctx, dumps in workloads:
+        wl_part = {"experiment": exp.name, "model": shown, "workload": spec, "workload_label": label,
+                   "context": ctx, "evaluator": evaluator}
+        wl_cfg = {"workload": spec, "models": dumps}
+        for entry, combo, hw_dump in hardware:
+            for mname, m_dump in mappings:
+                pim_cfg = {**wl_cfg, "hardware": hw_dump, "mapping": m_dump}
+                hw_part = {"hardware": entry, "grid": combo, "mapping": mname}
+                if exp.pim:
+                    add({**wl_part, **hw_part, "target": "pim", "placement": "all-pim", "device": None,
+                         "mode": None, "pim_roles": None}, pim_cfg)
+                for pl, dev_name, mode, dev_dump in placements:
+                    on_pim = [r for r in roles if r in pl.pim_roles]
+                    if not on_pim or len(on_pim) == len(roles):
+                        continue  # the same as the all-PIM or the all-device point
+                    add({**wl_part, **hw_part, "target": "mixed", "placement": pl.label, "device": dev_name,
+                         "mode": mode, "pim_roles": list(pl.pim_roles)},
+                        {**pim_cfg, "device": dev_dump, "mode": mode, "pim_roles": list(pl.pim_roles)})
+        for b, dev_name, mode, dev_dump in baselines:
+            add({**wl_part, "target": "baseline", "placement": b.label or f"{dev_name} ({mode})",
+                 "hardware": None, "grid": {}, "mapping": None, "device": dev_name, "mode": mode,
+                 "pim_roles": None}, {**wl_cfg, "device": dev_dump, "mode": mode})
+    if not points:
+        raise ConfigError(f"{source}: no design points" + (f" ({skipped} beyond the models' context limits)"
+                                                           if skipped else ""))
+    return points

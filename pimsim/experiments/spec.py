@@ -1,0 +1,190 @@
+"""Experiment specs (`experiments/*.yaml`): what to run, validated before anything is simulated.
+
+An experiment is a cartesian product of design-point axes:
+
+    hardware entries x hardware grid x mappings   -> PIM targets
+    baselines (device + mode)                     -> GPU/CPU targets (independent of the hardware axes)
+    placements x hardware x mappings              -> mixed targets (some workload roles on PIM, the rest on
+                                                     a GPU/CPU; see `pimsim.experiments.evaluate`)
+    workloads (a field given as a list expands to one workload per value) x models
+
+Format (every field is checked; unknown fields are errors that name the file and the field path):
+
+    name: pimgpt_speedup
+    description: what it reproduces or asks
+    models: [gpt2-small, gpt3-xl]              # for generate / prm-score workloads without their own model
+    workloads:
+      - {label: gen, kind: generate, prompt: 64, generate: 960}
+      - {kind: best-of-n, policy: ..., prm: ..., n: [1, 4, 16], ...}      # list -> one workload per value
+    hardware:
+      - {preset: pimgpt-gddr6, label: pim-gpt, overrides: {asic: {clock_ghz: 1.0}}}
+    grid:                                       # override paths swept over every hardware entry
+      dram.channels: [4, 8, 16, 32]
+      "dram.timing.nCCDS,dram.timing.nCCDL": [2, 4]   # several paths set to the same value
+    mappings: [pimgpt]
+    baselines: [{device: t4, mode: graph}]
+    placements: [{label: policy-pim-prm-gpu, pim_roles: [policy], device: h100-sxm, mode: graph}]
+    pim: true                                   # false: no all-PIM points (baselines/placements only)
+    skip_beyond_context: false                  # true: drop points whose context exceeds the model's limit
+    plots: [{kind: speedup, ...}, {kind: line, x: dram.channels}]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pimsim.errors import ConfigError
+from pimsim.util.config_io import read_yaml, validate
+
+ROLES = ("policy", "prm", "verifier", "reference")
+
+# result columns a plot may name (besides breakdown_s.*, breakdown_j.*, counters.* and point columns)
+METRICS = ("latency_s", "energy_j", "tokens", "latency_per_token_s", "energy_per_token_j",
+           "latency_per_problem_s", "energy_per_problem_j", "row_hit_rate", "non_vmm_share")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HardwareEntry(_Strict):
+    """One PIM system: a shipped preset name or a YAML path, with optional field overrides."""
+
+    preset: str = Field(min_length=1)
+    label: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class BaselineEntry(_Strict):
+    device: str = Field(min_length=1)
+    mode: Literal["graph", "eager"] | None = None
+    label: str | None = None
+
+
+class PlacementEntry(_Strict):
+    """Workload roles in `pim_roles` run on the PIM system, the others on `device`."""
+
+    label: str = Field(min_length=1)
+    pim_roles: list[Literal["policy", "prm", "verifier", "reference"]] = Field(min_length=1)
+    device: str = Field(min_length=1)
+    mode: Literal["graph", "eager"] | None = None
+
+    @field_validator("pim_roles")
+    @classmethod
+    def _not_all(cls, v: list[str]) -> list[str]:
+        if set(v) >= set(ROLES):
+            raise ValueError("lists every role; that is the all-PIM point (drop the placement)")
+        return sorted(set(v))
+
+
+Band = tuple[float, float]
+
+
+class SpeedupPlot(_Strict):
+    """PIM against each baseline per model: speedup and energy efficiency bars (log scale), with
+    published ranges per baseline device drawn as shaded bands."""
+
+    kind: Literal["speedup"]
+    name: str = "speedup"
+    bands: dict[str, dict[Literal["speedup", "energy_efficiency"], Band]] = Field(default_factory=dict)
+
+
+class BreakdownPlot(_Strict):
+    """Stacked share of PIM latency by category per model (and the non-VMM share)."""
+
+    kind: Literal["breakdown"]
+    name: str = "breakdown"
+    reference_non_vmm: dict[str, float] = Field(default_factory=dict,
+                                                description="model -> published non-VMM share (fraction)")
+
+
+class LinePlot(_Strict):
+    """Metrics against a numeric column (a grid path or workload field), one line per series."""
+
+    kind: Literal["line"]
+    name: str | None = None
+    x: str
+    y: list[str] = Field(default_factory=lambda: ["latency_per_token_s", "energy_per_token_j"], min_length=1)
+    series: list[str] = Field(default_factory=lambda: ["model"])
+    logx: bool = False
+    logy: bool = False
+    normalize: bool = Field(False, description="divide each line by its value at the first x")
+
+
+class BarsPlot(_Strict):
+    """Grouped bars: one group per `group` value, one bar per `series` value, one panel per metric."""
+
+    kind: Literal["bars"]
+    name: str | None = None
+    group: list[str] = Field(min_length=1)
+    series: list[str] = Field(min_length=1)
+    y: list[str] = Field(min_length=1)
+    logy: bool = False
+    winners: bool = Field(False, description="also write NAME_winners.csv: best series per group and metric")
+
+
+PlotSpec = Annotated[Union[SpeedupPlot, BreakdownPlot, LinePlot, BarsPlot], Field(discriminator="kind")]
+
+
+class Experiment(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = Field(min_length=1)
+    models: list[str] = Field(default_factory=list)
+    workloads: list[dict[str, Any]] = Field(min_length=1)
+    hardware: list[HardwareEntry] = Field(default_factory=list)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    mappings: list[str] = Field(default_factory=lambda: ["pimgpt"])
+    baselines: list[BaselineEntry] = Field(default_factory=list)
+    placements: list[PlacementEntry] = Field(default_factory=list)
+    pim: bool = True
+    skip_beyond_context: bool = False
+    evaluator: str | None = Field(
+        None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="module:function evaluating a point dict into a row dict instead of the built-in one "
+                    "(an external simulator, or a cheap stand-in in tests)")
+    plots: list[PlotSpec] = Field(default_factory=list)
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in v.items():
+            for path in key.split(","):
+                if not path.strip() or not all(p.isidentifier() for p in path.strip().split(".")):
+                    raise ValueError(f"{key}: not a dotted field path such as dram.channels")
+            if not values:
+                raise ValueError(f"{key}: give at least one value")
+        return v
+
+    @model_validator(mode="after")
+    def _targets(self) -> "Experiment":
+        if (self.pim or self.placements) and not self.hardware:
+            raise ValueError("hardware: give at least one PIM system (or set pim: false and list baselines)")
+        if not (self.pim or self.baselines or self.placements):
+            raise ValueError("nothing to run: pim is false and there are no baselines or placements")
+        if self.grid and not self.hardware:
+            raise ValueError("grid: sweeps hardware overrides, but no hardware is given")
+        names = [p.name or f"{p.kind}{i}" for i, p in enumerate(self.plots)]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"plots: two plots named {dup[0]!r}; give each a distinct name")
+        return self
+
+
+def parse_experiment(data: dict[str, Any], source: str = "<experiment>") -> Experiment:
+    """Validate an experiment mapping; errors name `source` and the field path."""
+    return validate(Experiment, data, source)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate `experiments/NAME.yaml` (ConfigError naming the file and field on any problem)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give an experiment YAML file")
+    return parse_experiment(read_yaml(path), str(path))
+
+
+def plot_name(plot: Any, index: int) -> str:
+    return plot.name or f"{plot.kind}{index}"
