@@ -113,8 +113,11 @@ def plot_breakdown(df: pd.DataFrame, spec: BreakdownPlot, out: Path, name: str, 
         _empty(ax, "no PIM point finished")
         return _save(fig, out, name)
     cols = [c for c in pim if c.startswith("breakdown_s.") and pim[c].fillna(0).gt(0).any()]
-    label = pim["model"] + np.where(pim["hardware"].nunique() > 1 or pim["mapping"].nunique() > 1,
-                                    " / " + pim["hardware"].astype(str) + " " + pim["mapping"].astype(str), "")
+    label = pim["model"].astype(str)
+    if pim["hardware"].nunique() > 1 or pim["mapping"].nunique() > 1:
+        label = label + " / " + pim["hardware"].astype(str) + " " + pim["mapping"].astype(str)
+    if pim["workload"].nunique() > 1:
+        label = label + " / " + pim["workload"].astype(str)
     share = pim[cols].fillna(0.0).div(pim["latency_s"], axis=0) * 100
     share.index = label
     table = share.rename(columns=lambda c: c.split(".", 1)[1]).copy()
@@ -131,7 +134,7 @@ def plot_breakdown(df: pd.DataFrame, spec: BreakdownPlot, out: Path, name: str, 
         ref = spec.reference_non_vmm.get(model)
         if ref is not None:
             text += f"\n(paper {ref * 100:.2f}%)"
-        ax.text(xi, min(bottom[xi], 100) + 1, text, ha="center", va="bottom", fontsize=7)
+        ax.text(xi, min(bottom[xi], 100) + 1, text, ha="center", va="bottom", fontsize=6, rotation=90 if len(share) > 10 else 0)
     ax.set_xticks(x, list(share.index), rotation=30, ha="right")
     ax.set_ylabel("share of latency (%)")
     ax.set_ylim(0, 118)
