@@ -58,7 +58,7 @@ def _run(args) -> int:
     _print_files(s.out, s.files)
     if s.failed:
         print(f"pimsim: {len(s.failed)} point(s) failed (not stored; rerun to retry): "
-              + "; ".join(d for _, d in s.failed[:3]), file=sys.stderr)
+              + "; ".join(list(dict.fromkeys(d for _, d in s.failed))[:3]), file=sys.stderr)
         return 1
     return 0
 
