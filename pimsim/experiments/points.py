@@ -224,3 +224,16 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
         raise ConfigError(f"{source}: no design points" + (f" ({skipped} beyond the models' context limits)"
                                                            if skipped else ""))
     return points
+
+
+def cost_order(points: list[dict[str, Any]]) -> list[int]:
+    """Indices of `points`, the likely slowest first (PIM and mixed points before baselines, then by
+    forward work = tokens x layers x hidden^2), so a pool does not finish on one long straggler."""
+    def cost(p: dict[str, Any]) -> float:
+        try:
+            wl = load_point_workload(p)
+            work = sum(ph.tokens * ph.model.layers * ph.model.hidden ** 2 for ph in wl.phases)
+        except Exception:  # noqa: BLE001 - ordering only
+            work = 0.0
+        return (p["target"] != "baseline") * 1e30 + work
+    return sorted(range(len(points)), key=lambda i: -cost(points[i]))

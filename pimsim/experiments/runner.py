@@ -14,7 +14,7 @@ from typing import Any, Callable
 from pimsim.errors import ConfigError
 from pimsim.experiments.evaluate import evaluator_id, run_point
 from pimsim.experiments.executors import LocalExecutor
-from pimsim.experiments.points import expand_points
+from pimsim.experiments.points import cost_order, expand_points
 from pimsim.experiments.spec import Experiment, load_experiment, parse_experiment
 from pimsim.experiments.store import STORE_NAME, ResultStore
 from pimsim.experiments.tables import results_frame
@@ -79,6 +79,7 @@ def run_experiment(spec: str | Path | Experiment, out: str | Path | None = None,
         store.set_meta("points", points)
         stored = store.keys()
         todo = [p for p in points if p["key"] not in stored]
+        todo = [todo[i] for i in cost_order(todo)]
         summary = RunSummary(exp.name, out, len(points), len(points) - len(todo))
         if summary.already_stored:
             log(f"{exp.name}: {summary.already_stored} of {len(points)} points already in {out / STORE_NAME}; "
