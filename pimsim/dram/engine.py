@@ -126,6 +126,12 @@ class CommandEngine:
             if not per_bank and t.ref_all < 0:
                 raise ConfigError(f"standard {dram.standard} has no all-bank refresh command")
         self.refresh_interval_cycles = (dram.timing.get("nREFI", 1) // (dram.banks if per_bank else 1)) or 1
+        if self.refresh:
+            cost = dram.timing.get("nRFCpb" if per_bank else "nRFC", 0) + dram.timing.get("nRC", 0)
+            if self.refresh_interval_cycles <= cost:
+                raise ConfigError(f"refresh interval {self.refresh_interval_cycles} cycles (nREFI"
+                                  f"{'/banks' if per_bank else ''}) must exceed the refresh time plus a row cycle "
+                                  f"({cost} cycles): the channel would only refresh")
         self._cmdinfo = _cmdinfo(t)
         self._cons = np.stack([t.cons_level, t.cons_follow, t.cons_latency, t.cons_window], axis=1).astype(np.int64)
         ins = np.zeros((len(ISA), 6), np.int64)

@@ -283,7 +283,11 @@ def _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, c
     if chs[ch, S_FPREV] + 1 > tmin:
         tmin = chs[ch, S_FPREV] + 1
     hit = 1
+    guard = 0
     while True:
+        guard += 1
+        if guard > 100000:
+            raise RuntimeError("command engine: no progress (refresh interval too short for the refresh)")
         c, b = _preq(cfg, cmdinfo, open_row, chs, ch, fc, bank, row)
         if c < 0:
             return -1
@@ -459,7 +463,9 @@ def simulate(prog_op, prog_opsize, prog_mask, prog_bank, prog_row, insinfo, cfg,
                         chs[ch, S_LAST] = tl
                         chs[ch, S_FPREV] = tl
                         counts[ch, fc] += m
-                        chs[ch, S_HITS] += m
+                        frole = cmdinfo[fc, CI_ROLE]
+                        if frole == RO_ACCESS or frole == RO_ACCESS_CLOSE:
+                            chs[ch, S_HITS] += m
                         cat[ch, chs[ch, S_PCAT]] += tl - chs[ch, S_FRONT]
                         chs[ch, S_FRONT] = tl
                         if cfg[C_LOG] != 0:

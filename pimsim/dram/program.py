@@ -141,8 +141,8 @@ def _number(tok: str, what: str, where: str, op: str) -> int:
             raise ValueError
         return int(t)
     except ValueError:
-        raise TraceError(f"{where}: bad number {tok!r} for {what}; expected a decimal or 0x-hex "
-                         f"non-negative integer in `{grammar(op)}`") from None
+        raise TraceError(f"{where}: bad number {tok!r} for {what} (a decimal or 0x-hex non-negative "
+                         f"integer); expected `{grammar(op)}`") from None
 
 
 def parse_trace(trace: str | Path, *, source: str | None = None) -> Program:
@@ -191,17 +191,17 @@ def parse_trace(trace: str | Path, *, source: str | None = None) -> Program:
         for f, tok in zip(fields, vals):
             v = _number(tok, _FIELD_WORD[f], where, op)
             if f == "mask":
-                digits = tok[2:].lstrip("0") if tok.lower().startswith("0x") else None
-                if v >= 1 << MASK_BITS or (digits is not None and len(tok) - 2 > MASK_BITS // 4):
-                    raise TraceError(f"{where}: channel mask {tok} is wider than {MASK_BITS} bits; expected "
-                                     f"a {MASK_BITS}-bit mask (channel 0 = MSB, e.g. 0x80000000) in "
-                                     f"`{grammar(op)}`")
+                hex_digits = len(tok) - 2 if tok.lower().startswith("0x") else 0
+                if v >= 1 << MASK_BITS or hex_digits > MASK_BITS // 4:
+                    raise TraceError(f"{where}: channel mask {tok} is wider than {MASK_BITS} bits (channel 0 = "
+                                     f"MSB, e.g. 0x80000000); expected `{grammar(op)}`")
                 if v == 0:
                     raise TraceError(f"{where}: channel mask {tok} selects no channel; expected `{grammar(op)}`")
                 rec["mask"] = np.uint64(int(trace_mask(v)))
             elif f == "opsize":
                 if v < 1:
-                    raise TraceError(f"{where}: bad number {tok!r} for opsize: must be >= 1 in `{grammar(op)}`")
+                    raise TraceError(f"{where}: bad number {tok!r} for opsize (must be >= 1); expected "
+                                     f"`{grammar(op)}`")
                 rec["opsize"] = v
             elif f in ("bank", "row"):
                 rec[f] = v
