@@ -5,3 +5,10 @@ engine -> Result. Each stage is one sub-package.
 """
 
 __version__ = "0.1.0"
+
+
+def simulate(*args, **kwargs):
+    """`pimsim.engine.simulate`: a workload on a PIM system -> `Result` (see its docstring)."""
+    from pimsim.engine.system import simulate as _simulate
+
+    return _simulate(*args, **kwargs)

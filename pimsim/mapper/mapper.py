@@ -57,9 +57,11 @@ class TokenStep:
     """Ops of one token of one sequence; `layer` repeats `layers` times between `pre` and `post`."""
 
     pre: tuple[MappedOp, ...]
-    layer: tuple[MappedOp, ...]
+    layer: tuple[MappedOp, ...]  # in forward order
     layers: int
     post: tuple[MappedOp, ...]
+    layer_static: tuple[MappedOp, ...] = ()  # the layer's ops shared by every context (same objects)
+    layer_dynamic: tuple[MappedOp, ...] = ()  # the layer's context-dependent ops
 
     def ops(self):
         yield from self.pre
@@ -83,6 +85,7 @@ class Mapper:
         self._programs: dict[tuple, Program] = {}
         self._kv_ops: tuple[MappedOp, MappedOp] | None = None
         self._tokens: dict[tuple[int, bool], TokenStep] = {}
+        self._template = None
 
     # ------------------------------------------------------------------ capacity
     def required_bytes(self, sequences: int) -> dict[str, int]:
@@ -209,49 +212,76 @@ class Mapper:
         return out
 
     def map_token(self, context: int, *, head: bool = True) -> TokenStep:
-        """Ops of one token whose cache holds `context` tokens after its own K/V are appended."""
+        """Ops of one token whose cache holds `context` tokens after its own K/V are appended.
+
+        Ops whose shape does not depend on the context are built once and shared by every token
+        (`TokenStep.layer_static`); the attention ops are built per context (`layer_dynamic`).
+        """
         key = (context, head)
         step = self._tokens.get(key)
         if step is None:
-            step = self._tokens[key] = self._build_token(context, head)
+            if self._template is None:
+                self._template = self._build_template()
+            pre, layer, post_with, post_without = self._template
+            dynamic: list[MappedOp] = []
+            full: list[MappedOp] = []
+            for item in layer:
+                if isinstance(item, MappedOp):
+                    full.append(item)
+                else:
+                    ops = self._dynamic_ops(item, context)
+                    dynamic += ops
+                    full += ops
+            static = tuple(op for op in layer if isinstance(op, MappedOp))
+            step = self._tokens[key] = TokenStep(pre, tuple(full), self.model.layers,
+                                                 post_with if head else post_without, static, tuple(dynamic))
         return step
 
-    def _build_token(self, context: int, head: bool) -> TokenStep:
-        costs = {c.op.name + (f".{c.op.layer}" if c.op.layer is not None else ""): c
-                 for c in self.graph.step(1, context - 1, head_positions=1 if head else 0)}
+    def _dynamic_ops(self, op, context: int) -> list[MappedOp]:
+        """Ops of a context-dependent graph op (attention, softmax) at `context` keys."""
+        m = self.model
+        if op.kind is OpKind.SOFTMAX:
+            flops = op.flops_per_elem * op.heads * context
+            return [self._asic(op.name, flops, fn="softmax", sram_bytes=2 * op.heads * context * self.dtype_bytes)]
+        flops = 2 * op.heads * op.head_dim * context
+        out: list[MappedOp] = []
+        if op.kind is OpKind.ATTN_SCORE:
+            if self.mapping.attention.placement == "pim":
+                out += self.kv_append_ops()
+            else:
+                out.append(MappedOp("kv_append", "link", "link", link_bytes=2 * m.kv_features * self.dtype_bytes))
+        return out + self._attention_ops(op, context, flops)
 
-        def cost(op):
-            return costs[op.name + (f".{op.layer}" if op.layer is not None else "")]
+    def _build_template(self):
+        """Context-independent ops (pre, layer with attention placeholders, post with/without head)."""
+        costs = {}
+        for head in (True, False):
+            for c in self.graph.step(1, 0, head_positions=1 if head else 0):
+                costs[(c.op.name, c.op.layer, head)] = c
+        dynamic_kinds = (OpKind.ATTN_SCORE, OpKind.ATTN_VALUE, OpKind.SOFTMAX)
 
-        def map_ops(ops) -> list[MappedOp]:
-            out: list[MappedOp] = []
+        def map_ops(ops, head: bool) -> list:
+            out: list = []
             for op in ops:
-                c = cost(op)
-                if op.kind is OpKind.WEIGHT_MATMUL:
+                c = costs[(op.name, op.layer, head)]
+                if op.kind in dynamic_kinds:
+                    out.append(op)  # placeholder, mapped per context
+                elif op.kind is OpKind.WEIGHT_MATMUL:
                     if c.tokens:
                         out += self._weight_ops(op)
                         if op.name == "lm_head" and self.model.head == "lm":
                             out.append(self._asic("argmax", op.out_features, fn="relu"))
                 elif op.kind is OpKind.EMBEDDING:
                     out.append(MappedOp(op.name, "link", "link", link_bytes=c.weight_bytes))
-                elif op.kind is OpKind.ATTN_SCORE:
-                    if self.mapping.attention.placement == "pim":
-                        out += self.kv_append_ops()
-                    else:
-                        out.append(MappedOp("kv_append", "link", "link", link_bytes=c.kv_write_bytes * 2))
-                    out += self._attention_ops(op, context, c.flops)
-                elif op.kind is OpKind.ATTN_VALUE:
-                    out += self._attention_ops(op, context, c.flops)
                 elif c.flops:
-                    fn = {"softmax": "softmax", "rotary": "rotary"}.get(op.name, None)
+                    fn = {"rotary": "rotary"}.get(op.name)
                     if fn is None:
                         fn = {OpKind.NORM: self.model.norm, OpKind.RESIDUAL: "residual",
                               OpKind.ELEMENTWISE: "pos_add"}.get(op.kind)
                     if fn is None:  # activations: gelu, silu_mul, relu (prm head)
-                        fn = op.name if op.name in _SPECIAL_UNITS else ("relu" if "relu" in op.name else
-                                                                        self.model.mlp.replace("silu_gated", "silu_mul"))
+                        fn = op.name if op.name in _SPECIAL_UNITS else "relu"
                     out.append(self._asic(op.name, c.flops, fn=fn, sram_bytes=c.act_bytes))
             return out
 
-        return TokenStep(tuple(map_ops(self.graph.pre_ops())), tuple(map_ops(self.graph.layer_ops(0))),
-                         self.model.layers, tuple(map_ops(self.graph.post_ops())))
+        return (tuple(map_ops(self.graph.pre_ops(), True)), tuple(map_ops(self.graph.layer_ops(0), True)),
+                tuple(map_ops(self.graph.post_ops(), True)), tuple(map_ops(self.graph.post_ops(), False)))

@@ -1,0 +1,327 @@
+"""System level: a workload's phases on ASIC + PIM channels + link, timed and costed into a `Result`.
+
+Execution model (pim_gpt_paper.md, "Simulator"): on PIM every token of every sequence is a chain of
+ops (`Mapper.map_token`): PIM programs (timed by the command engine, `pim_timing.PimTimer`), ASIC vector
+work (`asic.py`) and link transfers. The mapping's overlap policy decides the schedule:
+- `serial` (as published): an instruction completes before the next starts, so a token's time is the
+  sum of its ops and a phase's time the sum over its tokens;
+- `pipelined`: ASIC, PIM and link are separate resources (simpy); sequences decoded together overlap
+  (one's ASIC work runs under another's PIM work). A sequence holds a resource for a run of consecutive
+  ops on it.
+Refresh: in fast mode op programs are timed refresh-free and cached by shape; the refresh stall is
+added in closed form (each tREFI of PIM-busy time loses tRFC plus the precharge and re-activation
+around it; refreshes falling in PIM-idle time are free). `exact=True` instead runs every op's program
+continuously through one engine state with refresh on, idle gaps included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import simpy
+
+from pimsim.engine.asic import asic_energy_j, asic_seconds
+from pimsim.engine.energy import background_energy_j, link_energy_j, pim_command_energy_j
+from pimsim.engine.pim_timing import PIM_CATEGORIES, PimTimer
+from pimsim.errors import CapacityError
+from pimsim.hardware import Hardware, load_hardware
+from pimsim.mapper import Mapper, Mapping, load_mapping
+from pimsim.models import ModelConfig
+from pimsim.result import PhaseResult, Result
+from pimsim.workloads import Phase, Workload, expand
+
+TIME_CATEGORIES = PIM_CATEGORIES + ("kv_write", "asic", "link", "refresh")
+
+
+@dataclass
+class _Tally:
+    """Accumulated time (s) by category, energy inputs and counters of some ops."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    commands: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    asic_flops: float = 0.0
+    asic_sram_bytes: float = 0.0
+    link_bytes: float = 0.0
+    link_read_bytes: float = 0.0
+    row_hits: float = 0.0
+    row_misses: float = 0.0
+    pim_busy_s: float = 0.0
+    weight_pim_s: float = 0.0
+    attention_pim_s: float = 0.0
+
+    def add(self, other: "_Tally", times: float = 1.0) -> None:
+        for k, v in other.seconds.items():
+            self.seconds[k] += v * times
+        for k, v in other.commands.items():
+            self.commands[k] += v * times
+        for name in ("asic_flops", "asic_sram_bytes", "link_bytes", "link_read_bytes", "row_hits",
+                     "row_misses", "pim_busy_s", "weight_pim_s", "attention_pim_s"):
+            setattr(self, name, getattr(self, name) + getattr(other, name) * times)
+
+    @property
+    def total_s(self) -> float:
+        return sum(self.seconds.values())
+
+
+class SystemSimulator:
+    """Times workloads on one hardware + mapping; mappers and op timings are cached across phases."""
+
+    def __init__(self, hw: Hardware, mapping: Mapping, *, exact: bool = False):
+        self.hw, self.mapping, self.exact = hw, mapping, exact
+        self.timer = PimTimer(hw, refresh=exact)
+        self._mappers: dict[ModelConfig, Mapper] = {}
+        self._token_tally: dict[tuple, _Tally] = {}
+        self._token_chain: dict[tuple, list[tuple[str, float]]] = {}
+        self._static_tally: dict[tuple, _Tally] = {}
+        self._op_cache: dict[int, tuple[object, tuple[str, float, _Tally]]] = {}
+        self.link_bytes_per_s = hw.dram.channels * hw.link.bytes_per_cycle / (hw.dram.tck_ns * 1e-9)
+        self.trace_events: list[dict] = []
+
+    def mapper(self, model: ModelConfig) -> Mapper:
+        m = self._mappers.get(model)
+        if m is None:
+            m = self._mappers[model] = Mapper(model, self.hw, self.mapping)
+        return m
+
+    # ------------------------------------------------------------------ capacity
+    def check_capacity(self, workload: Workload) -> None:
+        """All models of the workload and their KV caches (for the most sequences any phase runs) must fit."""
+        need: dict[str, dict[str, int]] = {}
+        for ph in workload.phases:
+            seqs = max(ph.batch, need.get(ph.model.name, {}).get("sequences", 0))
+            need[ph.model.name] = dict(self.mapper(ph.model).required_bytes(seqs), sequences=seqs)
+        for ph in workload.phases:  # one model alone too big: the mapper's own message
+            self.mapper(ph.model).check_capacity(need[ph.model.name]["sequences"])
+        total = sum(n["total_bytes"] for n in need.values())
+        if total > self.hw.capacity_bytes:
+            parts = ", ".join(f"{k} {v['total_bytes']:,}" for k, v in need.items())
+            raise CapacityError(f"models of the workload do not fit {self.hw.name} together: require "
+                                f"{total:,} bytes ({parts}) but the preset has {self.hw.capacity_bytes:,} bytes")
+
+    # ------------------------------------------------------------------ one token
+    def _op_seconds(self, op) -> tuple[str, float, _Tally]:
+        """(unit, seconds, tally) of one mapped op, refresh excluded; cached by op identity."""
+        hit = self._op_cache.get(id(op))
+        if hit is not None and hit[0] is op:
+            return hit[1]
+        out = self._op_seconds_uncached(op)
+        self._op_cache[id(op)] = (op, out)
+        return out
+
+    def _op_seconds_uncached(self, op) -> tuple[str, float, _Tally]:
+        t = _Tally()
+        if op.unit == "pim":
+            timing = self.timer.time(op.program)
+            channels = op.channels_active or self.hw.dram.channels
+            sec = timing.cycles * self.hw.dram.tck_ns * 1e-9
+            if op.category == "kv_write":
+                t.seconds["kv_write"] += sec
+            else:
+                for cat, cyc in timing.category_cycles.items():
+                    t.seconds[cat] += cyc * self.hw.dram.tck_ns * 1e-9
+                if op.category == "attention":
+                    t.attention_pim_s += sec
+                else:
+                    t.weight_pim_s += sec
+            for k, v in timing.commands.items():
+                t.commands[k] += v * channels
+            t.row_hits += timing.row_hits * channels
+            t.row_misses += timing.row_misses * channels
+            t.pim_busy_s += sec
+            return "pim", sec, t
+        if op.unit == "asic":
+            sec = asic_seconds(op.asic_flops, op.asic_units, self.hw.asic)
+            t.seconds["asic"] += sec
+            t.asic_flops += op.asic_flops
+            t.asic_sram_bytes += op.asic_sram_bytes
+            return "asic", sec, t
+        sec = op.link_bytes / self.link_bytes_per_s + self.hw.link.latency_ns * 1e-9
+        t.seconds["link"] += sec
+        t.link_bytes += op.link_bytes
+        t.link_read_bytes += op.link_bytes
+        return "link", sec, t
+
+    def _ops_tally(self, ops) -> _Tally:
+        tally = _Tally()
+        for op in ops:
+            tally.add(self._op_seconds(op)[2])
+        return tally
+
+    def token(self, model: ModelConfig, context: int, head: bool) -> _Tally:
+        """Tally of one token at `context` (serial: the sum of its ops). The context-independent part
+        (pre, post and the layers' static ops) is summed once per model and head."""
+        key = (model, context, head)
+        tally = self._token_tally.get(key)
+        if tally is None:
+            step = self.mapper(model).map_token(context, head=head)
+            static = self._static_tally.get((model, head))
+            if static is None:
+                static = _Tally()
+                static.add(self._ops_tally(step.pre))
+                static.add(self._ops_tally(step.layer_static), step.layers)
+                static.add(self._ops_tally(step.post))
+                self._static_tally[(model, head)] = static
+            tally = _Tally()
+            tally.add(static)
+            tally.add(self._ops_tally(step.layer_dynamic), step.layers)
+            self._token_tally[key] = tally
+        return tally
+
+    def token_chain(self, model: ModelConfig, context: int, head: bool) -> list[tuple[str, float]]:
+        """The token's ops in order as runs of (unit, seconds) on one unit (for the pipelined schedule)."""
+        key = (model, context, head)
+        chain = self._token_chain.get(key)
+        if chain is None:
+            step = self.mapper(model).map_token(context, head=head)
+            chain = []
+            for op in step.ops():
+                unit, sec, _ = self._op_seconds(op)
+                if chain and chain[-1][0] == unit:
+                    chain[-1] = (unit, chain[-1][1] + sec)
+                else:
+                    chain.append((unit, sec))
+            self._token_chain[key] = chain
+        return chain
+
+    # ------------------------------------------------------------------ schedules
+    def _pipelined_makespan(self, chains: list[list[tuple[str, float]]]) -> float:
+        """simpy: sequences run their unit-runs concurrently on one PIM, one ASIC and one link resource."""
+        env = simpy.Environment()
+        units = {u: simpy.Resource(env, capacity=1) for u in ("pim", "asic", "link")}
+
+        def seq(chain):
+            for unit, sec in chain:
+                with units[unit].request() as req:
+                    yield req
+                    yield env.timeout(sec)
+
+        for chain in chains:
+            env.process(seq(chain))
+        env.run()
+        return env.now
+
+    def phase(self, ph: Phase) -> tuple[_Tally, float]:
+        """(tally of all ops, wall seconds before refresh) of one phase."""
+        hp = 1 if ph.head_positions is None else ph.head_positions
+        per_token: dict[tuple[int, bool], int] = defaultdict(int)
+        for s in range(ph.steps):
+            for i in range(ph.new_tokens):
+                ctx = ph.past_context + s * ph.new_tokens + i + 1
+                per_token[(ctx, i >= ph.new_tokens - hp)] += ph.batch
+        tally = _Tally()
+        wall = 0.0
+        pipelined = self.mapping.overlap == "pipelined" and ph.batch > 1
+        for (ctx, head), count in sorted(per_token.items()):
+            t = self.token(ph.model, ctx, head)
+            tally.add(t, count)
+            if pipelined:
+                chain = self.token_chain(ph.model, ctx, head)
+                wall += self._pipelined_makespan([chain] * ph.batch) * (count // ph.batch)
+            else:
+                wall += t.total_s * count
+        return tally, wall
+
+    def refresh_stall_s(self, pim_busy_s: float) -> float:
+        """Closed-form refresh stall for `pim_busy_s` of PIM activity (fast mode; see module docstring)."""
+        t = self.hw.dram.timing
+        lost = t["nRFC"] + t["nRP"] + t.get("nRCDRDMAC", t.get("nRCDRD", 0))
+        window = t["nREFI"]
+        return pim_busy_s * lost / (window - lost)
+
+    # ------------------------------------------------------------------ the whole workload
+    def run(self, workload: Workload, config: dict | None = None) -> Result:
+        self.check_capacity(workload)
+        total = _Tally()
+        phases: list[PhaseResult] = []
+        wall_total = 0.0
+        for ph in workload.phases:
+            tally, wall = self.phase(ph)
+            if self.exact:
+                refresh_s = 0.0  # included in the op timings (refresh on)
+            else:
+                refresh_s = self.refresh_stall_s(tally.pim_busy_s)
+                tally.seconds["refresh"] += refresh_s
+            wall += refresh_s
+            energy = self._energy(tally, wall)
+            phases.append(PhaseResult(ph.name, wall, sum(energy.values()), ph.tokens,
+                                      _clean(tally.seconds), _clean(energy)))
+            total.add(tally)
+            wall_total += wall
+        energy = self._energy(total, wall_total)
+        seconds = _clean(total.seconds)
+        if self.mapping.overlap == "pipelined":
+            seconds["overlap_saved"] = -(sum(seconds.values()) - wall_total)
+        accesses = total.row_hits + total.row_misses
+        counters = {
+            "pim_busy_s": total.pim_busy_s, "weight_pim_s": total.weight_pim_s,
+            "attention_pim_s": total.attention_pim_s, "asic_flops": total.asic_flops,
+            "link_bytes": total.link_bytes,
+            # PIM-GPT's "non-VMM" time: ASIC work and link transfers outside PIM instructions
+            "non_vmm_share": (seconds.get("asic", 0.0) + seconds.get("link", 0.0)) / wall_total if wall_total else 0.0,
+        }
+        return Result(
+            machine=f"{self.hw.name}/{self.mapping.name}",
+            latency_s=wall_total, energy_j=sum(energy.values()), tokens=workload.generated_tokens,
+            breakdown_s=seconds, breakdown_j=_clean(energy), phases=tuple(phases),
+            commands={k: int(round(v)) for k, v in sorted(total.commands.items())},
+            row_hit_rate=total.row_hits / accesses if accesses else None, counters=counters,
+            config=config or {},
+        )
+
+    def _energy(self, t: _Tally, wall_s: float) -> dict[str, float]:
+        e = defaultdict(float)
+        for k, v in pim_command_energy_j(t.commands, self.hw).items():
+            e[k] += v
+        e["asic"] += asic_energy_j(int(t.asic_flops), int(t.asic_sram_bytes), self.hw.energy)
+        e["link"] += link_energy_j(t.link_bytes, self.hw) + t.link_read_bytes / self.hw.dram.column_bytes * \
+            self.hw.energy.rd_pj * 1e-12
+        if not self.exact:  # refreshes over the wall time, every channel (exact mode counts REF commands)
+            refreshes = wall_s / (self.hw.dram.timing["nREFI"] * self.hw.dram.tck_ns * 1e-9)
+            e["refresh"] += refreshes * self.hw.dram.channels * self.hw.energy.refresh_pj * 1e-12
+        e["background"] += background_energy_j(wall_s, self.hw)
+        return dict(e)
+
+
+def _clean(d: dict[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in sorted(d.items()) if v}
+
+
+def simulate(model: ModelConfig | str | None = None, hardware: Hardware | str = "pimgpt-gddr6",
+             mapping: Mapping | str = "pimgpt", workload=None, *, exact: bool = False) -> Result:
+    """Simulate `workload` (a spec or an expanded `Workload`) on PIM; returns a `Result`.
+
+    Example: `simulate("gpt2-xl", "pimgpt-gddr6", "pimgpt", GenerateSpec(prompt=64, generate=960))`.
+    """
+    from pimsim.models import load_model
+
+    hw = hardware if isinstance(hardware, Hardware) else load_hardware(hardware)
+    mp = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    mc = load_model(model) if isinstance(model, str) else model
+    wl = workload if isinstance(workload, Workload) else expand(workload, mc)
+    config = {
+        "hardware": hw.model_dump(mode="json"), "mapping": mp.model_dump(mode="json"),
+        "workload": wl.spec.model_dump(mode="json") if hasattr(wl.spec, "model_dump") else str(wl.spec),
+        "models": sorted({ph.model.name for ph in wl.phases}), "exact": exact,
+    }
+    if mc is not None:
+        config["model"] = mc.model_dump(mode="json")
+    return SystemSimulator(hw, mp, exact=exact).run(wl, config)
+
+
+def write_chrome_trace(result: Result, path: str | Path) -> None:
+    """A Chrome/Perfetto trace (JSON) of the phases and, within each, time by category as lanes."""
+    events = []
+    t0 = 0.0
+    for i, ph in enumerate(result.phases):
+        events.append({"name": ph.name, "ph": "X", "ts": t0 * 1e6, "dur": ph.latency_s * 1e6, "pid": 1,
+                       "tid": "phases", "args": {"energy_j": ph.energy_j, "tokens": ph.tokens}})
+        cursor = t0
+        for cat, sec in ph.breakdown_s.items():
+            events.append({"name": cat, "ph": "X", "ts": cursor * 1e6, "dur": sec * 1e6, "pid": 1,
+                           "tid": "time by category", "args": {"phase": ph.name}})
+            cursor += sec
+        t0 += ph.latency_s
+    Path(path).write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ns"}))
