@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "pimsim.cli.presets",
     "pimsim.cli.models",
     "pimsim.cli.workload",
+    "pimsim.cli.simulate",
     "pimsim.cli.baseline",
     "pimsim.cli.replay",
     "pimsim.cli.run",
