@@ -3,7 +3,6 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-PIMGPT_MODELS := gpt2-small gpt2-medium gpt2-large gpt2-xl gpt3-small gpt3-medium gpt3-large gpt3-xl
 
 .PHONY: demo test bench venv clean
 
@@ -15,10 +14,9 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# The main job: the per-phase FLOP/byte accounting of the 8 PIM-GPT models.
+# The main job: the PIM-GPT reproduction (8 GPT models vs T4, H100 and Xeon), with plots.
 demo: venv
-	$(VENV)/bin/pimsim workload explain --workload generate --prompt 64 --generate 960 \
-	  $(foreach m,$(PIMGPT_MODELS),--model $(m)) --csv results/pimgpt_accounting.csv
+	$(VENV)/bin/pimsim run experiments/pimgpt_speedup.yaml --out results/pimgpt_speedup
 
 test: venv
 	$(PY) -m pytest -q
