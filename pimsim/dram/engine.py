@@ -61,7 +61,8 @@ class EngineResult:
 
 def _cmdinfo(t: CompiledTable) -> np.ndarray:
     n = len(t.command_names)
-    info = np.zeros((n, 6), np.int64)
+    info = np.zeros((n, 7), np.int64)
+    info[:, K.CI_LEVELS] = t.follow_levels
     info[:, K.CI_SCOPE] = t.scope
     info[:, K.CI_ROLE] = t.role
     info[:, K.CI_DONE] = t.done_cycles
@@ -172,7 +173,13 @@ class CommandEngine:
         a = program.array
         d, t = self.dram, self.table
         valid = np.uint64((1 << d.channels) - 1)
-        for rec in a:
+        ops = a["op"].astype(np.int64)
+        has_bank = np.isin(ops, [OP[o] for o in ISA if "bank" in FIELDS[o]])
+        has_row = np.isin(ops, [OP[o] for o in ISA if "row" in FIELDS[o]])
+        bad = (~t.ins_supported[ops]) | ((a["mask"] != ALL_CHANNELS) & ((a["mask"] & ~valid) != 0))
+        bad |= has_bank & ((a["bank"] < 0) | (a["bank"] >= d.banks))
+        bad |= has_row & ((a["row"] < 0) | (a["row"] >= d.rows))
+        for rec in a[bad][:1]:
             op = ISA[int(rec["op"])]
             where = f"{program.source}: line {int(rec['line'])}"
             if not t.ins_supported[OP[op]]:

@@ -21,7 +21,8 @@ register/compute mode switch (TMOD, issued when the next command is ready) come 
 instructions (RD_MAC, RD_AF, SYNC, EOC) hold the decoder until every channel has returned them, one
 completed read per channel per cycle; SYNC/EOC also wait for outstanding writes. Refresh (when on) is
 due every interval; a command that would issue at or after the due cycle waits until the channel has
-precharged (PREA/PRE) and refreshed; rows are reopened by the next access that needs them.
+precharged (PREA/PRE) and refreshed (at most one refresh is postponed, to the next request, when one
+falls due again while a request reopens its row); rows are reopened by the next access that needs them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ QUEUE_DEPTH = 33  # the AiM simulator's ReqBuffer: max_size 32, enqueue accepted
 NEG = -(1 << 60)
 
 # per-command info columns
-CI_SCOPE, CI_ROLE, CI_DONE, CI_CAT, CI_SPACING, CI_HASWIN = range(6)
+CI_SCOPE, CI_ROLE, CI_DONE, CI_CAT, CI_SPACING, CI_HASWIN, CI_LEVELS = range(7)
 # scopes / roles (indices of table.SCOPES / table.ROLES)
 SC_CHANNEL, SC_BANK, SC_ALL = 0, 1, 2
 RO_NONE, RO_OPEN, RO_CLOSE, RO_ACCESS, RO_ACCESS_CLOSE, RO_REFRESH, RO_MODE = range(7)
@@ -85,16 +86,21 @@ def _level_range(cfg, level):
 def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
     """Earliest cycle command `c` may issue on (ch, bank) given timing alone (bank -1: every bank)."""
     best = 0
-    if cmdinfo[c, CI_SCOPE] == SC_BANK and bank >= 0:
-        for lv in range(4):
+    levels = cmdinfo[c, CI_LEVELS]
+    single = cmdinfo[c, CI_SCOPE] == SC_BANK and bank >= 0
+    for lv in range(4):
+        if (levels >> lv) & 1 == 0:
+            continue
+        if single:
             v = ready[ch, _node(cfg, lv, bank), c]
             if v > best:
                 best = v
-    else:
-        for n in range(ready.shape[1]):
-            v = ready[ch, n, c]
-            if v > best:
-                best = v
+        else:
+            lo, hi = _level_range(cfg, lv)
+            for n in range(lo, hi):
+                v = ready[ch, n, c]
+                if v > best:
+                    best = v
     return best
 
 
@@ -283,6 +289,7 @@ def _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, c
     if chs[ch, S_FPREV] + 1 > tmin:
         tmin = chs[ch, S_FPREV] + 1
     hit = 1
+    refreshed = 0
     guard = 0
     while True:
         guard += 1
@@ -300,9 +307,15 @@ def _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, c
         if r > t:
             t = r
         if cfg[C_REFON] != 0 and t >= chs[ch, S_NEXTREF]:
-            _refresh(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
-                     ch)
-            continue
+            # a refresh preempts once per request; a second one due meanwhile is postponed to the next
+            # request unless two are owed (JEDEC allows postponing refreshes; this keeps progress when a
+            # request's row reopening takes longer than the refresh interval)
+            owed = (t - chs[ch, S_NEXTREF]) // cfg[C_REFINT] + 1
+            if refreshed == 0 or owed >= 2:
+                _refresh(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log,
+                         nlog, ch)
+                refreshed = 1
+                continue
         if cfg[C_MODESW] >= 0 and mode_needed > 0 and chs[ch, S_MODE] != mode_needed:
             _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
                    ch, cfg[C_MODESW], -1, -1, t, arrival, CAT_MODE)

@@ -49,6 +49,7 @@ class CompiledTable:
     cons_latency: np.ndarray
     cons_window: np.ndarray
     self_spacing: np.ndarray   # per command: spacing of back-to-back issues to one target (-1: windowed)
+    follow_levels: np.ndarray  # per command: bit L set when some constraint at level L constrains it
     open_bank: int
     close_bank: int
     open_all: int              # -1 when the standard has no all-bank commands
@@ -151,6 +152,16 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple) -> CompiledTab
             for f in to:
                 per_cmd[cid(p, where)].append((LEVELS.index(level), cid(f, where), lat, window))
 
+    # merge duplicates: one constraint per (preceding, level, following, window), the largest latency
+    for p in range(n):
+        best: dict[tuple[int, int, int], int] = {}
+        for lv, f, lat, w in per_cmd[p]:
+            best[(lv, f, w)] = max(best.get((lv, f, w), lat), lat)
+        per_cmd[p] = sorted((lv, f, lat, w) for (lv, f, w), lat in best.items())
+    follow_levels = np.zeros(n, np.int64)
+    for p in range(n):
+        for lv, f, lat, w in per_cmd[p]:
+            follow_levels[f] |= 1 << lv
     start = np.zeros(n + 1, np.int64)
     flat = []
     for p in range(n):
@@ -196,7 +207,7 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple) -> CompiledTab
     return CompiledTable(
         standard=standard, command_names=names, scope=scope, role=role, done_cycles=done,
         category=category, cons_start=start, cons_level=arr[:, 0].copy(), cons_follow=arr[:, 1].copy(),
-        cons_latency=arr[:, 2].copy(), cons_window=arr[:, 3].copy(), self_spacing=spacing,
+        cons_latency=arr[:, 2].copy(), cons_window=arr[:, 3].copy(), self_spacing=spacing, follow_levels=follow_levels,
         open_bank=open_bank, close_bank=close_bank, open_all=open_all, close_all=close_all,
         ref_all=ref_all, ref_bank=ref_bank, mode_switch=mode_switch, ins_command=ins_command,
         ins_repeat=ins_repeat, ins_mode=ins_mode, ins_blocking=ins_blocking, ins_reader=ins_reader,
