@@ -93,6 +93,7 @@ class _Arrays:
         self.chs[:, K.S_MODE] = 1
         self.chs[:, K.S_UNIROW] = -1
         self.chs[:, K.S_PCAT] = K.CAT_WAIT
+        self.chs[:, K.S_PSPC] = 1
         self.leave = np.zeros((self.nch, K.QUEUE_DEPTH), np.int64)
         self.counts = np.zeros((self.nch, ncmd), np.int64)
         self.cat = np.zeros((self.nch, K.NCAT), np.int64)

@@ -9,7 +9,9 @@ A command is legal at t on a target when t >= `ready` of every node containing t
 the channel for all-bank and channel-scope commands).
 
 Cycle accounting: the cycles between two commands of a channel count for the category of the earlier
-one (ACT16 -> MAC16 is row switching, TMOD -> WRGB mode switching), cycles a channel waits for work
+one (ACT16 -> MAC16 is row switching, TMOD -> WRGB mode switching, MAC16 -> MAC16 MAC streaming), except
+that before a row, refresh or mode command the earlier command keeps only its own issue spacing and
+the rest is the later command's (MAC16 -> PREA: nCCDL of MAC, nRTP - nCCDL of row switching), cycles a channel waits for work
 (decode, a blocking instruction of another channel) count as `wait` (after a result read: as
 `result_read`, the read's round trip), the last command to the end `drain`.
 
@@ -43,8 +45,8 @@ CAT_RESULT, CAT_MODE, CAT_REFRESH, CAT_WAIT, CAT_DRAIN = 4, 6, 7, 8, 9
 NCAT = 10
 # per-channel scalar columns
 (S_LAST, S_FPREV, S_MODE, S_NEXTREF, S_REFPTR, S_REQS, S_WDEP, S_LSERVE, S_BUSY, S_BUSYEND, S_FRONT,
- S_HITS, S_MISSES, S_END, S_UNIROW, S_PCAT) = range(16)
-NSCAL = 16
+ S_HITS, S_MISSES, S_END, S_UNIROW, S_PCAT, S_PSPC) = range(17)
+NSCAL = 17
 # config columns
 (C_NCH, C_NRANKS, C_NBG, C_NBPG, C_REFON, C_REFINT, C_REFPB, C_CLOSE, C_RL, C_OPENB, C_CLOSEB, C_OPENA,
  C_CLOSEA, C_REFA, C_REFB, C_MODESW, C_LOG, C_WMAX, C_AFROW) = range(19)
@@ -186,8 +188,18 @@ def _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, cou
             w = gap
         cat[ch, CAT_WAIT] += w
         gap -= w
-    cat[ch, chs[ch, S_PCAT]] += gap
+    role = cmdinfo[c, CI_ROLE]
+    if role == RO_OPEN or role == RO_CLOSE or role == RO_REFRESH or role == RO_MODE:
+        own = chs[ch, S_PSPC]
+        if own > gap:
+            own = gap
+        cat[ch, chs[ch, S_PCAT]] += own
+        cat[ch, category] += gap - own
+    else:
+        cat[ch, chs[ch, S_PCAT]] += gap
     chs[ch, S_PCAT] = category
+    sp = cmdinfo[c, CI_SPACING]
+    chs[ch, S_PSPC] = sp if sp > 1 else 1
     chs[ch, S_FRONT] = t
     if cfg[C_LOG] != 0:
         i = nlog[0]

@@ -165,3 +165,15 @@ def test_runlength_equals_exact_and_checker_passes_on_random_programs(ops, refre
     prog = Program.from_instrs(ops * 3 + [Instr("EOC")])
     res = _both(eng, prog)
     assert sum(res.category_cycles.values()) >= res.cycles
+
+
+def test_category_breakdown_of_a_row_switching_mac_stream():
+    """Per row of n MACs: MAC streaming n x nCCDL, row switch nRTP - nCCDL + nRP + nRCDRDMAC; sums to cycles."""
+    n, rows = 64, 10
+    prog = Program.from_instrs([Instr("MAC_ABK", n, (0,), row=r) for r in range(rows)] + [Instr("EOC")])
+    res = _both(CommandEngine(AIM, refresh=False), prog)
+    cat = res.category_cycles
+    assert sum(cat.values()) == res.cycles
+    assert cat["mac"] == rows * n * T["nCCDL"] - T["nCCDL"]          # the last MAC's slot is the drain
+    assert cat["row_switch"] == rows * T["nRCDRDMAC"] + (rows - 1) * (T["nRTP"] - T["nCCDL"] + T["nRP"])
+    assert cat["wait"] == 1 and cat["drain"] == 2          # decode slot; MAC completion 1 + EOC return 1
