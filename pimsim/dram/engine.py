@@ -53,6 +53,10 @@ class EngineResult:
     command_names: tuple[str, ...]
     log: np.ndarray | None = None
 
+    def channel_commands_by_name(self, channel: int) -> dict[str, int]:
+        """DRAM command counts of one channel, by command name."""
+        return {n: int(c) for n, c in zip(self.command_names, self.channel_commands[channel]) if c}
+
     def as_dict(self) -> dict:
         return {"cycles": self.cycles, "ns": self.ns, "commands": dict(self.commands), "row_hits": self.row_hits,
                 "row_misses": self.row_misses, "channel_busy_cycles": list(self.channel_busy_cycles),
@@ -216,6 +220,17 @@ class CommandEngine:
             for ch in range(st.nch):
                 st.chs[ch, K.S_UNIROW] = K._uni_row(st.open_row, ch)
         return st
+
+    def settled_state(self, open_row: int = -1, mode: int = 1) -> EngineState:
+        """Channels idle long enough that every timing constraint has expired, with `open_row` open in
+        every bank (-1: all precharged) and refresh just done: the state a PIM op finds after the ASIC
+        work that separates it from the previous op."""
+        st = _Arrays(self.dram, self.table)
+        return EngineState(
+            open_rows=tuple((int(open_row),) * st.nbanks for _ in range(st.nch)),
+            modes=(int(mode),) * st.nch, cycles_since_refresh=(0,) * st.nch, refresh_bank=(0,) * st.nch,
+            residue=np.zeros_like(st.ready).tobytes(), history=np.full_like(st.hist, K.NEG).tobytes(),
+        )
 
     def run(self, program: Program, *, log: bool = False, mode: Literal["runlength", "exact"] = "runlength",
             start_state: EngineState | None = None) -> EngineResult:

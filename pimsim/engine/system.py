@@ -9,9 +9,10 @@ work (`asic.py`) and link transfers. The mapping's overlap policy decides the sc
   (one's ASIC work runs under another's PIM work). A sequence holds a resource for a run of consecutive
   ops on it.
 Refresh: in fast mode op programs are timed refresh-free and cached by shape; the refresh stall is
-added in closed form (each tREFI of PIM-busy time loses tRFC plus the precharge and re-activation
-around it; refreshes falling in PIM-idle time are free). `exact=True` instead runs every op's program
-continuously through one engine state with refresh on, idle gaps included.
+added in closed form: a refresh falls due every tREFI of PIM time and costs what the command engine
+measures on the model's own op stream (`refresh_cost_cycles`). `exact=True` instead runs every op's
+program continuously through one engine state with refresh on (see `pim_timing` for how ASIC gaps are
+treated); tests hold the two within 0.5%.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from pathlib import Path
 
 import simpy
 
+from pimsim.dram import CommandEngine, parse_trace
 from pimsim.engine.asic import asic_energy_j, asic_seconds
 from pimsim.engine.energy import background_energy_j, link_energy_j, pim_command_energy_j
 from pimsim.engine.pim_timing import PIM_CATEGORIES, PimTimer
-from pimsim.errors import CapacityError
+from pimsim.errors import CapacityError, ConfigError
 from pimsim.hardware import Hardware, load_hardware
 from pimsim.mapper import Mapper, Mapping, load_mapping
 from pimsim.models import ModelConfig
@@ -70,12 +72,17 @@ class SystemSimulator:
     """Times workloads on one hardware + mapping; mappers and op timings are cached across phases."""
 
     def __init__(self, hw: Hardware, mapping: Mapping, *, exact: bool = False):
+        if exact and mapping.overlap != "serial":
+            raise ConfigError(f"exact mode simulates the serial schedule; mapping {mapping.name} is "
+                              f"{mapping.overlap} (use fast mode, without --exact)")
         self.hw, self.mapping, self.exact = hw, mapping, exact
         self.timer = PimTimer(hw, refresh=exact)
         self._mappers: dict[ModelConfig, Mapper] = {}
         self._token_tally: dict[tuple, _Tally] = {}
         self._token_chain: dict[tuple, list[tuple[str, float]]] = {}
         self._static_tally: dict[tuple, _Tally] = {}
+        self._refresh_cost: dict[ModelConfig, float] = {}
+        self._refresh_commands: dict[ModelConfig, dict[str, float]] = {}
         self._op_cache: dict[int, tuple[object, tuple[str, float, _Tally]]] = {}
         self.link_bytes_per_s = hw.dram.channels * hw.link.bytes_per_cycle / (hw.dram.tck_ns * 1e-9)
         self.trace_events: list[dict] = []
@@ -111,23 +118,26 @@ class SystemSimulator:
         self._op_cache[id(op)] = (op, out)
         return out
 
-    def _op_seconds_uncached(self, op) -> tuple[str, float, _Tally]:
+    def _op_seconds_uncached(self, op, timing=None) -> tuple[str, float, _Tally]:
         t = _Tally()
         if op.unit == "pim":
-            timing = self.timer.time(op.program)
+            timing = timing or self.timer.time(op.program)
             channels = op.channels_active or self.hw.dram.channels
-            sec = timing.cycles * self.hw.dram.tck_ns * 1e-9
+            tck_s = self.hw.dram.tck_ns * 1e-9
+            sec = timing.cycles * tck_s
             if op.category == "kv_write":
-                t.seconds["kv_write"] += sec
+                refresh_cyc = timing.category_cycles.get("refresh", 0)
+                t.seconds["kv_write"] += (timing.cycles - refresh_cyc) * tck_s
+                t.seconds["refresh"] += refresh_cyc * tck_s
             else:
                 for cat, cyc in timing.category_cycles.items():
-                    t.seconds[cat] += cyc * self.hw.dram.tck_ns * 1e-9
+                    t.seconds[cat] += cyc * tck_s
                 if op.category == "attention":
                     t.attention_pim_s += sec
                 else:
                     t.weight_pim_s += sec
-            for k, v in timing.commands.items():
-                t.commands[k] += v * channels
+            for k, v in timing.commands.items():  # every channel refreshes, whatever the op uses
+                t.commands[k] += v * (self.hw.dram.channels if k.startswith("REF") else channels)
             t.row_hits += timing.row_hits * channels
             t.row_misses += timing.row_misses * channels
             t.pim_busy_s += sec
@@ -203,8 +213,27 @@ class SystemSimulator:
         env.run()
         return env.now
 
+    def _phase_exact(self, ph: Phase) -> tuple[_Tally, float]:
+        """Every op of every token of every sequence in order through one continuous engine state."""
+        hp = 1 if ph.head_positions is None else ph.head_positions
+        tally = _Tally()
+        mapper = self.mapper(ph.model)
+        for s in range(ph.steps):
+            for i in range(ph.new_tokens):
+                ctx = ph.past_context + s * ph.new_tokens + i + 1
+                step = mapper.map_token(ctx, head=i >= ph.new_tokens - hp)
+                for _ in range(ph.batch):
+                    for op in step.ops():
+                        if op.unit == "pim":
+                            tally.add(self._op_seconds_uncached(op, self.timer.run_continuous(op.program))[2])
+                        else:
+                            tally.add(self._op_seconds(op)[2])
+        return tally, tally.total_s
+
     def phase(self, ph: Phase) -> tuple[_Tally, float]:
         """(tally of all ops, wall seconds before refresh) of one phase."""
+        if self.exact:
+            return self._phase_exact(ph)
         hp = 1 if ph.head_positions is None else ph.head_positions
         per_token: dict[tuple[int, bool], int] = defaultdict(int)
         for s in range(ph.steps):
@@ -224,12 +253,37 @@ class SystemSimulator:
                 wall += t.total_s * count
         return tally, wall
 
-    def refresh_stall_s(self, pim_busy_s: float) -> float:
-        """Closed-form refresh stall for `pim_busy_s` of PIM activity (fast mode; see module docstring)."""
-        t = self.hw.dram.timing
-        lost = t["nRFC"] + t["nRP"] + t.get("nRCDRDMAC", t.get("nRCDRD", 0))
-        window = t["nREFI"]
-        return pim_busy_s * lost / (window - lost)
+    def refresh_cost_cycles(self, model: ModelConfig) -> float:
+        """PIM time one refresh costs on this model's op stream, measured with the command engine: one
+        token's PIM programs (4 layers and the head, in order) run with refresh on and off; the extra
+        cycles over the refreshes issued (tRFC, the precharge before it and re-opening rows after)."""
+        cost = self._refresh_cost.get(model)
+        if cost is None:
+            step = self.mapper(model).map_token(min(model.max_context, 512), head=True)
+            layers = min(step.layers, 4)
+            ops = list(step.pre) + list(step.layer) * layers + list(step.post)
+            text = "".join(op.program.text.replace("AiM EOC\n", "") for op in ops if op.unit == "pim")
+            program = parse_trace(text + "AiM EOC\n", source="<refresh probe>")
+            on = CommandEngine(self.hw.dram, refresh=True)
+            with_ref = on.run(program, start_state=on.settled_state(self.hw.dram.rows - 1, mode=2))
+            without = self.timer.engine.run(program, start_state=self.timer.settled)
+            on_counts = with_ref.channel_commands_by_name(0)
+            off_counts = without.channel_commands_by_name(0)
+            refreshes = sum(v for k, v in on_counts.items() if k.startswith("REF"))
+            cost = (with_ref.cycles - without.cycles) / refreshes if refreshes else 0.0
+            # commands one refresh brings: the REF itself, the precharge before it, the re-activations after
+            extra = {k: (on_counts.get(k, 0) - off_counts.get(k, 0)) / refreshes
+                     for k in set(on_counts) | set(off_counts)} if refreshes else {}
+            self._refresh_cost[model] = cost
+            # commands a refresh saves (a precharge it performs itself) are not subtracted: counts stay >= 0
+            self._refresh_commands[model] = {k: v for k, v in extra.items() if v > 0}
+        return cost
+
+    def refresh_stall_s(self, pim_busy_s: float, model: ModelConfig) -> float:
+        """Fast mode: refresh stall for `pim_busy_s` of PIM activity. One refresh falls due every tREFI of
+        PIM time (refresh included) and costs `refresh_cost_cycles`: stall = busy x c / (tREFI - c)."""
+        c = self.refresh_cost_cycles(model)
+        return pim_busy_s * c / (self.hw.dram.timing["nREFI"] - c)
 
     # ------------------------------------------------------------------ the whole workload
     def run(self, workload: Workload, config: dict | None = None) -> Result:
@@ -242,8 +296,12 @@ class SystemSimulator:
             if self.exact:
                 refresh_s = 0.0  # included in the op timings (refresh on)
             else:
-                refresh_s = self.refresh_stall_s(tally.pim_busy_s)
+                refresh_s = self.refresh_stall_s(tally.pim_busy_s, ph.model)
                 tally.seconds["refresh"] += refresh_s
+                cost_cycles = self.refresh_cost_cycles(ph.model)
+                refreshes = refresh_s / (cost_cycles * self.hw.dram.tck_ns * 1e-9) if cost_cycles else 0.0
+                for k, v in self._refresh_commands[ph.model].items():
+                    tally.commands[k] += v * refreshes * self.hw.dram.channels
             wall += refresh_s
             energy = self._energy(tally, wall)
             phases.append(PhaseResult(ph.name, wall, sum(energy.values()), ph.tokens,
@@ -278,9 +336,6 @@ class SystemSimulator:
         e["asic"] += asic_energy_j(int(t.asic_flops), int(t.asic_sram_bytes), self.hw.energy)
         e["link"] += link_energy_j(t.link_bytes, self.hw) + t.link_read_bytes / self.hw.dram.column_bytes * \
             self.hw.energy.rd_pj * 1e-12
-        if not self.exact:  # refreshes over the wall time, every channel (exact mode counts REF commands)
-            refreshes = wall_s / (self.hw.dram.timing["nREFI"] * self.hw.dram.tck_ns * 1e-9)
-            e["refresh"] += refreshes * self.hw.dram.channels * self.hw.energy.refresh_pj * 1e-12
         e["background"] += background_energy_j(wall_s, self.hw)
         return dict(e)
 

@@ -86,6 +86,9 @@ class Mapper:
         self._kv_ops: tuple[MappedOp, MappedOp] | None = None
         self._tokens: dict[tuple[int, bool], TokenStep] = {}
         self._template = None
+        self._regions: dict[str, int] = {}
+        self._next_row = 0
+        self.top_row = hw.dram.rows - 4  # rows above belong to the KV append and the idle state
 
     # ------------------------------------------------------------------ capacity
     def required_bytes(self, sequences: int) -> dict[str, int]:
@@ -108,15 +111,35 @@ class Mapper:
             )
 
     # ------------------------------------------------------------------ programs
-    def _gemv(self, shape: GemvShape, *, packed: bool, wr_bias: bool) -> Program:
-        """The program of `shape`, built once: contexts with the same per-unit shape share it."""
-        key = (shape, packed, wr_bias)
+    def _region(self, name: str) -> int:
+        """First DRAM row of the region holding matrix `name` (the same rows in every bank).
+
+        Weights are allocated upward from row 0 in order of first use; the KV cache regions sit in the
+        upper half (q.K^T keys from rows/2, V from 3 rows/4, new K/V in the top rows). A matrix shared by
+        every layer is one program here, so regions only decide row hits at op boundaries (an op never
+        finds its first row open after another op).
+        """
+        rows = self.hw.dram.rows
+        fixed = {"attn_score": rows // 2, "attn_value": 3 * rows // 4}
+        if name in fixed:
+            return fixed[name]
+        if name not in self._regions:
+            self._regions[name] = self._next_row
+        return self._regions[name]
+
+    def _gemv(self, shape: GemvShape, *, packed: bool, wr_bias: bool, region: str) -> Program:
+        """The program of `shape` in `region`, built once: contexts with the same per-unit shape share it."""
+        base = self._region(region)
+        key = (shape, packed, wr_bias, base)
         prog = self._programs.get(key)
         if prog is None:
             d = self.hw.dram
             prog = self._programs[key] = gemv_program(shape, columns_per_row=d.columns,
                                                       column_bytes=d.column_bytes, group=self.group,
-                                                      packed=packed, wr_bias=wr_bias)
+                                                      packed=packed, wr_bias=wr_bias, base_row=base,
+                                                      row_limit=self.top_row)
+            if region in self._regions:
+                self._next_row = max(self._next_row, prog.last_row + 1) % (d.rows // 2)
         return prog
 
     def _tiles_cols(self, k_elems: int) -> tuple[int, ...]:
@@ -124,11 +147,11 @@ class Mapper:
         full, rest = divmod(cols, self.gb_cols)
         return (self.gb_cols,) * full + ((rest,) if rest else ())
 
-    def weight_program(self, n_out: int, k_in: int) -> Program:
+    def weight_program(self, n_out: int, k_in: int, name: str = "weights") -> Program:
         """y = W x for an N x K matrix over all units (layout per the mapping's `weights`)."""
         w = self.mapping.weights
         shape = GemvShape(ceil(n_out / self.units), self._tiles_cols(k_in))
-        return self._gemv(shape, packed=w.pack_rows, wr_bias=w.partial_sums == "wr_bias")
+        return self._gemv(shape, packed=w.pack_rows, wr_bias=w.partial_sums == "wr_bias", region=name)
 
     def score_program(self, context: int) -> Program:
         """q.K^T over `context` keys: outputs (key, q head), segments of head_dim elements."""
@@ -138,7 +161,7 @@ class Mapper:
         keys_per_unit = ceil(context / self.units)
         seg = ceil(m.head_dim / self.elems_per_col)
         shape = GemvShape(keys_per_unit * min(heads_per_load, m.heads), (seg,), gb_loads_per_tile=loads)
-        return self._gemv(shape, packed=self.mapping.attention.concat_heads, wr_bias=False)
+        return self._gemv(shape, packed=self.mapping.attention.concat_heads, wr_bias=False, region="attn_score")
 
     def value_program(self, context: int) -> Program:
         """score.V over `context` positions: outputs (q head, dim), segments of `context` elements."""
@@ -149,7 +172,7 @@ class Mapper:
         outputs = min(heads_per_load, m.heads) * m.head_dim
         shape = GemvShape(ceil(outputs / self.units), self._tiles_cols(context),
                           gb_loads_per_tile=ceil(m.heads / heads_per_load))
-        return self._gemv(shape, packed=False, wr_bias=False)
+        return self._gemv(shape, packed=False, wr_bias=False, region="attn_value")
 
     def kv_append_ops(self) -> tuple[MappedOp, MappedOp]:
         """K: the new key's columns into one bank of one channel; V: one element per V output row."""
@@ -158,9 +181,9 @@ class Mapper:
             k_cols = ceil(m.kv_features * self.dtype_bytes / d.column_bytes)
             v_writes = ceil(m.kv_features / self.units)
             self._kv_ops = (
-                MappedOp("k_append", "kv_write", "pim", program=kv_append_program(k_cols, 0, k_row=0, v_row=0),
+                MappedOp("k_append", "kv_write", "pim", program=kv_append_program(k_cols, 0, k_row=d.rows - 2, v_row=d.rows - 3),
                          channels_active=1),
-                MappedOp("v_append", "kv_write", "pim", program=kv_append_program(0, v_writes, k_row=0, v_row=1)),
+                MappedOp("v_append", "kv_write", "pim", program=kv_append_program(0, v_writes, k_row=d.rows - 2, v_row=d.rows - 3)),
             )
         return self._kv_ops
 
@@ -182,7 +205,7 @@ class Mapper:
         out: list[MappedOp] = []
         reduce_flops = 0
         for pn, pk in pieces:
-            prog = self.weight_program(pn, pk)
+            prog = self.weight_program(pn, pk, name=op.name)
             out.append(MappedOp(op.name, "pim_mac", "pim", program=prog))
             tiles = len(self._tiles_cols(pk))
             if self.mapping.weights.partial_sums == "asic":

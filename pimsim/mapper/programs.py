@@ -40,6 +40,7 @@ class Program:
     gb_write_bytes: int  # bytes written into the global buffer (per channel)
     result_read_bytes: int  # bytes of MAC results read (per channel)
     mac_columns: int  # MAC_ABK column operations issued (per channel)
+    last_row: int = 0  # highest DRAM row the program touches
 
     @property
     def text(self) -> str:
@@ -47,11 +48,13 @@ class Program:
 
 
 def gemv_program(shape: GemvShape, *, columns_per_row: int, column_bytes: int, group: int, packed: bool,
-                 wr_bias: bool, base_row: int = 0, eoc: bool = True) -> Program:
-    """Instructions for one GEMV on channel 0 (see module docstring for the layout model)."""
+                 wr_bias: bool, base_row: int = 0, row_limit: int | None = None, eoc: bool = True) -> Program:
+    """Instructions for one GEMV on channel 0 (see module docstring for the layout model). Rows wrap
+    to 0 past `row_limit` (only row hits at op boundaries depend on which rows a matrix uses)."""
     lines: list[str] = []
     p = shape.outputs_per_unit
-    gb_bytes = result_bytes = macs = 0
+    gb_bytes = result_bytes = macs = last_row = 0
+    limit = row_limit or (1 << 62)
     row_cursor_cols = base_row * columns_per_row  # packed layout: running column offset in the bank
     next_free_row = base_row  # unpacked layout: next unused DRAM row
     for seg_cols in shape.tiles:
@@ -68,14 +71,16 @@ def gemv_program(shape: GemvShape, *, columns_per_row: int, column_bytes: int, g
                         while left:
                             row, col = divmod(row_cursor_cols, columns_per_row)
                             take = min(left, columns_per_row - col)
-                            lines.append(f"AiM MAC_ABK {take} {CH0_MASK} {row}")
+                            lines.append(f"AiM MAC_ABK {take} {CH0_MASK} {row % limit}")
+                            last_row = max(last_row, row % limit)
                             row_cursor_cols += take
                             left -= take
                     else:
                         left = seg_cols
                         while left:
                             take = min(left, columns_per_row)
-                            lines.append(f"AiM MAC_ABK {take} {CH0_MASK} {next_free_row}")
+                            lines.append(f"AiM MAC_ABK {take} {CH0_MASK} {next_free_row % limit}")
+                            last_row = max(last_row, next_free_row % limit)
                             next_free_row += 1
                             left -= take
                     macs += seg_cols
@@ -83,7 +88,7 @@ def gemv_program(shape: GemvShape, *, columns_per_row: int, column_bytes: int, g
                 result_bytes += n * column_bytes
     if eoc:
         lines.append("AiM EOC")
-    return Program(tuple(lines), gb_bytes, result_bytes, macs)
+    return Program(tuple(lines), gb_bytes, result_bytes, macs, last_row)
 
 
 def kv_append_program(k_columns_one_bank: int, v_writes_all_banks: int, *, k_row: int, v_row: int) -> Program:
