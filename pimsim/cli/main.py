@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "pimsim.cli.baseline",
     "pimsim.cli.replay",
     "pimsim.cli.run",
+    "pimsim.cli.validate",
 ]
 
 
