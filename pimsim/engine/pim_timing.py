@@ -8,7 +8,9 @@ category are cached and reused by every op with that program (e.g. the identical
 decode step). Programs run on channel 0 only when the mapping makes channels identical; counts are
 per channel and the caller scales them.
 Exact mode (`PimTimer.run_continuous`): programs run back to back through one engine state with refresh
-on, so open rows, mode and the refresh phase carry across ops. The DRAM clock advances with PIM
+on, so open rows, mode and the refresh phase carry across ops. A token's programs are joined into one
+engine run, each program's closing EOC becoming a SYNC (the same wait for every channel, without ending
+the run), which is what running them one after another does. The DRAM clock advances with PIM
 activity only: a refresh that would fall in an ASIC gap is taken at the next PIM command instead, so
 exact mode (like fast mode's closed form) charges every refresh to PIM time; this overstates refresh
 by at most the non-VMM share of it (about 1-3% of a ~9% overhead).
@@ -18,7 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pimsim.dram import CommandEngine, EngineState, parse_trace
+import numpy as np
+
+from pimsim.dram import CommandEngine, EngineState, Program, parse_trace
+from pimsim.dram.table import OP
 from pimsim.hardware import Hardware
 
 # engine category -> breakdown key (pim_ prefix: PIM time; refresh stays refresh)
@@ -70,9 +75,21 @@ class PimTimer:
         self._cache[id(program)] = (program, timing)
         return timing
 
+    def joined(self, programs) -> Program:
+        """One engine program running `programs` in order (inner EOCs become SYNCs)."""
+        arrays = [self.parsed(p).array for p in programs]
+        joined = np.concatenate(arrays)
+        ops = joined["op"]
+        eoc = ops == OP["EOC"]
+        eoc[-1] = False
+        ops[eoc] = OP["SYNC"]
+        return Program(joined, "<token>")
+
     def run_continuous(self, program) -> ProgramTiming:
-        """Exact mode: run `program` continuing the engine state of the previous one (refresh on)."""
-        res = self.continuous.run(self.parsed(program), start_state=self.state)
+        """Exact mode: run `program` (a mapper program or a joined `Program`) continuing the engine state
+        of the previous run (refresh on)."""
+        parsed = program if isinstance(program, Program) else self.parsed(program)
+        res = self.continuous.run(parsed, start_state=self.state)
         self.state = res.end_state
         return _timing(res)
 

@@ -214,20 +214,45 @@ class SystemSimulator:
         return env.now
 
     def _phase_exact(self, ph: Phase) -> tuple[_Tally, float]:
-        """Every op of every token of every sequence in order through one continuous engine state."""
+        """Every token of every sequence in order through one continuous engine state (refresh on).
+
+        A token's PIM programs run as one joined engine program; its PIM time and DRAM commands come from
+        that run (time by engine category; plain writes, which only the KV appends issue, as kv_write),
+        its ASIC and link work and the weight/attention counters from the op tallies, as in fast mode.
+        Commands scale to every channel except the K append's, which one channel serves.
+        """
         hp = 1 if ph.head_positions is None else ph.head_positions
         tally = _Tally()
         mapper = self.mapper(ph.model)
+        tck_s = self.hw.dram.tck_ns * 1e-9
+        nch = self.hw.dram.channels
+        k_append = mapper.kv_append_ops()[0]
+        k_cmds = self.timer.time(k_append.program).commands if self.mapping.attention.placement == "pim" else {}
         for s in range(ph.steps):
             for i in range(ph.new_tokens):
                 ctx = ph.past_context + s * ph.new_tokens + i + 1
-                step = mapper.map_token(ctx, head=i >= ph.new_tokens - hp)
+                head = i >= ph.new_tokens - hp
+                step = mapper.map_token(ctx, head=head)
+                fast = self.token(ph.model, ctx, head)
+                pim_ops = [op.program for op in step.ops() if op.unit == "pim"]
+                joined = self.timer.joined(pim_ops) if pim_ops else None
                 for _ in range(ph.batch):
-                    for op in step.ops():
-                        if op.unit == "pim":
-                            tally.add(self._op_seconds_uncached(op, self.timer.run_continuous(op.program))[2])
-                        else:
-                            tally.add(self._op_seconds(op)[2])
+                    t = _Tally()
+                    for cat in ("asic", "link"):
+                        t.seconds[cat] = fast.seconds.get(cat, 0.0)
+                    for name in ("asic_flops", "asic_sram_bytes", "link_bytes", "link_read_bytes",
+                                 "weight_pim_s", "attention_pim_s"):
+                        setattr(t, name, getattr(fast, name))
+                    if joined is not None:
+                        timing = self.timer.run_continuous(joined)
+                        for cat, cyc in timing.category_cycles.items():
+                            t.seconds["kv_write" if cat == "pim_data" else cat] += cyc * tck_s
+                        for k, v in timing.commands.items():
+                            t.commands[k] += v * nch - (nch - 1) * k_cmds.get(k, 0) * step.layers
+                        t.row_hits += timing.row_hits * nch
+                        t.row_misses += timing.row_misses * nch
+                        t.pim_busy_s += timing.cycles * tck_s
+                    tally.add(t)
         return tally, tally.total_s
 
     def phase(self, ph: Phase) -> tuple[_Tally, float]:
