@@ -33,6 +33,7 @@ import yaml
 from pimsim.baselines.device import DevicePreset, load_device
 from pimsim.baselines.kernels import KernelTable, kernel_table
 from pimsim.baselines.model import evaluate, kernel_bandwidth
+from pimsim.util.config_io import read_text
 from pimsim.errors import ConfigError, PimsimError
 from pimsim.models import ModelConfig, get_model
 
@@ -61,12 +62,7 @@ class Measurement:
 def read_measurements(path: str | Path, default_dtype_bytes: int) -> list[Measurement]:
     """Parse a measurement CSV (columns in the module docstring); errors name the file, line and column."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    text = read_text(path)
     reader = csv.DictReader(text.splitlines())
     columns = [c.strip() for c in (reader.fieldnames or [])]
     if not columns:

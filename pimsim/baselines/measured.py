@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pimsim.baselines.model import workload_config, result_tokens
 from pimsim.errors import ConfigError
+from pimsim.util.config_io import read_text
 from pimsim.result import PhaseResult, Result
 
 COLUMNS = ("phase", "latency_s", "energy_j")
@@ -21,12 +22,7 @@ COLUMNS = ("phase", "latency_s", "energy_j")
 def read_phase_measurements(path: str | Path) -> dict[str, tuple[float, float]]:
     """phase name -> (latency_s, energy_j); errors name the file, line and column."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    text = read_text(path)
     reader = csv.DictReader(text.splitlines())
     header = [c.strip() for c in (reader.fieldnames or [])]
     for col in COLUMNS:

@@ -20,15 +20,21 @@ from pimsim.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Parse a YAML mapping from `path`; syntax errors name the file, line and column."""
+def read_text(path: str | Path) -> str:
+    """The text of a user file; a missing or unreadable file is a `ConfigError` naming it."""
     path = Path(path)
     try:
-        text = path.read_text()
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML mapping from `path`; syntax errors name the file, line and column."""
+    path = Path(path)
+    text = read_text(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
