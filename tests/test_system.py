@@ -203,6 +203,11 @@ def test_simulate_cli_json_and_trace(run_cli, tmp_path):
     assert d["tokens"] == 4
     events = json.loads(trace.read_text())["traceEvents"]
     assert {e["name"] for e in events} >= {"prefill", "decode"}
+    # the first decode token's op timeline: every op of the mapped token, in order, on its unit's lane
+    ops = [e for e in events if e["pid"] == 2 and e["args"]["phase"] == "decode"]
+    step = Mapper(get_model("gpt2-small"), HW, load_mapping("pimgpt")).map_token(5)
+    assert [e["name"] for e in ops] == [op.name for op in step.ops()]
+    assert all(b["ts"] >= a["ts"] + a["dur"] - 1e-6 for a, b in zip(ops, ops[1:]))
     rc, out, err = run_cli("simulate", "--model", "qwen2.5-math-7b-instruct", "--workload", "generate",
                            "--prompt", "4", "--generate", "4")
     assert rc == 2 and "does not fit" in err and "Traceback" not in err

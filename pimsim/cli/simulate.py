@@ -23,7 +23,8 @@ def add_parser(sub) -> None:
 
 
 def _simulate(args) -> int:
-    from pimsim.engine.system import simulate, write_chrome_trace
+    from pimsim.engine.system import op_timeline, simulate, write_chrome_trace
+    from pimsim.workloads import expand
 
     spec = workload_from_args(args)
     models = models_from_args(args)
@@ -37,7 +38,12 @@ def _simulate(args) -> int:
         model = models[0]
     result = simulate(model, args.hardware, args.mapping, spec, exact=args.exact)
     if args.trace:
-        write_chrome_trace(result, args.trace)
+        timelines = {}
+        for ph in expand(spec, model).phases:
+            first_ctx = ph.past_context + 1
+            timelines[ph.name] = op_timeline(args.hardware, args.mapping, ph.model, first_ctx,
+                                             head=ph.new_tokens == 1)
+        write_chrome_trace(result, args.trace, timelines)
     if args.json:
         out = result.to_dict()
         out.pop("config")
