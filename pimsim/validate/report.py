@@ -157,7 +157,8 @@ class Report:
             rows = [c for c in self.checks if c.kind == kind]
             if not rows:
                 continue
-            lines += [f"### {kind}", "", _kind_blurb(kind).capitalize() + ".", "",
+            blurb = _kind_blurb(kind)
+            lines += [f"### {kind}", "", blurb[:1].upper() + blurb[1:] + ".", "",
                       "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
             for c in rows:
                 cells = [_label(c), c.reference, c.pimsim, c.error_text, c.tolerance,
@@ -198,7 +199,10 @@ class Report:
             if bad:
                 status = f"**{status}**"
             title = rows[0].title
-            lines.append(f"| {_md(title)} | {_md(rows[0].source)} | {_md(worst.error_text)} | "
+            err = worst.error_text
+            if len(rows) > 1 and "[" in worst.id and worst.error:
+                err += f" ({worst.id[worst.id.index('[') + 1:-1]})"
+            lines.append(f"| {_md(title)} | {_md(rows[0].source)} | {_md(err)} | "
                          f"{_md(worst.tolerance)} | {status} |")
         s = self.summary()
         lines += ["", f"{self._summary_line(s)}."]
