@@ -130,7 +130,8 @@ def test_full_report_has_every_family_and_no_check_crashed(report):
 def test_model_correctness_family_passes(report, family):
     """Model correctness: measured data, closed forms, exact counterparts, the timing checker."""
     bad = [f"{c.id}: pimsim {c.pimsim} vs {c.reference}, error {c.error_text}, tolerance {c.tolerance}"
-           + (f" ({c.message})" if c.message else "") for c in report.checks if c.family == family and c.status != "pass"]
+           + (f" ({c.message})" if c.message else "")
+           for c in report.checks if c.family == family and c.status != "pass"]
     assert not bad, bad
 
 
@@ -262,7 +263,8 @@ def test_package_copies_give_the_same_measured_checks(tmp_path, cli):
     (ref_dir / "aim_calibration").mkdir()
     for f in copies.aim_dir.iterdir():
         (ref_dir / "aim_calibration" / f.name).write_bytes(f.read_bytes())
-    rc, out_copy, err = cli("validate", "--json", "--reference", ref_dir, "--only", "baseline.cpu.latency,aim.trace.cycles")
+    rc, out_copy, err = cli("validate", "--json", "--reference", ref_dir, "--only",
+                            "baseline.cpu.latency,aim.trace.cycles")
     assert rc == 0, err
     a, b = json.loads(out_shared), json.loads(out_copy)
     assert a["checks"] == b["checks"]
@@ -284,7 +286,7 @@ def test_markdown_styles_and_write_doc(tmp_path, cli):
     assert rc == 0 and "| check | reference | pimsim | error | tolerance | status |" in out
     assert "### Tolerances and their reasons" in out
     rc, out, _ = cli("validate", "--markdown", "summary", "--only", ",".join(FAST))
-    assert rc == 0 and out.startswith("| check | against | worst error | tolerance | status |")
+    assert rc == 0 and out.startswith("| check | kind | pimsim (worst) | error | tolerance | status |")
     doc = tmp_path / "doc.md"
     doc.write_text("# title\n\nintro\n\n<!-- BEGIN pimsim validate --markdown=summary -->\nold\n"
                    "<!-- END pimsim validate -->\n\nmiddle\n\n<!-- BEGIN pimsim validate --markdown=full -->\n"
@@ -294,7 +296,7 @@ def test_markdown_styles_and_write_doc(tmp_path, cli):
     text = doc.read_text()
     assert "old" not in text and text.startswith("# title\n\nintro\n") and text.endswith("tail\n")
     assert text.count("<!-- END pimsim validate -->") == 2 and "middle" in text
-    assert "| check | against |" in text and "### Tolerances and their reasons" in text
+    assert "| check | kind | pimsim (worst) |" in text and "### Tolerances and their reasons" in text
     first = text
     rc, _, _ = cli("validate", "--only", ",".join(FAST), "--write-doc", doc)
     assert doc.read_text() == first  # regenerating is idempotent

@@ -164,7 +164,7 @@ class Context:
         ok = within(err, tol.bounds) and not fail
         return Check(
             id=f"{family}[{item}]" if item else family, family=family, kind=tol.kind, check=label,
-            title=tol.title, reference=reference_text or fmt.reference(reference),
+            title=tol.title, label=tol.label, reference=reference_text or fmt.reference(reference),
             pimsim=pimsim_text or fmt.value(value), error=err, error_text=fmt.error(err, tol.error),
             tolerance=fmt.tolerance(tol.bounds, tol.error, reference), status=PASS if ok else FAIL,
             reason=tol.reason, source=tol.source, error_kind=tol.error,
@@ -197,7 +197,7 @@ class Context:
             bad = [d for d in details if d["status"] != PASS]
             msg = f"{len(bad)} of {len(details)} outside: " + ", ".join(f"{d['item']} {d['error_text']}" for d in bad)
         return Check(
-            id=family, family=family, kind=tol.kind, check=label, title=tol.title,
+            id=family, family=family, kind=tol.kind, check=label, title=tol.title, label=tol.label,
             reference=reference_text or fmt.reference(reference), pimsim=shown,
             error=worst["error"], error_text=f"{worst['error_text']} ({worst['item']})" if worst["error"] else
             worst["error_text"], tolerance=fmt.tolerance(tol.bounds, tol.error, reference), status=status,
@@ -464,7 +464,8 @@ def command_logs(ctx: Context) -> list[Check]:
 
 # ---------------------------------------------------------------------------------------------- PIM-GPT published
 
-def _ratio_family(family: str, label: str, device: str, mode: str | None, what: str) -> Callable[[Context], list[Check]]:
+def _ratio_family(family: str, label: str, device: str, mode: str | None,
+                  what: str) -> Callable[[Context], list[Check]]:
     def run(ctx: Context) -> list[Check]:
         items = []
         for name in PIMGPT_MODELS:

@@ -40,6 +40,7 @@ class Check:
     kind: str
     check: str  # short label (with the item)
     title: str  # the family's title (tolerances.yaml)
+    label: str  # the family's short label (tolerances.yaml)
     reference: str  # display text
     pimsim: str
     error: float | None
@@ -57,6 +58,7 @@ class Check:
     def to_dict(self) -> dict[str, Any]:
         d = {
             "id": self.id, "family": self.family, "kind": self.kind, "check": self.check, "title": self.title,
+            "label": self.label,
             "reference": self.reference, "reference_value": self.reference_value,
             "pimsim": self.pimsim, "pimsim_value": self.pimsim_value,
             "error": self.error, "error_kind": self.error_kind, "error_text": self.error_text,
@@ -133,7 +135,8 @@ class Report:
         return "\n".join(out)
 
     def _summary_line(self, s: dict[str, Any]) -> str:
-        parts = [f"{s['checks']} checks: {s['pass']} pass, {s['fail']} fail" + (f", {s['error']} error" if s["error"] else "")]
+        errors = f", {s['error']} error" if s["error"] else ""
+        parts = [f"{s['checks']} checks: {s['pass']} pass, {s['fail']} fail{errors}"]
         mc, rc = s["model_correctness"], s["reference_comparison"]
         if mc["checks"]:
             parts.append(f"model correctness {mc['checks'] - mc['failed']}/{mc['checks']} pass")
@@ -178,16 +181,16 @@ class Report:
         reasons = {}
         for c in self.checks:
             reasons.setdefault(c.family, c)
-        lines += ["### Tolerances and their reasons", "", "| check family | kind | tolerance | reason |",
+        lines += ["### Tolerances and their reasons", "", "| check family | against | tolerance | reason |",
                   "|---|---|---|---|"]
         for fam, c in reasons.items():
-            lines.append(f"| `{fam}` | {c.kind} | {_md(c.tolerance)} | {_md(c.reason)} |")
+            lines.append(f"| `{fam}` | {_md(c.source)} | {_md(c.tolerance)} | {_md(c.reason)} |")
         lines.append("")
         return "\n".join(lines)
 
     def _markdown_summary(self) -> str:
         """One row per check family: what against what, the worst error, the tolerance, pass/fail count."""
-        lines = ["| check | against | worst error | tolerance | status |", "|---|---|---|---|---|"]
+        lines = ["| check | kind | pimsim (worst) | error | tolerance | status |", "|---|---|---|---|---|---|"]
         fams: dict[str, list[Check]] = {}
         for c in self.checks:
             fams.setdefault(c.family, []).append(c)
@@ -198,11 +201,11 @@ class Report:
             status = f"{len(rows) - bad}/{len(rows)} pass" if len(rows) > 1 else rows[0].status
             if bad:
                 status = f"**{status}**"
-            title = rows[0].title
             err = worst.error_text
             if len(rows) > 1 and "[" in worst.id and worst.error:
                 err += f" ({worst.id[worst.id.index('[') + 1:-1]})"
-            lines.append(f"| {_md(title)} | {_md(rows[0].source)} | {_md(err)} | "
+            lines.append(f"| {_md(rows[0].label or rows[0].title)} | {rows[0].kind} | {_md(worst.pimsim)} | "
+                         f"{_md(err)} | "
                          f"{_md(worst.tolerance)} | {status} |")
         s = self.summary()
         lines += ["", f"{self._summary_line(s)}."]

@@ -66,9 +66,11 @@ def run_validation(only: Iterable[str] | None = None, skip: Iterable[str] | None
             t = tol[fam]
             where = traceback.extract_tb(exc.__traceback__)[-1]
             checks.append(Check(
-                id=fam, family=fam, kind=t.kind, check=fam, title=t.title, reference=t.source[:60], pimsim="crashed",
+                id=fam, family=fam, kind=t.kind, check=fam, title=t.title, label=t.label, reference=t.source[:60],
+                pimsim="crashed",
                 error=None, error_text="n/a", tolerance="-", status=ERROR, reason=t.reason, source=t.source,
-                error_kind=t.error, message=f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})",
+                error_kind=t.error,
+                message=f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})",
             ))
     shown_tol = "shipped pimsim/validate/tolerances.yaml" if tolerances is None else tol_path
     report = Report(checks, refs.describe(), shown_tol,

@@ -33,6 +33,7 @@ class Tolerance(_Strict):
     """One check family's tolerance entry (field meanings: the header of tolerances.yaml)."""
 
     kind: Kind
+    label: str = Field(min_length=1, max_length=80, description="short: what against what (summaries)")
     title: str = Field(min_length=1)
     source: str = Field(min_length=1)
     value: float | tuple[float | None, float | None] | None = None
