@@ -114,6 +114,9 @@ class CommandEngine:
     def __init__(self, dram: DramConfig, *, refresh: bool = True, row_policy: Literal["open", "close"] = "open"):
         if row_policy not in ("open", "close"):
             raise ConfigError(f"row_policy must be 'open' or 'close', got {row_policy!r}")
+        if dram.channels > 64:
+            raise ConfigError(f"the command engine runs at most 64 channels at once (channel masks are 64 "
+                              f"bits); dram.channels is {dram.channels}")
         self.dram = dram
         self.refresh = bool(refresh)
         self.row_policy = row_policy

@@ -50,13 +50,15 @@ class PimTimer:
 
     def __init__(self, hw: Hardware, *, refresh: bool = False):
         self.hw = hw
-        self.engine = CommandEngine(hw.dram, refresh=False)
+        # channels are independent and the mapper's programs identical per channel: one channel is timed
+        self.channel = hw.dram.model_copy(update={"channels": 1})
+        self.engine = CommandEngine(self.channel, refresh=False)
         self.settled = self.engine.settled_state(open_row=hw.dram.rows - 1, mode=2)
         self._cache: dict[int, tuple[object, ProgramTiming]] = {}
         self._parsed: dict[int, tuple[object, object]] = {}
         self.refresh = refresh
         if refresh:
-            self.continuous = CommandEngine(hw.dram, refresh=True)
+            self.continuous = CommandEngine(self.channel, refresh=True)
             self.state: EngineState = self.continuous.settled_state(open_row=hw.dram.rows - 1, mode=2)
 
     def parsed(self, program):

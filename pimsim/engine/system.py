@@ -289,7 +289,7 @@ class SystemSimulator:
             ops = list(step.pre) + list(step.layer) * layers + list(step.post)
             text = "".join(op.program.text.replace("AiM EOC\n", "") for op in ops if op.unit == "pim")
             program = parse_trace(text + "AiM EOC\n", source="<refresh probe>")
-            on = CommandEngine(self.hw.dram, refresh=True)
+            on = CommandEngine(self.timer.channel, refresh=True)
             with_ref = on.run(program, start_state=on.settled_state(self.hw.dram.rows - 1, mode=2))
             without = self.timer.engine.run(program, start_state=self.timer.settled)
             on_counts = with_ref.channel_commands_by_name(0)
