@@ -233,6 +233,34 @@ def test_reference_folder_missing_a_file_exits_2(tmp_path, cli):
     assert rc == 2 and "missing" in err and "cpu_gpt_decode_measured.csv" in err
 
 
+def _reference_copy(tmp_path: Path) -> Path:
+    copies = locate(shared=tmp_path / "absent")
+    ref_dir = tmp_path / "ref"
+    (ref_dir / "aim_calibration").mkdir(parents=True)
+    (ref_dir / "h100_gpt_decode_measured.csv").write_bytes(copies.h100_csv.read_bytes())
+    (ref_dir / "cpu_gpt_decode_measured.csv").write_bytes(copies.cpu_csv.read_bytes())
+    for f in copies.aim_dir.iterdir():
+        (ref_dir / "aim_calibration" / f.name).write_bytes(f.read_bytes())
+    return ref_dir
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda d: (d / "cpu_gpt_decode_measured.csv").write_text("model,decode_ms_per_token,prompt,generated\n"
+                                                              "gpt2-small,fast,64,32\n"),
+     "cpu_gpt_decode_measured.csv line 2: column 'decode_ms_per_token': not a number"),
+    (lambda d: (d / "aim_calibration" / "expected.csv").write_text("trace,cycles\nx.trace,1\n"),
+     "missing column(s) dram_cmds"),
+    (lambda d: (d / "aim_calibration" / "gemv_768x768_ch8.trace").write_text("AiM MAC_ABK 64\n"),
+     "gemv_768x768_ch8.trace"),
+], ids=["bad-number", "bad-expected-columns", "bad-trace"])
+def test_malformed_reference_files_exit_2_naming_the_file(tmp_path, cli, damage, match):
+    ref_dir = _reference_copy(tmp_path)
+    damage(ref_dir)
+    rc, out, err = cli("validate", "--reference", ref_dir, "--only", "measured")
+    assert rc == 2, out[-500:]
+    assert match in err and "Traceback" not in err
+
+
 def test_without_the_shared_folder_the_package_copies_are_used(tmp_path):
     refs = locate(shared=tmp_path / "absent")
     assert set(refs.origins.values()) == {"package"}
@@ -255,14 +283,7 @@ def test_shared_folder_is_preferred_and_package_copies_are_identical():
 def test_package_copies_give_the_same_measured_checks(tmp_path, cli):
     rc, out_shared, err = cli("validate", "--json", "--only", "baseline.cpu.latency,aim.trace.cycles")
     assert rc == 0, err
-    copies = locate(shared=tmp_path / "absent")
-    ref_dir = tmp_path / "ref"
-    ref_dir.mkdir()
-    (ref_dir / "h100_gpt_decode_measured.csv").write_bytes(copies.h100_csv.read_bytes())
-    (ref_dir / "cpu_gpt_decode_measured.csv").write_bytes(copies.cpu_csv.read_bytes())
-    (ref_dir / "aim_calibration").mkdir()
-    for f in copies.aim_dir.iterdir():
-        (ref_dir / "aim_calibration" / f.name).write_bytes(f.read_bytes())
+    ref_dir = _reference_copy(tmp_path)
     rc, out_copy, err = cli("validate", "--json", "--reference", ref_dir, "--only",
                             "baseline.cpu.latency,aim.trace.cycles")
     assert rc == 0, err

@@ -39,6 +39,32 @@ class References:
     aim_dir: Path
     origins: dict[str, str]
 
+    def check(self) -> None:
+        """Parse every reference file once (ConfigError naming the file, line and column on bad input), so
+        that a malformed reference is bad input (exit 2), not a failed check."""
+        import csv
+
+        from pimsim.baselines import read_measurements
+        from pimsim.dram import parse_trace
+
+        read_measurements(self.h100_csv, 2)
+        read_measurements(self.cpu_csv, 4)
+        expected = self.aim_dir / AIM_EXPECTED
+        with expected.open(encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = {"trace", "cycles", "dram_cmds"} - set(reader.fieldnames or [])
+            if missing:
+                raise ConfigError(f"{expected}: missing column(s) {', '.join(sorted(missing))}")
+            for line, row in enumerate(reader, start=2):
+                where = f"{expected} line {line}"
+                if not (row.get("cycles") or "").strip().isdigit():
+                    raise ConfigError(f"{where}: column 'cycles' must be a whole number, got {row.get('cycles')!r}")
+                for kv in (row.get("dram_cmds") or "").split():
+                    name, _, count = kv.partition("=")
+                    if not name or not count.isdigit():
+                        raise ConfigError(f"{where}: column 'dram_cmds': expected NAME=COUNT, got {kv!r}")
+                parse_trace(self.aim_dir / row["trace"])  # TraceError names the file and line
+
     def describe(self) -> dict[str, dict[str, str]]:
         """JSON-ready: per reference, the path used and its origin."""
         return {

@@ -55,6 +55,8 @@ def run_validation(only: Iterable[str] | None = None, skip: Iterable[str] | None
     tol = load_tolerances(tol_path, families=list(FAMILIES))
     families = select(tol, only, skip)
     refs = locate(reference)
+    if any(tol[f].kind == "measured" for f in families):
+        refs.check()
     ctx = Context(tol, refs)
     checks: list[Check] = []
     for fam in families:
