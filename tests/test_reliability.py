@@ -380,6 +380,18 @@ def test_fuzz_traces_replay(lines, eoc, refresh):
         assert sum(data["category_cycles"].values()) == data["cycles"]
 
 
+def test_replay_on_more_channels_than_the_engine_holds_is_a_clear_message():
+    with tempfile.TemporaryDirectory() as d:
+        hw = _write_yaml(d, "hw.yaml", {"base": "pimgpt-gddr6", "dram": {"channels": 65}})
+        trace = Path(d) / "t.trace"
+        trace.write_text("AiM MAC_ABK 64 0x80000000 1\nAiM EOC\n")
+        argv = ["replay", trace, "--hardware", hw, "--json"]
+        rc, out, err = _cli(*argv)
+        data = _assert_clear_outcome(rc, out, err, argv)
+        if data is not None:
+            assert data["cycles"] == 185
+
+
 # ------------------------------------------------------------------------------------------ capacity
 
 PRM72 = "qwen2.5-math-prm-72b"
