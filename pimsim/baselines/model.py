@@ -90,16 +90,8 @@ def energy_j(device: DevicePreset, time_s: float, moved_bytes: float, flops: flo
 
 
 def result_tokens(workload) -> int:
-    """Tokens per-token figures divide by: `workload.generated_tokens`; when that is 0 (pure PRM
-    scoring) the scored solution tokens, solutions x steps x step_tokens (question and separator
-    tokens excluded); failing both, the forward tokens of all phases."""
-    if workload.generated_tokens:
-        return int(workload.generated_tokens)
-    spec = workload.spec
-    sols = getattr(spec, "solutions", None) or getattr(spec, "n", None)
-    if sols and getattr(spec, "steps", None) and getattr(spec, "step_tokens", None):
-        return int(sols * spec.steps * spec.step_tokens)
-    return int(sum(p.tokens for p in workload.phases))
+    """See `Workload.result_tokens` (one definition for PIM and baselines)."""
+    return workload.result_tokens
 
 
 def workload_config(workload) -> dict:

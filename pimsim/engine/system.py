@@ -347,7 +347,7 @@ class SystemSimulator:
         }
         return Result(
             machine=f"{self.hw.name}/{self.mapping.name}",
-            latency_s=wall_total, energy_j=sum(energy.values()), tokens=workload.generated_tokens,
+            latency_s=wall_total, energy_j=sum(energy.values()), tokens=workload.result_tokens,
             breakdown_s=seconds, breakdown_j=_clean(energy), phases=tuple(phases),
             commands={k: int(round(v)) for k, v in sorted(total.commands.items())},
             row_hit_rate=total.row_hits / accesses if accesses else None, counters=counters,

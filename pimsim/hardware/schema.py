@@ -19,7 +19,7 @@ DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4, "int8": 1}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # Pairs (longer, shorter): the first must be >= the second when both are given. Each is a
@@ -176,6 +176,13 @@ class Hardware(_Strict):
         if self.dram.banks % self.pim.banks_per_unit:
             raise ValueError(f"pim.banks_per_unit: {self.pim.banks_per_unit} does not divide the "
                              f"{self.dram.banks} banks per channel")
+        if self.pim.global_buffer_bytes < self.dram.column_bytes:
+            raise ValueError(f"pim.global_buffer_bytes: {self.pim.global_buffer_bytes} is smaller than one column "
+                             f"access (dram.column_bytes = {self.dram.column_bytes}); the buffer must hold at least "
+                             "one column of the input vector")
+        if self.dram.column_bytes % self.pim.dtype_bytes:
+            raise ValueError(f"dram.column_bytes: {self.dram.column_bytes} is not a whole number of "
+                             f"{self.pim.dtype} elements ({self.pim.dtype_bytes} bytes)")
         return self
 
     @property

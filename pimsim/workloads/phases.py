@@ -119,6 +119,19 @@ class Workload:
     def __iter__(self) -> Iterator[Phase]:
         return iter(self.phases)
 
+    @property
+    def result_tokens(self) -> int:
+        """Tokens per-token figures divide by (every machine the same): the generated tokens; for pure
+        PRM scoring (none generated) the scored solution tokens, solutions x steps x step_tokens
+        (question and separator tokens excluded); failing both, the forward tokens of all phases."""
+        if self.generated_tokens:
+            return int(self.generated_tokens)
+        spec = self.spec
+        sols = getattr(spec, "solutions", None) or getattr(spec, "n", None)
+        if sols and getattr(spec, "steps", None) and getattr(spec, "step_tokens", None):
+            return int(sols * spec.steps * spec.step_tokens)
+        return int(sum(p.tokens for p in self.phases))
+
     def totals(self, dtype_bytes: int = 2) -> dict[str, int]:
         out = dict.fromkeys(COST_KEYS + ("tokens",), 0)
         for p in self.phases:
