@@ -60,6 +60,8 @@ def test_breakdown_sums_to_total_and_explains_the_gap(pimgpt_results, name):
     assert b["pim_mac_stream"] == pytest.approx(mac16_per_channel * 2 * 0.5e-9, rel=0.01)
     # with AiM timing a full row takes 226 cycles of which 128 stream MACs: streaming + switching is
     # 226/128 = 1.77x the streaming time, plus waits after result-read groups and partly used last rows
+    # bank utilisation = MAC streaming time over wall time (every unit streams during a MAC16)
+    assert r.counters["bank_utilisation"] == pytest.approx(b["pim_mac_stream"] / r.latency_s, rel=1e-9)
     ratio = (b["pim_mac_stream"] + b["pim_row_switch"]) / b["pim_mac_stream"]
     assert 226 / 128 <= ratio <= 1.06 * 226 / 128
 

@@ -57,6 +57,7 @@ def _simulate(args) -> int:
                                                            if result.tokens else ""))
     if result.row_hit_rate is not None:
         print(f"row-hit rate       {result.row_hit_rate:.4f}")
+    print(f"bank utilisation   {result.counters.get('bank_utilisation', 0.0):.4f}  (MAC column slots used)")
     print(f"non-VMM share      {result.counters.get('non_vmm_share', 0.0):.4f}")
     print()
     rows = [(k, v * 1e3, v / result.latency_s) for k, v in result.breakdown_s.items()]

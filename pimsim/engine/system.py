@@ -344,6 +344,7 @@ class SystemSimulator:
             "link_bytes": total.link_bytes,
             # PIM-GPT's "non-VMM" time: ASIC work and link transfers outside PIM instructions
             "non_vmm_share": (seconds.get("asic", 0.0) + seconds.get("link", 0.0)) / wall_total if wall_total else 0.0,
+            "bank_utilisation": self._bank_utilisation(total.commands, wall_total),
         }
         return Result(
             machine=f"{self.hw.name}/{self.mapping.name}",
@@ -353,6 +354,15 @@ class SystemSimulator:
             row_hit_rate=total.row_hits / accesses if accesses else None, counters=counters,
             config=config or {},
         )
+
+    def _bank_utilisation(self, commands: dict[str, float], wall_s: float) -> float:
+        """Share of PIM-unit column slots spent multiplying: MAC column operations issued (MAC16 drives
+        every unit of a channel, MAC one) over units x wall time / tCCD_L."""
+        d, p = self.hw.dram, self.hw.pim
+        units = d.channels * (d.banks // p.banks_per_unit)
+        issued = commands.get("MAC16", 0.0) * (d.banks // p.banks_per_unit) + commands.get("MAC", 0.0)
+        slots = units * wall_s / (d.timing.get("nCCDL", 1) * d.tck_ns * 1e-9)
+        return issued / slots if slots else 0.0
 
     def _energy(self, t: _Tally, wall_s: float) -> dict[str, float]:
         e = defaultdict(float)
