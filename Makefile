@@ -22,7 +22,7 @@ test: venv
 	$(PY) -m pytest -q
 
 bench: venv
-	$(PY) -m pytest benchmarks --benchmark-enable -q
+	$(PY) -m pytest benchmarks --benchmark-enable -o python_files='bench_*.py' -q
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .benchmarks
