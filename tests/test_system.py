@@ -139,6 +139,18 @@ def test_capacity_error_with_required_and_available_bytes():
     assert r.latency_s > 0
 
 
+def test_kv_reservation_sized_to_the_workload_fits_more_sequences():
+    """pimgpt reserves max_context (4096) tokens per sequence: 64 sequences of Qwen2.5-Math-1.5B need
+    3.09 GB weights + 64 x 4096 x 28 KiB of KV = 10.6 GB > 8 GiB on 16 channels; sized to the
+    workload's 100 tokens the KV cache is 0.18 GB and it fits."""
+    hw16 = load_hardware("pimgpt-gddr6", overrides={"dram": {"channels": 16}})
+    spec = GenerateSpec(prompt=90, generate=10, batch=64)
+    with pytest.raises(CapacityError, match="x 4096 tokens"):
+        simulate("qwen2.5-math-1.5b-instruct", hw16, "pimgpt", spec)
+    r = simulate("qwen2.5-math-1.5b-instruct", hw16, "pimgpt_kv_fit", spec)
+    assert r.tokens == 640
+
+
 def test_pipelined_overlaps_sequences_and_equals_serial_for_one():
     pipelined = load_mapping("pimgpt").model_copy(update={"overlap": "pipelined", "name": "pimgpt-pipelined"})
     one = GenerateSpec(prompt=4, generate=6)

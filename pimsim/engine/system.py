@@ -98,10 +98,13 @@ class SystemSimulator:
         """All models of the workload and their KV caches (for the most sequences any phase runs) must fit."""
         need: dict[str, dict[str, int]] = {}
         for ph in workload.phases:
-            seqs = max(ph.batch, need.get(ph.model.name, {}).get("sequences", 0))
-            need[ph.model.name] = dict(self.mapper(ph.model).required_bytes(seqs), sequences=seqs)
+            prev = need.get(ph.model.name, {})
+            seqs = max(ph.batch, prev.get("sequences", 0))
+            ctx = max(ph.end_context, prev.get("context", 0))
+            need[ph.model.name] = dict(self.mapper(ph.model).required_bytes(seqs, ctx), sequences=seqs, context=ctx)
         for ph in workload.phases:  # one model alone too big: the mapper's own message
-            self.mapper(ph.model).check_capacity(need[ph.model.name]["sequences"])
+            n = need[ph.model.name]
+            self.mapper(ph.model).check_capacity(n["sequences"], n["context"])
         total = sum(n["total_bytes"] for n in need.values())
         if total > self.hw.capacity_bytes:
             parts = ", ".join(f"{k} {v['total_bytes']:,}" for k, v in need.items())

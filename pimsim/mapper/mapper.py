@@ -91,21 +91,28 @@ class Mapper:
         self.top_row = hw.dram.rows - 4  # rows above belong to the KV append and the idle state
 
     # ------------------------------------------------------------------ capacity
-    def required_bytes(self, sequences: int) -> dict[str, int]:
-        """Weights (padded to whole columns per output) plus the KV cache reserved for `max_context`."""
+    def reserved_context(self, workload_context: int | None = None) -> int:
+        """Tokens of KV cache reserved per sequence: the model's maximum context (PIM-GPT), or with
+        `attention.reserve: workload` the longest context the workload reaches."""
+        if self.mapping.attention.reserve == "workload" and workload_context:
+            return min(workload_context, self.model.max_context)
+        return self.model.max_context
+
+    def required_bytes(self, sequences: int, workload_context: int | None = None) -> dict[str, int]:
+        """Every weight (bf16) plus the KV cache reserved for `sequences` sequences."""
         m = self.model
         weights = m.params * self.dtype_bytes
-        kv = sequences * m.max_context * m.kv_bytes_per_token(self.dtype_bytes)
+        kv = sequences * self.reserved_context(workload_context) * m.kv_bytes_per_token(self.dtype_bytes)
         return {"weights_bytes": weights, "kv_cache_bytes": kv, "total_bytes": weights + kv}
 
-    def check_capacity(self, sequences: int) -> None:
-        need = self.required_bytes(sequences)
+    def check_capacity(self, sequences: int, workload_context: int | None = None) -> None:
+        need = self.required_bytes(sequences, workload_context)
         have = self.hw.capacity_bytes
         if need["total_bytes"] > have:
             raise CapacityError(
                 f"{self.model.name} does not fit {self.hw.name}: requires {need['total_bytes']:,} bytes "
                 f"(weights {need['weights_bytes']:,} + KV cache {need['kv_cache_bytes']:,} for {sequences} "
-                f"sequence(s) x {self.model.max_context} tokens) but the preset has {have:,} bytes "
+                f"sequence(s) x {self.reserved_context(workload_context)} tokens) but the preset has {have:,} bytes "
                 f"({self.hw.dram.channels} channels x {self.hw.dram.channel_bytes:,}); use a preset with more "
                 "channels or fewer sequences"
             )

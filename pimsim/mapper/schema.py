@@ -52,7 +52,9 @@ class AttentionLayout(_Strict):
     k_layout: Literal["row_major"] = "row_major"
     v_layout: Literal["column_major", "row_major"] = "column_major"
     concat_heads: bool = Field(True, description="all heads' K (V) of a position share DRAM rows")
-    reserve: Literal["max_context"] = "max_context"
+    reserve: Literal["max_context", "workload"] = Field(
+        "max_context", description="KV cache reserved per sequence: the model's maximum context (PIM-GPT) "
+        "or the longest context the workload reaches")
 
 
 class Mapping(_Strict):
