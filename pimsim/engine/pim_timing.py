@@ -27,8 +27,6 @@ from pimsim.dram.table import OP
 from pimsim.hardware import Hardware
 
 # engine category -> breakdown key (pim_ prefix: PIM time; refresh stays refresh)
-PIM_CATEGORIES = ("pim_mac_stream", "pim_row_switch", "pim_gb_write", "pim_bias_write", "pim_result_read",
-                  "pim_data", "pim_mode_switch", "pim_wait", "pim_drain")
 _RENAME = {"mac": "pim_mac_stream", "row_switch": "pim_row_switch", "gb_write": "pim_gb_write",
            "bias_write": "pim_bias_write", "result_read": "pim_result_read", "data": "pim_data",
            "mode_switch": "pim_mode_switch", "wait": "pim_wait", "drain": "pim_drain", "refresh": "refresh"}

@@ -27,7 +27,7 @@ import simpy
 from pimsim.dram import CommandEngine, parse_trace
 from pimsim.engine.asic import asic_energy_j, asic_seconds
 from pimsim.engine.energy import background_energy_j, link_energy_j, pim_command_energy_j
-from pimsim.engine.pim_timing import PIM_CATEGORIES, PimTimer
+from pimsim.engine.pim_timing import PimTimer
 from pimsim.errors import CapacityError, ConfigError
 from pimsim.hardware import Hardware, load_hardware
 from pimsim.mapper import Mapper, Mapping, load_mapping
@@ -35,7 +35,6 @@ from pimsim.models import ModelConfig
 from pimsim.result import PhaseResult, Result
 from pimsim.workloads import Phase, Workload, expand
 
-TIME_CATEGORIES = PIM_CATEGORIES + ("kv_write", "asic", "link", "refresh")
 
 
 @dataclass
@@ -47,7 +46,6 @@ class _Tally:
     asic_flops: float = 0.0
     asic_sram_bytes: float = 0.0
     link_bytes: float = 0.0
-    link_read_bytes: float = 0.0
     row_hits: float = 0.0
     row_misses: float = 0.0
     pim_busy_s: float = 0.0
@@ -59,7 +57,7 @@ class _Tally:
             self.seconds[k] += v * times
         for k, v in other.commands.items():
             self.commands[k] += v * times
-        for name in ("asic_flops", "asic_sram_bytes", "link_bytes", "link_read_bytes", "row_hits",
+        for name in ("asic_flops", "asic_sram_bytes", "link_bytes", "row_hits",
                      "row_misses", "pim_busy_s", "weight_pim_s", "attention_pim_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name) * times)
 
@@ -85,7 +83,6 @@ class SystemSimulator:
         self._refresh_commands: dict[ModelConfig, dict[str, float]] = {}
         self._op_cache: dict[int, tuple[object, tuple[str, float, _Tally]]] = {}
         self.link_bytes_per_s = hw.dram.channels * hw.link.bytes_per_cycle / (hw.dram.tck_ns * 1e-9)
-        self.trace_events: list[dict] = []
 
     def mapper(self, model: ModelConfig) -> Mapper:
         m = self._mappers.get(model)
@@ -154,7 +151,6 @@ class SystemSimulator:
         sec = op.link_bytes / self.link_bytes_per_s + self.hw.link.latency_ns * 1e-9
         t.seconds["link"] += sec
         t.link_bytes += op.link_bytes
-        t.link_read_bytes += op.link_bytes
         return "link", sec, t
 
     def _ops_tally(self, ops) -> _Tally:
@@ -243,7 +239,7 @@ class SystemSimulator:
                     t = _Tally()
                     for cat in ("asic", "link"):
                         t.seconds[cat] = fast.seconds.get(cat, 0.0)
-                    for name in ("asic_flops", "asic_sram_bytes", "link_bytes", "link_read_bytes",
+                    for name in ("asic_flops", "asic_sram_bytes", "link_bytes",
                                  "weight_pim_s", "attention_pim_s"):
                         setattr(t, name, getattr(fast, name))
                     if joined is not None:
@@ -372,7 +368,7 @@ class SystemSimulator:
         for k, v in pim_command_energy_j(t.commands, self.hw).items():
             e[k] += v
         e["asic"] += asic_energy_j(int(t.asic_flops), int(t.asic_sram_bytes), self.hw.energy)
-        e["link"] += link_energy_j(t.link_bytes, self.hw) + t.link_read_bytes / self.hw.dram.column_bytes * \
+        e["link"] += link_energy_j(t.link_bytes, self.hw) + t.link_bytes / self.hw.dram.column_bytes * \
             self.hw.energy.rd_pj * 1e-12
         e["background"] += background_energy_j(wall_s, self.hw)
         return dict(e)

@@ -34,7 +34,6 @@ _SPECIAL_UNITS = {
     "rotary": ("mul",),
 }
 
-CATEGORIES = ("pim_mac", "attention", "kv_write", "asic", "link")
 
 
 @dataclass(frozen=True)
