@@ -84,6 +84,15 @@ def _level_range(cfg, level):
     return 1 + nranks + nbg, 1 + nranks + nbg + nb
 
 
+@njit(cache=True, inline="always")
+def _nodes(cfg, lv, bank, single):
+    """Node range [lo, hi) of level `lv` a command touches: its own bank's node, or every node."""
+    if single:
+        lo = _node(cfg, lv, bank)
+        return lo, lo + 1
+    return _level_range(cfg, lv)
+
+
 @njit(cache=True)
 def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
     """Earliest cycle command `c` may issue on (ch, bank) given timing alone (bank -1: every bank)."""
@@ -113,11 +122,7 @@ def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, 
     wmax = hist.shape[3]
     if cmdinfo[c, CI_HASWIN] != 0:
         for lv in range(4):
-            if single:
-                lo = _node(cfg, lv, bank)
-                hi = lo + 1
-            else:
-                lo, hi = _level_range(cfg, lv)
+            lo, hi = _nodes(cfg, lv, bank, single)
             for n in range(lo, hi):
                 p = hpos[ch, n, c]
                 hist[ch, n, c, p % wmax] = t
@@ -127,11 +132,7 @@ def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, 
         f = cons[k, 1]
         lat = cons[k, 2]
         w = cons[k, 3]
-        if single:
-            lo = _node(cfg, lv, bank)
-            hi = lo + 1
-        else:
-            lo, hi = _level_range(cfg, lv)
+        lo, hi = _nodes(cfg, lv, bank, single)
         for n in range(lo, hi):
             if w <= 1:
                 v = t + lat
