@@ -4,6 +4,7 @@ on real runs' command logs, energy floors, capacity errors, schedules and the si
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -226,3 +227,12 @@ def test_simulate_cli_json_and_trace(run_cli, tmp_path):
     rc, out, err = run_cli("simulate", "--model", "qwen2.5-math-7b-instruct", "--workload", "generate",
                            "--prompt", "4", "--generate", "4")
     assert rc == 2 and "does not fit" in err and "Traceback" not in err
+
+
+def test_exact_mode_with_a_pipelined_mapping_is_a_clear_error(run_cli, tmp_path):
+    mapping = tmp_path / "piped.yaml"
+    mapping.write_text((Path(__file__).resolve().parents[1] / "mappings" / "pimgpt.yaml").read_text()
+                       .replace("overlap: serial", "overlap: pipelined"))
+    rc, out, err = run_cli("simulate", "--model", "gpt2-small", "--mapping", str(mapping), "--workload", "generate",
+                           "--prompt", "2", "--generate", "2", "--exact")
+    assert rc == 2 and "exact mode simulates the serial schedule" in err and "Traceback" not in err
