@@ -56,7 +56,7 @@ II_CMD, II_REPEAT, II_MODE, II_BLOCK, II_READER, II_AF = range(6)
 OP_SYNC, OP_EOC = 14, 15
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _node(cfg, level, bank):
     if level == 0:
         return 0
@@ -70,7 +70,7 @@ def _node(cfg, level, bank):
     return 1 + nranks + nranks * nbg + bank
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _level_range(cfg, level):
     nranks = cfg[C_NRANKS]
     nbg = cfg[C_NBG] * nranks
@@ -84,7 +84,7 @@ def _level_range(cfg, level):
     return 1 + nranks + nbg, 1 + nranks + nbg + nb
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _nodes(cfg, lv, bank, single):
     """Node range [lo, hi) of level `lv` a command touches: its own bank's node, or every node."""
     if single:
@@ -93,7 +93,7 @@ def _nodes(cfg, lv, bank, single):
     return _level_range(cfg, lv)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
     """Earliest cycle command `c` may issue on (ch, bank) given timing alone (bank -1: every bank)."""
     best = 0
@@ -115,7 +115,7 @@ def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, bank, t):
     """Raise next-allowed cycles after command `c` issues at `t` on (ch, bank) (bank -1: every bank)."""
     single = cmdinfo[c, CI_SCOPE] == SC_BANK and bank >= 0
@@ -145,7 +145,7 @@ def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, 
                 ready[ch, n, f] = v
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _uni_row(open_row, ch):
     """Row open in every bank of the channel, -1 if all closed, -2 if mixed."""
     r = open_row[ch, 0]
@@ -155,7 +155,7 @@ def _uni_row(open_row, ch):
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def update_rows(cfg, cmdinfo, open_row, chs, ch, c, bank, row):
     role = cmdinfo[c, CI_ROLE]
     allb = not (cmdinfo[c, CI_SCOPE] == SC_BANK and bank >= 0)
@@ -174,7 +174,7 @@ def update_rows(cfg, cmdinfo, open_row, chs, ch, c, bank, row):
     chs[ch, S_UNIROW] = _uni_row(open_row, ch)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
            ch, c, bank, row, t, arrival, category):
     apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, bank, t)
@@ -213,7 +213,7 @@ def _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, cou
         nlog[0] = i + 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _refresh(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog, ch):
     """Issue the refresh that is due on `ch` (precharging first), then schedule the next one."""
     due = chs[ch, S_NEXTREF]
@@ -256,7 +256,7 @@ def _refresh(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, c
     chs[ch, S_NEXTREF] = due + cfg[C_REFINT]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _preq(cfg, cmdinfo, open_row, chs, ch, fc, bank, row):
     """(command, bank) to issue next for a request whose final command is fc; (-1, -1): nothing to do."""
     role = cmdinfo[fc, CI_ROLE]
@@ -293,7 +293,7 @@ def _preq(cfg, cmdinfo, open_row, chs, ch, fc, bank, row):
     return fc, bank
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
              ch, fc, bank, row, arrival, mode_needed):
     """Serve one request in order on `ch`: its row commands, mode switch and final command. Returns the
@@ -349,7 +349,7 @@ def _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, c
             return t
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _busy(chs, ch, arrival, dep):
     if dep > chs[ch, S_BUSYEND]:
         s = arrival
@@ -360,7 +360,7 @@ def _busy(chs, ch, arrival, dep):
         chs[ch, S_BUSYEND] = dep
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def simulate(prog_op, prog_opsize, prog_mask, prog_bank, prog_row, insinfo, cfg, cmdinfo, cons_start, cons,
              ready, hist, hpos, open_row, chs, leave, counts, cat, log, nlog):
     """Run a program; returns the cycle at which it ends (EOC returned, or last completion)."""
