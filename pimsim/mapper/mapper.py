@@ -160,7 +160,15 @@ class Mapper:
         return self._gemv(shape, packed=w.pack_rows, wr_bias=w.partial_sums == "wr_bias", region=name)
 
     def score_program(self, context: int) -> Program:
-        """q.K^T over `context` keys: outputs (key, q head), segments of head_dim elements."""
+        """q.K^T over `context` keys: outputs (key, q head), segments of head_dim elements.
+
+        GQA needs no special case here: a MAC_ABK multiplies bank column c with global-buffer column c,
+        so a key segment shared by g query heads must sit under each head's GB columns. Storing it once
+        per KV head means g GB loads sweeping the same rows; storing it under each head means g copies.
+        Either way the rows opened and the MACs equal this program's (each q head's segments read as
+        their own rows); only the KV capacity (`required_bytes`, by KV heads) differs, and it is counted
+        separately.
+        """
         m = self.model
         heads_per_load = max(1, (self.gb_cols * self.elems_per_col) // m.head_dim)
         loads = ceil(m.heads / heads_per_load)
