@@ -136,10 +136,7 @@ class SystemSimulator:
                     t.attention_pim_s += sec
                 else:
                     t.weight_pim_s += sec
-            for k, v in timing.commands.items():  # every channel refreshes, whatever the op uses
-                t.commands[k] += v * (self.hw.dram.channels if k.startswith("REF") else channels)
-            t.row_hits += timing.row_hits * channels
-            t.row_misses += timing.row_misses * channels
+            self._add_pim_counts(t, timing, channels)
             t.pim_busy_s += sec
             return "pim", sec, t
         if op.unit == "asic":
@@ -152,6 +149,15 @@ class SystemSimulator:
         t.seconds["link"] += sec
         t.link_bytes += op.link_bytes
         return "link", sec, t
+
+    def _add_pim_counts(self, t: _Tally, timing, channels: int, times: int = 1) -> None:
+        """Add the DRAM commands and row hits/misses of `timing` (one channel's) run on `channels` channels,
+        `times` times; refreshes are counted on every channel, whatever the op uses."""
+        nch = self.hw.dram.channels
+        for k, v in timing.commands.items():
+            t.commands[k] += v * times * (nch if k.startswith("REF") else channels)
+        t.row_hits += timing.row_hits * channels * times
+        t.row_misses += timing.row_misses * channels * times
 
     def _ops_tally(self, ops) -> _Tally:
         tally = _Tally()
@@ -218,7 +224,8 @@ class SystemSimulator:
         A token's PIM programs run as one joined engine program; its PIM time and DRAM commands come from
         that run (time by engine category; plain writes, which only the KV appends issue, as kv_write),
         its ASIC and link work and the weight/attention counters from the op tallies, as in fast mode.
-        Commands scale to every channel except the K append's, which one channel serves.
+        Commands and row hits/misses scale to every channel except the K append's (a refresh-free timing,
+        so no REF to take back), which one channel serves.
         """
         hp = 1 if ph.head_positions is None else ph.head_positions
         tally = _Tally()
@@ -226,7 +233,7 @@ class SystemSimulator:
         tck_s = self.hw.dram.tck_ns * 1e-9
         nch = self.hw.dram.channels
         k_append = mapper.kv_append_ops()[0]
-        k_cmds = self.timer.time(k_append.program).commands if self.mapping.attention.placement == "pim" else {}
+        k_timing = self.timer.time(k_append.program) if self.mapping.attention.placement == "pim" else None
         for s in range(ph.steps):
             for i in range(ph.new_tokens):
                 ctx = ph.past_context + s * ph.new_tokens + i + 1
@@ -246,10 +253,9 @@ class SystemSimulator:
                         timing = self.timer.run_continuous(joined)
                         for cat, cyc in timing.category_cycles.items():
                             t.seconds["kv_write" if cat == "pim_data" else cat] += cyc * tck_s
-                        for k, v in timing.commands.items():
-                            t.commands[k] += v * nch - (nch - 1) * k_cmds.get(k, 0) * step.layers
-                        t.row_hits += timing.row_hits * nch
-                        t.row_misses += timing.row_misses * nch
+                        self._add_pim_counts(t, timing, nch)
+                        if k_timing is not None:  # the K appends ran on one channel, not all
+                            self._add_pim_counts(t, k_timing, 1 - nch, times=step.layers)
                         t.pim_busy_s += timing.cycles * tck_s
                     tally.add(t)
         return tally, tally.total_s
