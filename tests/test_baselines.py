@@ -88,12 +88,30 @@ def test_kept_fit_inputs_are_the_reference_files(name):
 
 
 @pytest.mark.parametrize("device,csv_name", [("h100-sxm", "h100_gpt_decode_measured.csv"),
+                                             ("h200-sxm", "h200_gpt_decode_measured.csv"),
                                              ("server-16vcpu", "cpu_gpt_decode_measured.csv")])
 def test_refit_reproduces_the_shipped_preset(device, csv_name):
     shipped = load_device(device)
     res = fit_device(read_measurements(DATA / csv_name, shipped.dtype_bytes), shipped,
                      source=f"pimsim/baselines/data/{csv_name}")
     assert res.preset.model_dump() == shipped.model_dump()
+
+
+def test_h200_fit_input_is_the_raw_measurement_log():
+    """The H200 CSV holds exactly the long-replay (gpu-graph-energy) records of the measurement tool's log."""
+    raw = [json.loads(line) for line in (DATA / "h200_gpu_baseline_raw.jsonl").read_text().splitlines()]
+    runs = [r for r in raw if r["kind"] == "gpu-graph-energy"]
+    with (DATA / "h200_gpt_decode_measured.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(runs) == 16
+    for row, run in zip(rows, runs):
+        assert (row["model"], int(row["context"]), int(row["params"])) == (run["model"], run["ctx"], run["params"])
+        assert float(row["decode_ms_per_token"]) == pytest.approx(run["decode_ms_mean"], abs=5e-5)
+        assert float(row["energy_j_per_token"]) == pytest.approx(run["j_per_token"], abs=5e-5)
+    info = next(r for r in raw if r["kind"] == "info")
+    shipped = load_device("h200-sxm")  # the measured ceilings the preset claims come from that log
+    assert shipped.bandwidth_cap_bytes_per_s == pytest.approx(info["copy_TBps"] * 1e12, rel=1e-3)
+    assert shipped.flops_per_s == pytest.approx(info["bf16_TFLOPs"] * 1e12, rel=1e-3)
 
 
 def test_fit_recovers_parameters_from_synthetic_measurements(tmp_path):
@@ -222,7 +240,7 @@ def test_decode_step_time_grows_with_context():
 # ---- API, tokens, speed ---------------------------------------------------------------------------------
 
 def test_presets_listed_and_valid():
-    assert set(device_names()) >= {"t4", "a100-80gb", "h100-sxm", "xeon-gold-6154", "server-16vcpu"}
+    assert set(device_names()) >= {"t4", "a100-80gb", "h100-sxm", "h200-sxm", "xeon-gold-6154", "server-16vcpu"}
     for name in device_names():
         dev = load_device(name)
         assert dev.name == name and dev.sources

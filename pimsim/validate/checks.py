@@ -23,6 +23,7 @@ import csv
 import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from pimsim.validate.report import FAIL, PASS, Check
@@ -216,16 +217,26 @@ def _json_ref(ref: Bound):
 
 # ---------------------------------------------------------------------------------------------- measured
 
+# measured file -> (path from the references, device preset, dtype bytes, mode); h200-transfer is the blind
+# datasheet-transfer preset (pimsim/validate/data/h200-transfer.yaml) against the same H200 rows as h200-sxm
+_TRANSFER_PRESET = Path(__file__).parent / "data" / "h200-transfer.yaml"
+_MEASURED = {
+    "h100": (lambda refs: refs.h100_csv, "h100-sxm", 2, "graph"),
+    "cpu": (lambda refs: refs.cpu_csv, "server-16vcpu", 4, None),
+    "h200": (lambda refs: refs.h200_csv, "h200-sxm", 2, "graph"),
+    "h200-transfer": (lambda refs: refs.h200_csv, str(_TRANSFER_PRESET), 2, "graph"),
+}
+
+
 def _measured_runs(ctx: Context, which: str):
-    """(Measurement, Result) per row of the H100 or CPU file, through run_baseline."""
+    """(Measurement, Result) per row of a measured file, through run_baseline."""
     from pimsim.baselines import read_measurements, run_baseline
     from pimsim.workloads import Phase, Workload
 
     def make():
-        path, device, dtype, mode = ((ctx.refs.h100_csv, "h100-sxm", 2, "graph") if which == "h100"
-                                     else (ctx.refs.cpu_csv, "server-16vcpu", 4, None))
+        path_of, device, dtype, mode = _MEASURED[which]
         out = []
-        for m in read_measurements(path, dtype):
+        for m in read_measurements(path_of(ctx.refs), dtype):
             ph = Phase("decode", "policy", "decode", m.model, m.batch, 1, m.past_context, m.steps)
             wl = Workload(spec=None, phases=(ph,), generated_tokens=m.batch * m.steps)
             out.append((m, run_baseline(wl, device, mode)))
@@ -240,20 +251,21 @@ def _row_label(m) -> str:
     return f"{m.model.name} prompt {m.past_context} gen {m.steps + 1}" + (f" b{m.batch}" if m.batch != 1 else "")
 
 
-def h100_latency(ctx: Context) -> list[Check]:
-    return [ctx.check("baseline.h100.latency", f"H100 latency/token {_row_label(m)}", r.latency_per_token_s,
-                      (m.latency_per_token_s,) * 2, MS, item=_row_label(m)) for m, r in _measured_runs(ctx, "h100")]
+def _measured_family(fam: str, which: str, device_label: str, quantity: str) -> Callable[[Context], list[Check]]:
+    """Per measured row of `which`: pimsim's latency or energy per token against the measured one."""
 
+    def family(ctx: Context) -> list[Check]:
+        out = []
+        for m, r in _measured_runs(ctx, which):
+            measured, unit, ours = ((m.latency_per_token_s, MS, r.latency_per_token_s) if quantity == "latency"
+                                    else (m.energy_per_token_j, JOULE, r.energy_per_token_j))
+            if measured is not None:
+                label = _row_label(m)
+                out.append(ctx.check(fam, f"{device_label} {quantity}/token {label}", ours, (measured,) * 2, unit,
+                                     item=label))
+        return out
 
-def h100_energy(ctx: Context) -> list[Check]:
-    return [ctx.check("baseline.h100.energy", f"H100 energy/token {_row_label(m)}", r.energy_per_token_j,
-                      (m.energy_per_token_j,) * 2, JOULE, item=_row_label(m))
-            for m, r in _measured_runs(ctx, "h100") if m.energy_per_token_j is not None]
-
-
-def cpu_latency(ctx: Context) -> list[Check]:
-    return [ctx.check("baseline.cpu.latency", f"CPU latency/token {_row_label(m)}", r.latency_per_token_s,
-                      (m.latency_per_token_s,) * 2, MS, item=_row_label(m)) for m, r in _measured_runs(ctx, "cpu")]
+    return family
 
 
 def _aim_runs(ctx: Context):
@@ -517,9 +529,15 @@ def channel_scaling(ctx: Context) -> list[Check]:
 # ---------------------------------------------------------------------------------------------- registry
 
 FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
-    "baseline.h100.latency": h100_latency,
-    "baseline.h100.energy": h100_energy,
-    "baseline.cpu.latency": cpu_latency,
+    "baseline.h100.latency": _measured_family("baseline.h100.latency", "h100", "H100", "latency"),
+    "baseline.h100.energy": _measured_family("baseline.h100.energy", "h100", "H100", "energy"),
+    "baseline.cpu.latency": _measured_family("baseline.cpu.latency", "cpu", "CPU", "latency"),
+    "baseline.h200.latency": _measured_family("baseline.h200.latency", "h200", "H200", "latency"),
+    "baseline.h200.energy": _measured_family("baseline.h200.energy", "h200", "H200", "energy"),
+    "baseline.h200.transfer.latency": _measured_family("baseline.h200.transfer.latency", "h200-transfer",
+                                                       "H200 (blind transfer)", "latency"),
+    "baseline.h200.transfer.energy": _measured_family("baseline.h200.transfer.energy", "h200-transfer",
+                                                      "H200 (blind transfer)", "energy"),
     "aim.trace.cycles": aim_cycles,
     "aim.trace.commands": aim_commands,
     "dram.peak_mac_bandwidth": peak_mac_bandwidth,

@@ -4,7 +4,8 @@ The measured files live in `../shared/reference` beside the repository (a source
 byte-identical copies inside the package for installs without that folder: the H100 and CPU
 measurements in `pimsim/baselines/data/` (the baselines' fit inputs) and the AiM calibration traces in
 `pimsim/validate/data/aim_calibration/`. `--reference DIR` names a folder explicitly; then every file
-must be in it.
+must be in it. The H200 measurements are pimsim's own (taken with shared/tools/measure_gpu_baseline.py; see
+docs/baselines.md), not shared reference data: they are always read from the package.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pimsim.errors import ConfigError
 
 H100_CSV = "h100_gpt_decode_measured.csv"
 CPU_CSV = "cpu_gpt_decode_measured.csv"
+H200_CSV = "h200_gpt_decode_measured.csv"
 AIM_DIR = "aim_calibration"
 AIM_EXPECTED = "expected.csv"
 
@@ -38,6 +40,7 @@ class References:
     cpu_csv: Path
     aim_dir: Path
     origins: dict[str, str]
+    h200_csv: Path = _package_copy("pimsim.baselines", "data", H200_CSV)
 
     def check(self) -> None:
         """Parse every reference file once (ConfigError naming the file, line and column on bad input), so
@@ -49,6 +52,7 @@ class References:
 
         read_measurements(self.h100_csv, 2)
         read_measurements(self.cpu_csv, 4)
+        read_measurements(self.h200_csv, 2)
         expected = self.aim_dir / AIM_EXPECTED
         with expected.open(encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -71,6 +75,7 @@ class References:
             "h100_measured": {"path": str(self.h100_csv), "origin": self.origins["h100_measured"]},
             "cpu_measured": {"path": str(self.cpu_csv), "origin": self.origins["cpu_measured"]},
             "aim_calibration": {"path": str(self.aim_dir), "origin": self.origins["aim_calibration"]},
+            "h200_measured": {"path": str(self.h200_csv), "origin": "package (pimsim's own measurement)"},
         }
 
 
