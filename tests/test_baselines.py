@@ -97,19 +97,27 @@ def test_refit_reproduces_the_shipped_preset(device, csv_name):
     assert res.preset.model_dump() == shipped.model_dump()
 
 
-def test_h200_fit_input_is_the_raw_measurement_log():
-    """The H200 CSV holds exactly the long-replay (gpu-graph-energy) records of the measurement tool's log."""
-    raw = [json.loads(line) for line in (DATA / "h200_gpu_baseline_raw.jsonl").read_text().splitlines()]
+@pytest.mark.parametrize("csv_name,raw_name", [("h200_gpt_decode_measured.csv", "h200_gpu_baseline_raw.jsonl"),
+                                               ("h200_gpt_decode_batched_measured.csv", "h200_gpu_regimes_raw.jsonl")])
+def test_h200_measurement_files_are_the_raw_logs(csv_name, raw_name):
+    """Each H200 CSV holds exactly the long-replay (gpu-graph-energy) records of the measurement log; per
+    token means per generated token, so a batch-B step's time is divided by B."""
+    raw = [json.loads(line) for line in (DATA / raw_name).read_text().splitlines()]
     runs = [r for r in raw if r["kind"] == "gpu-graph-energy"]
-    with (DATA / "h200_gpt_decode_measured.csv").open() as f:
+    with (DATA / csv_name).open() as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == len(runs) == 16
+    assert len(rows) == len(runs) >= 9
     for row, run in zip(rows, runs):
-        assert (row["model"], int(row["context"]), int(row["params"])) == (run["model"], run["ctx"], run["params"])
-        assert float(row["decode_ms_per_token"]) == pytest.approx(run["decode_ms_mean"], abs=5e-5)
+        assert (row["model"], int(row["context"]), int(row["params"]), int(row["batch"])) == \
+            (run["model"], run["ctx"], run["params"], run["batch"])
+        assert float(row["decode_ms_per_token"]) == pytest.approx(run["decode_ms_mean"] / run["batch"], abs=5e-5)
         assert float(row["energy_j_per_token"]) == pytest.approx(run["j_per_token"], abs=5e-5)
-    info = next(r for r in raw if r["kind"] == "info")
-    shipped = load_device("h200-sxm")  # the measured ceilings the preset claims come from that log
+
+
+def test_h200_preset_ceilings_are_the_measured_ones():
+    info = next(json.loads(line) for line in (DATA / "h200_gpu_baseline_raw.jsonl").read_text().splitlines()
+                if json.loads(line)["kind"] == "info")
+    shipped = load_device("h200-sxm")
     assert shipped.bandwidth_cap_bytes_per_s == pytest.approx(info["copy_TBps"] * 1e12, rel=1e-3)
     assert shipped.flops_per_s == pytest.approx(info["bf16_TFLOPs"] * 1e12, rel=1e-3)
 

@@ -199,7 +199,8 @@ def test_cli_json_of_a_passing_subset_exits_0(cli):
     assert data["summary"]["exit_code"] == 0 and data["summary"]["fail"] == 0
     assert {c["family"] for c in data["checks"]} == set(FAST)
     assert data["selection"]["families"] == ["dram.peak_mac_bandwidth", "dram.unit_cost"]
-    assert set(data["references"]) == {"h100_measured", "cpu_measured", "aim_calibration", "h200_measured"}
+    assert set(data["references"]) == {"h100_measured", "cpu_measured", "aim_calibration", "h200_measured",
+                                      "h200_batched_measured"}
 
 
 def test_cli_exits_1_and_says_fail_when_a_check_is_outside_its_tolerance(tmp_path, cli):

@@ -224,6 +224,7 @@ _MEASURED = {
     "h100": (lambda refs: refs.h100_csv, "h100-sxm", 2, "graph"),
     "cpu": (lambda refs: refs.cpu_csv, "server-16vcpu", 4, None),
     "h200": (lambda refs: refs.h200_csv, "h200-sxm", 2, "graph"),
+    "h200-batched": (lambda refs: refs.h200_batched_csv, "h200-sxm", 2, "graph"),
     "h200-transfer": (lambda refs: refs.h200_csv, str(_TRANSFER_PRESET), 2, "graph"),
 }
 
@@ -534,6 +535,10 @@ FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
     "baseline.cpu.latency": _measured_family("baseline.cpu.latency", "cpu", "CPU", "latency"),
     "baseline.h200.latency": _measured_family("baseline.h200.latency", "h200", "H200", "latency"),
     "baseline.h200.energy": _measured_family("baseline.h200.energy", "h200", "H200", "energy"),
+    "baseline.h200.batched.latency": _measured_family("baseline.h200.batched.latency", "h200-batched",
+                                                      "H200 batched", "latency"),
+    "baseline.h200.batched.energy": _measured_family("baseline.h200.batched.energy", "h200-batched",
+                                                     "H200 batched", "energy"),
     "baseline.h200.transfer.latency": _measured_family("baseline.h200.transfer.latency", "h200-transfer",
                                                        "H200 (blind transfer)", "latency"),
     "baseline.h200.transfer.energy": _measured_family("baseline.h200.transfer.energy", "h200-transfer",

@@ -19,6 +19,7 @@ from pimsim.errors import ConfigError
 H100_CSV = "h100_gpt_decode_measured.csv"
 CPU_CSV = "cpu_gpt_decode_measured.csv"
 H200_CSV = "h200_gpt_decode_measured.csv"
+H200_BATCHED_CSV = "h200_gpt_decode_batched_measured.csv"
 AIM_DIR = "aim_calibration"
 AIM_EXPECTED = "expected.csv"
 
@@ -41,6 +42,7 @@ class References:
     aim_dir: Path
     origins: dict[str, str]
     h200_csv: Path = _package_copy("pimsim.baselines", "data", H200_CSV)
+    h200_batched_csv: Path = _package_copy("pimsim.baselines", "data", H200_BATCHED_CSV)
 
     def check(self) -> None:
         """Parse every reference file once (ConfigError naming the file, line and column on bad input), so
@@ -53,6 +55,7 @@ class References:
         read_measurements(self.h100_csv, 2)
         read_measurements(self.cpu_csv, 4)
         read_measurements(self.h200_csv, 2)
+        read_measurements(self.h200_batched_csv, 2)
         expected = self.aim_dir / AIM_EXPECTED
         with expected.open(encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -76,6 +79,8 @@ class References:
             "cpu_measured": {"path": str(self.cpu_csv), "origin": self.origins["cpu_measured"]},
             "aim_calibration": {"path": str(self.aim_dir), "origin": self.origins["aim_calibration"]},
             "h200_measured": {"path": str(self.h200_csv), "origin": "package (pimsim's own measurement)"},
+            "h200_batched_measured": {"path": str(self.h200_batched_csv),
+                                      "origin": "package (pimsim's own measurement)"},
         }
 
 
