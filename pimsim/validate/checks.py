@@ -225,6 +225,7 @@ _MEASURED = {
     "cpu": (lambda refs: refs.cpu_csv, "server-16vcpu", 4, None),
     "h200": (lambda refs: refs.h200_csv, "h200-sxm", 2, "graph"),
     "h200-batched": (lambda refs: refs.h200_batched_csv, "h200-sxm", 2, "graph"),
+    "h200-large": (lambda refs: refs.h200_large_csv, "h200-sxm", 2, "graph"),
     "h200-transfer": (lambda refs: refs.h200_csv, str(_TRANSFER_PRESET), 2, "graph"),
 }
 
@@ -539,6 +540,10 @@ FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
                                                       "H200 batched", "latency"),
     "baseline.h200.batched.energy": _measured_family("baseline.h200.batched.energy", "h200-batched",
                                                      "H200 batched", "energy"),
+    "baseline.h200.large.latency": _measured_family("baseline.h200.large.latency", "h200-large", "H200 7-8B",
+                                                    "latency"),
+    "baseline.h200.large.energy": _measured_family("baseline.h200.large.energy", "h200-large", "H200 7-8B",
+                                                   "energy"),
     "baseline.h200.transfer.latency": _measured_family("baseline.h200.transfer.latency", "h200-transfer",
                                                        "H200 (blind transfer)", "latency"),
     "baseline.h200.transfer.energy": _measured_family("baseline.h200.transfer.energy", "h200-transfer",

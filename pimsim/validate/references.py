@@ -20,6 +20,7 @@ H100_CSV = "h100_gpt_decode_measured.csv"
 CPU_CSV = "cpu_gpt_decode_measured.csv"
 H200_CSV = "h200_gpt_decode_measured.csv"
 H200_BATCHED_CSV = "h200_gpt_decode_batched_measured.csv"
+H200_LARGE_CSV = "h200_gpt_decode_large_measured.csv"
 AIM_DIR = "aim_calibration"
 AIM_EXPECTED = "expected.csv"
 
@@ -43,6 +44,7 @@ class References:
     origins: dict[str, str]
     h200_csv: Path = _package_copy("pimsim.baselines", "data", H200_CSV)
     h200_batched_csv: Path = _package_copy("pimsim.baselines", "data", H200_BATCHED_CSV)
+    h200_large_csv: Path = _package_copy("pimsim.baselines", "data", H200_LARGE_CSV)
 
     def check(self) -> None:
         """Parse every reference file once (ConfigError naming the file, line and column on bad input), so
@@ -56,6 +58,7 @@ class References:
         read_measurements(self.cpu_csv, 4)
         read_measurements(self.h200_csv, 2)
         read_measurements(self.h200_batched_csv, 2)
+        read_measurements(self.h200_large_csv, 2)
         expected = self.aim_dir / AIM_EXPECTED
         with expected.open(encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -81,6 +84,7 @@ class References:
             "h200_measured": {"path": str(self.h200_csv), "origin": "package (pimsim's own measurement)"},
             "h200_batched_measured": {"path": str(self.h200_batched_csv),
                                       "origin": "package (pimsim's own measurement)"},
+            "h200_large_measured": {"path": str(self.h200_large_csv), "origin": "package (pimsim's own measurement)"},
         }
 
 

@@ -1,0 +1,65 @@
+"""Batch 1-16 decode of two 7-8B GQA models on a GPU, with the decoder of ../shared/tools/measure_gpu_baseline.py.
+
+The tool's llama-style decoder expands K/V to every query head (repeat_interleave) before attention, which
+copies the cache each step; a serving stack does not. Here attention groups the query heads of each KV head
+as a short query sequence against that head's cache (exact for decode: the cache holds only past tokens, so
+no mask is needed), so no copy is made. Everything else is the tool's: weights, graph capture, NVML energy
+over >= 1.5 s of replays. Appends JSON lines to $OUT/gpu_large.jsonl. The H200 run of 2026-11-26 is
+pimsim/baselines/data/h200_gpu_large_raw.jsonl.
+"""
+import json, os, sys, time
+sys.argv = [sys.argv[0]]
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "..", "shared", "tools")]
+import torch
+import torch.nn.functional as F
+import measure_gpu_baseline as M
+
+OUT = os.environ.get("OUT", "/tmp/out")
+os.makedirs(OUT, exist_ok=True)
+LOG = open(os.path.join(OUT, "gpu_large.jsonl"), "a")
+
+
+def emit(rec):
+    rec["t"] = time.time()
+    LOG.write(json.dumps(rec) + "\n"); LOG.flush()
+    print(json.dumps(rec), flush=True)
+
+
+class GroupedDecoder(M.Decoder):
+    def step(self, tok, pos):
+        B, hd, rep = self.B, self.hd, self.h // self.kvh
+        x = self.emb[tok]
+        for i, lw in enumerate(self.layers):
+            y = self.norm(x, lw["n1"])
+            qkv = F.linear(y, lw["qkv"], lw["qkv_b"])
+            q, k, v = qkv.split([self.d, self.kvh * hd, self.kvh * hd], -1)
+            q = q.view(B, self.kvh, rep, hd)
+            k = k.view(B, self.kvh, 1, hd)
+            v = v.view(B, self.kvh, 1, hd)
+            q = q * 0.5 + q.flip(-1) * 0.5  # rotary stand-in, as the tool's
+            k = k * 0.5 + k.flip(-1) * 0.5
+            self.k[i].index_copy_(2, pos, k)
+            self.v[i].index_copy_(2, pos, v)
+            a = F.scaled_dot_product_attention(q, self.k[i], self.v[i])  # cache of ctx+1: all valid at pos=ctx
+            x = x + F.linear(a.reshape(B, self.d), lw["o"])
+            y = self.norm(x, lw["n2"])
+            gu = F.linear(y, lw["gate_up"])
+            gt, up = gu.chunk(2, -1)
+            x = x + F.linear(F.silu(gt) * up, lw["down"])
+        return F.linear(x, self.lm).argmax(-1)
+
+
+M.emit = emit
+M.Decoder = GroupedDecoder
+LARGE = {  # zoo name: (layers, d_model, heads, kv_heads, ffn, vocab)
+    "rlhflow-8b-prm": (32, 4096, 32, 8, 14336, 128256),
+    "qwen2.5-math-7b-instruct": (28, 3584, 28, 4, 18944, 152064),
+}
+for name, (L, d, h, kvh, ffn, vocab) in LARGE.items():
+    for batch in (1, 4, 16):
+        try:
+            M.graph_energy(name, L, d, h, kvh, ffn, vocab, 512, batch, "llama", torch.bfloat16, seconds=1.5)
+        except Exception as e:  # noqa
+            emit(dict(kind="error", part="large", model=name, batch=batch, err=repr(e)[:300]))
+print("DONE")
