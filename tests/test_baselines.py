@@ -87,13 +87,14 @@ def test_kept_fit_inputs_are_the_reference_files(name):
     assert (DATA / name).read_bytes() == (REF / name).read_bytes()
 
 
-@pytest.mark.parametrize("device,csv_name", [("h100-sxm", "h100_gpt_decode_measured.csv"),
-                                             ("h200-sxm", "h200_gpt_decode_measured.csv"),
-                                             ("server-16vcpu", "cpu_gpt_decode_measured.csv")])
-def test_refit_reproduces_the_shipped_preset(device, csv_name):
+@pytest.mark.parametrize("device,csv_names", [
+    ("h100-sxm", ["h100_gpt_decode_measured.csv"]),
+    ("h200-sxm", ["h200_gpt_decode_measured.csv", "h200_gpt_prefill_measured.csv"]),
+    ("server-16vcpu", ["cpu_gpt_decode_measured.csv"])])
+def test_refit_reproduces_the_shipped_preset(device, csv_names):
     shipped = load_device(device)
-    res = fit_device(read_measurements(DATA / csv_name, shipped.dtype_bytes), shipped,
-                     source=f"pimsim/baselines/data/{csv_name}")
+    rows = [m for name in csv_names for m in read_measurements(DATA / name, shipped.dtype_bytes)]
+    res = fit_device(rows, shipped, source=" ".join(f"pimsim/baselines/data/{name}" for name in csv_names))
     assert res.preset.model_dump() == shipped.model_dump()
 
 
@@ -120,7 +121,50 @@ def test_h200_preset_ceilings_are_the_measured_ones():
                 if json.loads(line)["kind"] == "info")
     shipped = load_device("h200-sxm")
     assert shipped.bandwidth_cap_bytes_per_s == pytest.approx(info["copy_TBps"] * 1e12, rel=1e-3)
-    assert shipped.flops_per_s == pytest.approx(info["bf16_TFLOPs"] * 1e12, rel=1e-3)
+    # the compute rate is fitted to whole prefills at the power limit: below the short matmul benchmark
+    assert 0.5 * info["bf16_TFLOPs"] * 1e12 < shipped.flops_per_s < info["bf16_TFLOPs"] * 1e12
+
+
+def test_h200_prefill_file_is_the_raw_log():
+    raw = [json.loads(line) for line in (DATA / "h200_gpu_prefill_raw.jsonl").read_text().splitlines()]
+    runs = [r for r in raw if r["kind"] == "gpu-prefill-graph"]
+    with (DATA / "h200_gpt_prefill_measured.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(runs) == 14
+    for row, run in zip(rows, runs):
+        assert (row["model"], int(row["new_tokens"]), int(row["context"])) == (run["model"], run["prompt"], 0)
+        assert float(row["decode_ms_per_token"]) == pytest.approx(run["prefill_ms"], abs=5e-5)
+        assert float(row["energy_j_per_token"]) == pytest.approx(run["energy_j"], abs=5e-5)
+
+
+def test_prefill_rows_time_a_whole_prefill_step(tmp_path):
+    """A `new_tokens` T row is one T-token prefill yielding one token per sequence: its model time equals
+    run_baseline's for that prefill phase; and prompt/generated rows refuse new_tokens > 1."""
+    path = tmp_path / "p.csv"
+    path.write_text("model,context,new_tokens,decode_ms_per_token\ngpt3-xl,0,512,3.0\n")
+    (m,) = read_measurements(path, 2)
+    ph = Phase("prefill", "policy", "prefill", get_model("gpt3-xl"), 1, 512, 0, 1)
+    expect = run_baseline(Workload(spec=None, phases=(ph,), generated_tokens=1), "h200-sxm").latency_s
+    assert compare([m], load_device("h200-sxm"))[0]["model_latency_s"] == pytest.approx(expect, rel=1e-12)
+    path.write_text("model,prompt,generated,new_tokens,decode_ms_per_token\ngpt3-xl,64,8,4,3.0\n")
+    with pytest.raises(ConfigError, match="line 2: column 'new_tokens'"):
+        read_measurements(path, 2)
+
+
+def test_fit_recovers_a_compute_rate_from_synthetic_prefills(tmp_path):
+    truth = load_device("h100-sxm").model_copy(update={"flops_per_s": 5.0e14})
+    lines = ["model,context,new_tokens,decode_ms_per_token"]
+    for model in ("gpt2-xl", "gpt3-xl"):
+        for ctx, new in ((128, 1), (900, 1), (0, 1024), (0, 2048)):
+            if ctx + new > get_model(model).max_context:
+                continue
+            ph = Phase("p", "policy", "prefill" if new > 1 else "decode", get_model(model), 1, new, ctx, 1)
+            t = run_baseline(Workload(spec=None, phases=(ph,), generated_tokens=1), truth).latency_s
+            lines.append(f"{model},{ctx},{new},{t * 1e3!r}")
+    path = tmp_path / "synthetic.csv"
+    path.write_text("\n".join(lines) + "\n")
+    fitted = fit_device(read_measurements(path, 2), load_device("h100-sxm")).preset
+    assert fitted.flops_per_s == pytest.approx(5.0e14, rel=2e-3)
 
 
 def test_fit_recovers_parameters_from_synthetic_measurements(tmp_path):

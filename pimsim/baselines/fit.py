@@ -1,13 +1,15 @@
-"""Fitting a device preset to measured decode latencies (and energies): `pimsim baseline fit`.
+"""Fitting a device preset to measured decode and prefill latencies (and energies): `pimsim baseline fit`.
 
-Input CSV, one measured decode configuration per row (the files in `pimsim/baselines/data/` are two
-examples). Columns:
-- `model` (zoo name) and `decode_ms_per_token` (required);
-- either `context` (one decode step with that many tokens already cached) or `prompt` and
-  `generated` (the mean over the generated-1 decode steps after a `prompt`-token prefill);
-- optional `batch` (default 1), `dtype` (fp32, fp16, bf16, fp8, int8; default the preset's),
+Input CSV, one measured configuration per row (the files in `pimsim/baselines/data/` are examples).
+Columns:
+- `model` (zoo name) and `decode_ms_per_token` (required): milliseconds per generated token;
+- either `context` (one step with that many tokens already cached) or `prompt` and `generated` (the
+  mean over the generated-1 decode steps after a `prompt`-token prefill);
+- optional `new_tokens` (tokens each sequence processes in the timed step: 1, the default, is a decode
+  step; T > 1 with `context` is a T-token prefill, which yields one generated token per sequence),
+  `batch` (default 1), `dtype` (fp32, fp16, bf16, fp8, int8; default the preset's),
   `energy_j_per_token` (board energy, idle included; energy is fitted only on rows that have it).
-Per token means per generated token: a decode step of batch B yields B tokens.
+Per token means per generated token: a step of batch B yields B tokens.
 
 What is fitted (everything else is kept from the `--device` preset):
 - latency: `bandwidth_bytes_per_s`, `attention_stream_bandwidth_bytes_per_s` (when the preset has
@@ -15,9 +17,13 @@ What is fitted (everything else is kept from the `--device` preset):
   1/bandwidth, 1/stream bandwidth and the overhead once each kernel's regime (memory-, stream- or
   compute-bound) is known, so regimes and parameters are iterated to a fixed point. Bounds: bandwidth
   at most the peak and `bandwidth_cap_bytes_per_s`, stream bandwidth at most the bandwidth,
-  overhead >= 0. Other modes keep their difference to the fitted mode.
+  overhead >= 0. Other modes keep their difference to the fitted mode. With prefill rows (new_tokens > 1)
+  `flops_per_s` is fitted too (at most the datasheet peak): the rate sustained over whole prefills, at
+  the power limit, which is lower than a short matmul benchmark's. Decode rows barely constrain it, so
+  without prefill rows it is kept.
 - energy: `power.active_w` and `power.energy_per_byte_j` (>= 0), by least squares on relative error
-  of energy per token with the model's own time, `idle_w` and `energy_per_flop_j` held fixed.
+  of energy per token with the model's own time, `idle_w` and `energy_per_flop_j` held fixed; with
+  prefill rows `energy_per_flop_j` is fitted as well (>= 0).
 Fitted values are rounded to 4 significant digits; reported errors are those of the rounded preset.
 """
 
@@ -53,10 +59,11 @@ class Measurement:
     dtype_bytes: int
     latency_per_token_s: float
     energy_per_token_j: float | None
+    new_tokens: int = 1  # tokens per sequence in each timed step (> 1: a prefill)
 
     def table(self, device: DevicePreset) -> KernelTable:
-        return kernel_table(self.model, 1, self.past_context, self.batch, self.steps, self.dtype_bytes, None,
-                            device.fused_attention)
+        return kernel_table(self.model, self.new_tokens, self.past_context, self.batch, self.steps,
+                            self.dtype_bytes, None, device.fused_attention)
 
 
 def read_measurements(path: str | Path, default_dtype_bytes: int) -> list[Measurement]:
@@ -110,20 +117,27 @@ def read_measurements(path: str | Path, default_dtype_bytes: int) -> list[Measur
         else:
             dtype_bytes = default_dtype_bytes
         batch = number("batch", int, 1, optional=True) or 1
+        new_tokens = number("new_tokens", int, 1, optional=True) or 1
         if "context" in columns and row.get("context", "") != "":
             past, steps = number("context", int, 0), 1
-            label = f"{model.name} b{batch} ctx {past}"
+            label = f"{model.name} b{batch} ctx {past}" if new_tokens == 1 else (
+                f"{model.name} b{batch} prefill {new_tokens}" + (f" after {past}" if past else ""))
         else:
+            if new_tokens != 1:
+                raise ConfigError(f"{where}: column 'new_tokens': a prompt/generated row times decode steps "
+                                  f"(1 new token each); give 'context' for a {new_tokens}-token prefill")
             prompt = number("prompt", int, 1)
             generated = number("generated", int, 2)
             past, steps = prompt, generated - 1
             label = f"{model.name} b{batch} prompt {prompt} gen {generated}"
-        if past + steps > model.max_context:
-            raise ConfigError(f"{where}: context {past + steps} exceeds {model.name}'s {model.max_context} positions")
+        if past + steps * new_tokens > model.max_context:
+            raise ConfigError(f"{where}: context {past + steps * new_tokens} exceeds {model.name}'s "
+                              f"{model.max_context} positions")
         out.append(Measurement(
             line=i, label=label, model=model, batch=batch, past_context=past, steps=steps, dtype_bytes=dtype_bytes,
             latency_per_token_s=number("decode_ms_per_token") * 1e-3,
             energy_per_token_j=number("energy_j_per_token", optional=True) if "energy_j_per_token" in columns else None,
+            new_tokens=new_tokens,
         ))
     if not out:
         raise ConfigError(f"{path}: no data rows")
@@ -180,11 +194,10 @@ def _bounded_lsq(A: np.ndarray, y: np.ndarray, lower: np.ndarray) -> np.ndarray:
 def _design(ms: list[Measurement], dev: DevicePreset, use_stream: bool):
     """Rows of the linear latency model under the regimes `dev`'s current parameters give.
 
-    Columns: bytes at device bandwidth, bytes per stream at stream bandwidth, kernel launches;
-    plus the constant compute-bound time. All per generated token.
+    Columns: bytes at device bandwidth, bytes per stream at stream bandwidth, kernel launches, FLOPs of
+    compute-bound kernels (at 1/flops_per_s). All per generated token.
     """
-    A = np.zeros((len(ms), 3))
-    c = np.zeros(len(ms))
+    A = np.zeros((len(ms), 4))
     for r, m in enumerate(ms):
         table = m.table(dev)
         flops, moved = table.at(m.steps)
@@ -199,8 +212,8 @@ def _design(ms: list[Measurement], dev: DevicePreset, use_stream: bool):
         A[r, 0] = mem[~streamed].sum() / tokens
         A[r, 1] = (mem[streamed] / per_stream[streamed]).sum() / tokens
         A[r, 2] = table.kernels_per_step * m.steps / tokens
-        c[r] = (np.where(compute_bound, t_cmp, 0.0) * count).sum() / tokens
-    return A, c
+        A[r, 3] = (np.where(compute_bound, flops, 0.0) * count).sum() / tokens
+    return A
 
 
 @dataclass(frozen=True)
@@ -220,23 +233,31 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
     if len(dtypes) > 1:
         raise ConfigError(f"{source}: rows mix dtypes of {sorted(dtypes)} bytes; fit one dtype at a time")
     dev = dev.model_copy(update={"dtype_bytes": dtypes.pop()})
-    y = np.array([m.latency_per_token_s for m in measurements])
+    decode_rows = [m for m in measurements if m.new_tokens == 1]
+    prefill_rows = [m for m in measurements if m.new_tokens > 1]
+    if not decode_rows:
+        raise ConfigError(f"{source}: only prefill rows; the bandwidth and per-kernel overhead need decode rows "
+                          "(new_tokens 1) beside them")
+    fit_flops = bool(prefill_rows)
+    y = np.array([m.latency_per_token_s for m in decode_rows])
     w = 1.0 / y
     cap = min(dev.peak_bandwidth_bytes_per_s, dev.bandwidth_cap_bytes_per_s or np.inf)
     use_stream = dev.fused_attention and dev.attention_stream_bandwidth_bytes_per_s is not None
     old_overhead = dev.kernel_overhead_s[mode]
 
-    def with_params(d: DevicePreset, bw: float, stream: float | None, overhead: float) -> DevicePreset:
+    def with_params(d: DevicePreset, bw: float, stream: float | None, overhead: float, flops: float) -> DevicePreset:
         shift = overhead - old_overhead
         modes = {k: max(0.0, _round(v + shift)) if k != mode else overhead for k, v in dev.kernel_overhead_s.items()}
-        upd = {"bandwidth_bytes_per_s": bw, "kernel_overhead_s": modes}
+        upd = {"bandwidth_bytes_per_s": bw, "kernel_overhead_s": modes, "flops_per_s": flops}
         if use_stream:
             upd["attention_stream_bandwidth_bytes_per_s"] = stream
         return d.model_copy(update=upd)
 
+    # stage 1, decode rows: bandwidth, stream bandwidth, overhead (compute-bound time at the kept rate)
     current = dev
     for _ in range(30):
-        A, c = _design(measurements, current, use_stream)
+        A = _design(decode_rows, current, use_stream)
+        c = A[:, 3] / current.flops_per_s
         lower = np.array([1.0 / cap, 0.0, 0.0])
         if not use_stream or not A[:, 1].any():
             keep = [0, 2]  # no stream-limited kernels in the data: the stream bandwidth stays as it is
@@ -254,37 +275,70 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
         stream = _round(1.0 / x[1]) if use_stream and 1 in keep else dev.attention_stream_bandwidth_bytes_per_s
         if stream is not None and stream > bw:
             stream = bw
-        new = with_params(current, min(bw, cap), stream, _round(max(x[2], 0.0)))
+        new = with_params(current, min(bw, cap), stream, _round(max(x[2], 0.0)), current.flops_per_s)
         if new == current:
             break
         current = new
 
-    # energy: active_w and energy_per_byte_j on the rows that carry energy
-    with_energy = [m for m in measurements if m.energy_per_token_j is not None]
+    # stage 2, prefill rows: the sustained compute rate, everything else as stage 1 left it
+    if fit_flops:
+        yp = np.array([m.latency_per_token_s for m in prefill_rows])
+        for _ in range(30):
+            A = _design(prefill_rows, current, use_stream)
+            _, overhead = current.overhead_s(mode)
+            stream_bw = current.attention_stream_bandwidth_bytes_per_s or np.inf
+            c = A[:, 0] / current.bandwidth_bytes_per_s + A[:, 1] / stream_bw + A[:, 2] * overhead
+            if not A[:, 3].any():
+                break  # no prefill kernel is compute-bound: the rate stays
+            (x3,) = _bounded_lsq(A[:, [3]] / yp[:, None], (yp - c) / yp, np.array([1.0 / current.peak_flops_per_s]))
+            new = with_params(current, current.bandwidth_bytes_per_s, current.attention_stream_bandwidth_bytes_per_s,
+                              current.kernel_overhead_s[mode], _round(1.0 / x3))
+            if new == current:
+                break
+            current = new
+
+    # energy: active_w and energy_per_byte_j on the decode rows with energy; energy_per_flop_j on the
+    # prefill rows with energy (the decode rows' compute energy is negligible)
+    with_energy = [m for m in decode_rows if m.energy_per_token_j is not None]
+    prefill_energy = [m for m in prefill_rows if m.energy_per_token_j is not None]
     if with_energy:
         _, overhead = current.overhead_s(mode)
+
+        def energy_terms(rows):
+            B, E = [], []
+            for m in rows:
+                cost = evaluate(m.table(current), m.steps, current, overhead)
+                tokens = m.steps * m.batch
+                B.append([float(cost.step_time_s.sum()) / tokens, cost.bytes / tokens, cost.flops / tokens])
+                E.append(m.energy_per_token_j)
+            return np.array(B), np.array(E)
+
         p = current.power
-        B, rhs, ye = [], [], []
-        for m in with_energy:
-            cost = evaluate(m.table(current), m.steps, current, overhead)
-            tokens = m.steps * m.batch
-            t = float(cost.step_time_s.sum()) / tokens
-            B.append([t, cost.bytes / tokens])
-            rhs.append(m.energy_per_token_j - p.idle_w * t - p.energy_per_flop_j * cost.flops / tokens)
-            ye.append(m.energy_per_token_j)
-        B, rhs, we = np.array(B), np.array(rhs), 1.0 / np.array(ye)
-        active, per_byte = _bounded_lsq(B * we[:, None], rhs * we, np.zeros(2))
-        power = p.model_copy(update={"active_w": _round(active), "energy_per_byte_j": _round(per_byte)})
+        B, E = energy_terms(with_energy)
+        rhs = E - p.idle_w * B[:, 0] - p.energy_per_flop_j * B[:, 2]
+        active, per_byte = _bounded_lsq(B[:, :2] / E[:, None], rhs / E, np.zeros(2))
+        per_flop = p.energy_per_flop_j
+        if prefill_energy:
+            B, E = energy_terms(prefill_energy)
+            rhs = E - (p.idle_w + active) * B[:, 0] - per_byte * B[:, 1]
+            (per_flop,) = _bounded_lsq(B[:, [2]] / E[:, None], rhs / E, np.zeros(1))
+            per_flop = _round(per_flop)
+        power = p.model_copy(update={"active_w": _round(active), "energy_per_byte_j": _round(per_byte),
+                                     "energy_per_flop_j": per_flop})
         current = current.model_copy(update={"power": power})
 
     rows = compare(measurements, current, mode)
     fitted = ["bandwidth_bytes_per_s", f"kernel_overhead_s.{mode}"]
     if use_stream:
         fitted.append("attention_stream_bandwidth_bytes_per_s")
+    if fit_flops:
+        fitted.append("flops_per_s")
     if with_energy:
-        fitted += ["power.active_w", "power.energy_per_byte_j"]
+        fitted += ["power.active_w", "power.energy_per_byte_j"] + (["power.energy_per_flop_j"] if prefill_energy else [])
     how = (f"fitted by `pimsim baseline fit {source} --device {dev.name} --mode {mode}` on {len(measurements)} rows "
-           "(least squares on relative error)")
+           "(least squares on relative error" + (f"; flops_per_s and energy_per_flop_j on the {len(prefill_rows)} "
+                                                 f"prefill rows, the rest on the {len(decode_rows)} decode rows"
+                                                 if fit_flops else "") + ")")
     notes = dict(current.notes)
     for field in fitted:
         notes[field] = how

@@ -3,7 +3,7 @@
     pimsim baseline --device h100-sxm --model gpt2-xl --workload generate --prompt 64 --generate 256 \
         [--mode graph|eager] [--json]
     pimsim baseline --measured PHASES.csv --model ... --workload ...     (your own per-phase figures)
-    pimsim baseline fit MEASUREMENTS.csv --device NAME [--mode graph] [--out PRESET.yaml] [--json]
+    pimsim baseline fit MEASUREMENTS.csv [MORE.csv ...] --device NAME [--mode graph] [--out PRESET.yaml] [--json]
     pimsim baseline devices
 
 The bare form runs a baseline; `fit` and `devices` are optional sub-actions (argparse subcommands
@@ -41,10 +41,12 @@ def add_parser(sub) -> None:
 
     actions = p.add_subparsers(dest="baseline_action", metavar="{fit,devices}", required=False,
                                parser_class=type(p))
-    fit = actions.add_parser("fit", help="fit a device preset to measured decode latencies (and energies)",
+    fit = actions.add_parser("fit", help="fit a device preset to measured decode/prefill latencies (and energies)",
                              description="Fit bandwidth, attention stream bandwidth, per-kernel overhead and "
-                                         "power terms of --device to MEASUREMENTS.csv (see docs/baselines.md).")
-    fit.add_argument("measurements", metavar="MEASUREMENTS.csv")
+                                         "power terms of --device (with prefill rows also the sustained "
+                                         "compute rate) to the rows of every MEASUREMENTS.csv together "
+                                         "(see docs/baselines.md).")
+    fit.add_argument("measurements", metavar="MEASUREMENTS.csv", nargs="+")
     fit.add_argument("--device", required=True, metavar="NAME|FILE.yaml", help="preset to start from")
     fit.add_argument("--mode", choices=MODES, help="mode the measurements were taken in (default: device's)")
     fit.add_argument("--out", metavar="PRESET.yaml", help="write the fitted preset here")
@@ -85,9 +87,10 @@ def _run(args) -> int:
 
 def _fit(args) -> int:
     device = load_device(args.device)
-    measurements = read_measurements(args.measurements, device.dtype_bytes)
-    res = fit_device(measurements, device, args.mode, source=args.measurements)
-    command = f"pimsim baseline fit {args.measurements} --device {args.device} --mode {res.mode}"
+    measurements = [m for path in args.measurements for m in read_measurements(path, device.dtype_bytes)]
+    sources = " ".join(args.measurements)
+    res = fit_device(measurements, device, args.mode, source=sources)
+    command = f"pimsim baseline fit {sources} --device {args.device} --mode {res.mode}"
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(preset_yaml(res.preset, command + f" --out {args.out}"))
@@ -95,14 +98,17 @@ def _fit(args) -> int:
         print_json({"preset": res.preset.model_dump(mode="json"), "rows": res.rows})
         return 0
     p = res.preset
-    print(f"{p.name} fitted on {len(measurements)} rows of {args.measurements} ({res.mode} mode)")
+    print(f"{p.name} fitted on {len(measurements)} rows of {sources} ({res.mode} mode)")
     print(f"  bandwidth_bytes_per_s                   {p.bandwidth_bytes_per_s:.4g}")
     if p.attention_stream_bandwidth_bytes_per_s is not None:
         print(f"  attention_stream_bandwidth_bytes_per_s  {p.attention_stream_bandwidth_bytes_per_s:.4g}")
     print(f"  kernel_overhead_s                       {p.kernel_overhead_s}")
+    if any(m.new_tokens > 1 for m in measurements):
+        print(f"  flops_per_s                             {p.flops_per_s:.4g}")
     if res.energy_fitted:
         print(f"  power.active_w                          {p.power.active_w:.4g}")
         print(f"  power.energy_per_byte_j                 {p.power.energy_per_byte_j:.4g}")
+        print(f"  power.energy_per_flop_j                 {p.power.energy_per_flop_j:.4g}")
     print()
     print(_error_table(compare(measurements, p, res.mode)))
     print(f"\nwrote {args.out}" if args.out else "\n(use --out PRESET.yaml to write the fitted preset)")

@@ -226,6 +226,7 @@ _MEASURED = {
     "h200": (lambda refs: refs.h200_csv, "h200-sxm", 2, "graph"),
     "h200-batched": (lambda refs: refs.h200_batched_csv, "h200-sxm", 2, "graph"),
     "h200-large": (lambda refs: refs.h200_large_csv, "h200-sxm", 2, "graph"),
+    "h200-prefill": (lambda refs: refs.h200_prefill_csv, "h200-sxm", 2, "graph"),
     "h200-transfer": (lambda refs: refs.h200_csv, str(_TRANSFER_PRESET), 2, "graph"),
 }
 
@@ -239,7 +240,8 @@ def _measured_runs(ctx: Context, which: str):
         path_of, device, dtype, mode = _MEASURED[which]
         out = []
         for m in read_measurements(path_of(ctx.refs), dtype):
-            ph = Phase("decode", "policy", "decode", m.model, m.batch, 1, m.past_context, m.steps)
+            kind = "prefill" if m.new_tokens > 1 else "decode"
+            ph = Phase(kind, "policy", kind, m.model, m.batch, m.new_tokens, m.past_context, m.steps)
             wl = Workload(spec=None, phases=(ph,), generated_tokens=m.batch * m.steps)
             out.append((m, run_baseline(wl, device, mode)))
         return out
@@ -248,6 +250,8 @@ def _measured_runs(ctx: Context, which: str):
 
 
 def _row_label(m) -> str:
+    if m.new_tokens > 1:
+        return f"{m.model.name} prefill {m.new_tokens}" + (f" b{m.batch}" if m.batch != 1 else "")
     if m.steps == 1:
         return f"{m.model.name} ctx {m.past_context}" + (f" b{m.batch}" if m.batch != 1 else "")
     return f"{m.model.name} prompt {m.past_context} gen {m.steps + 1}" + (f" b{m.batch}" if m.batch != 1 else "")
@@ -536,6 +540,10 @@ FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
     "baseline.cpu.latency": _measured_family("baseline.cpu.latency", "cpu", "CPU", "latency"),
     "baseline.h200.latency": _measured_family("baseline.h200.latency", "h200", "H200", "latency"),
     "baseline.h200.energy": _measured_family("baseline.h200.energy", "h200", "H200", "energy"),
+    "baseline.h200.prefill.latency": _measured_family("baseline.h200.prefill.latency", "h200-prefill",
+                                                      "H200 prefill", "latency"),
+    "baseline.h200.prefill.energy": _measured_family("baseline.h200.prefill.energy", "h200-prefill",
+                                                     "H200 prefill", "energy"),
     "baseline.h200.batched.latency": _measured_family("baseline.h200.batched.latency", "h200-batched",
                                                       "H200 batched", "latency"),
     "baseline.h200.batched.energy": _measured_family("baseline.h200.batched.energy", "h200-batched",

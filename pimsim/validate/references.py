@@ -21,6 +21,7 @@ CPU_CSV = "cpu_gpt_decode_measured.csv"
 H200_CSV = "h200_gpt_decode_measured.csv"
 H200_BATCHED_CSV = "h200_gpt_decode_batched_measured.csv"
 H200_LARGE_CSV = "h200_gpt_decode_large_measured.csv"
+H200_PREFILL_CSV = "h200_gpt_prefill_measured.csv"
 AIM_DIR = "aim_calibration"
 AIM_EXPECTED = "expected.csv"
 
@@ -45,6 +46,7 @@ class References:
     h200_csv: Path = _package_copy("pimsim.baselines", "data", H200_CSV)
     h200_batched_csv: Path = _package_copy("pimsim.baselines", "data", H200_BATCHED_CSV)
     h200_large_csv: Path = _package_copy("pimsim.baselines", "data", H200_LARGE_CSV)
+    h200_prefill_csv: Path = _package_copy("pimsim.baselines", "data", H200_PREFILL_CSV)
 
     def check(self) -> None:
         """Parse every reference file once (ConfigError naming the file, line and column on bad input), so
@@ -59,6 +61,7 @@ class References:
         read_measurements(self.h200_csv, 2)
         read_measurements(self.h200_batched_csv, 2)
         read_measurements(self.h200_large_csv, 2)
+        read_measurements(self.h200_prefill_csv, 2)
         expected = self.aim_dir / AIM_EXPECTED
         with expected.open(encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -85,6 +88,8 @@ class References:
             "h200_batched_measured": {"path": str(self.h200_batched_csv),
                                       "origin": "package (pimsim's own measurement)"},
             "h200_large_measured": {"path": str(self.h200_large_csv), "origin": "package (pimsim's own measurement)"},
+            "h200_prefill_measured": {"path": str(self.h200_prefill_csv),
+                                      "origin": "package (pimsim's own measurement)"},
         }
 
 
