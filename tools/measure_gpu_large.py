@@ -7,23 +7,13 @@ no mask is needed), so no copy is made. Everything else is the tool's: weights, 
 over >= 1.5 s of replays. Appends JSON lines to $OUT/gpu_large.jsonl. The H200 run of 2026-11-26 is
 pimsim/baselines/data/h200_gpu_large_raw.jsonl.
 """
-import json, os, sys, time
-sys.argv = [sys.argv[0]]
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.join(HERE, "..", "..", "shared", "tools")]
 import torch
 import torch.nn.functional as F
-import measure_gpu_baseline as M
 
-OUT = os.environ.get("OUT", "/tmp/out")
-os.makedirs(OUT, exist_ok=True)
-LOG = open(os.path.join(OUT, "gpu_large.jsonl"), "a")
+from gpu_log import json_log, measurement_tool
 
-
-def emit(rec):
-    rec["t"] = time.time()
-    LOG.write(json.dumps(rec) + "\n"); LOG.flush()
-    print(json.dumps(rec), flush=True)
+M = measurement_tool()
+emit = json_log("gpu_large.jsonl")
 
 
 class GroupedDecoder(M.Decoder):

@@ -8,24 +8,16 @@ graph, replayed for >= 1.5 s with NVML board energy over the window, so host ove
 the tool's decode rows. Appends JSON lines to $OUT/gpu_prefill.jsonl. The H200 run of 2026-11-26 is
 pimsim/baselines/data/h200_gpu_prefill_raw.jsonl.
 """
-import json, os, sys, time
-sys.argv = [sys.argv[0]]
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.join(HERE, "..", "..", "shared", "tools")]
+import time
+
 import torch
 import torch.nn.functional as F
 import pynvml
-import measure_gpu_baseline as M
 
-OUT = os.environ.get("OUT", "/tmp/out")
-os.makedirs(OUT, exist_ok=True)
-LOG = open(os.path.join(OUT, "gpu_prefill.jsonl"), "a")
+from gpu_log import json_log, measurement_tool
 
-
-def emit(rec):
-    rec["t"] = time.time()
-    LOG.write(json.dumps(rec) + "\n"); LOG.flush()
-    print(json.dumps(rec), flush=True)
+M = measurement_tool()
+emit = json_log("gpu_prefill.jsonl")
 
 
 def prefill(m, tok):
