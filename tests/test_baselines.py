@@ -88,7 +88,7 @@ def test_kept_fit_inputs_are_the_reference_files(name):
 
 
 @pytest.mark.parametrize("device,csv_names", [
-    ("h100-sxm", ["h100_gpt_decode_measured.csv"]),
+    ("h100-sxm", ["h100_gpt_decode_measured.csv", "h100_gpt_prefill_measured.csv"]),
     ("h200-sxm", ["h200_gpt_decode_measured.csv", "h200_gpt_prefill_measured.csv"]),
     ("server-16vcpu", ["cpu_gpt_decode_measured.csv"])])
 def test_refit_reproduces_the_shipped_preset(device, csv_names):
@@ -100,7 +100,8 @@ def test_refit_reproduces_the_shipped_preset(device, csv_names):
 
 @pytest.mark.parametrize("csv_name,raw_name", [("h200_gpt_decode_measured.csv", "h200_gpu_baseline_raw.jsonl"),
                                                ("h200_gpt_decode_batched_measured.csv", "h200_gpu_regimes_raw.jsonl"),
-                                               ("h200_gpt_decode_large_measured.csv", "h200_gpu_large_raw.jsonl")])
+                                               ("h200_gpt_decode_large_measured.csv", "h200_gpu_large_raw.jsonl"),
+                                               ("h100_gpt_decode_large_measured.csv", "h100_gpu_large_raw.jsonl")])
 def test_h200_measurement_files_are_the_raw_logs(csv_name, raw_name):
     """Each H200 CSV holds exactly the long-replay (gpu-graph-energy) records of the measurement log; per
     token means per generated token, so a batch-B step's time is divided by B."""
@@ -125,10 +126,11 @@ def test_h200_preset_ceilings_are_the_measured_ones():
     assert 0.5 * info["bf16_TFLOPs"] * 1e12 < shipped.flops_per_s < info["bf16_TFLOPs"] * 1e12
 
 
-def test_h200_prefill_file_is_the_raw_log():
-    raw = [json.loads(line) for line in (DATA / "h200_gpu_prefill_raw.jsonl").read_text().splitlines()]
+@pytest.mark.parametrize("gpu", ["h100", "h200"])
+def test_prefill_files_are_the_raw_logs(gpu):
+    raw = [json.loads(line) for line in (DATA / f"{gpu}_gpu_prefill_raw.jsonl").read_text().splitlines()]
     runs = [r for r in raw if r["kind"] == "gpu-prefill-graph"]
-    with (DATA / "h200_gpt_prefill_measured.csv").open() as f:
+    with (DATA / f"{gpu}_gpt_prefill_measured.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(runs) == 14
     for row, run in zip(rows, runs):

@@ -200,7 +200,8 @@ def test_cli_json_of_a_passing_subset_exits_0(cli):
     assert {c["family"] for c in data["checks"]} == set(FAST)
     assert data["selection"]["families"] == ["dram.peak_mac_bandwidth", "dram.unit_cost"]
     assert set(data["references"]) == {"h100_measured", "cpu_measured", "aim_calibration", "h200_measured",
-                                      "h200_batched_measured", "h200_large_measured", "h200_prefill_measured"}
+                                      "h200_batched_measured", "h200_large_measured", "h200_prefill_measured",
+                                      "h100_prefill_measured", "h100_large_measured"}
 
 
 def test_cli_exits_1_and_says_fail_when_a_check_is_outside_its_tolerance(tmp_path, cli):

@@ -314,17 +314,20 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
             return np.array(B), np.array(E)
 
         p = current.power
-        B, E = energy_terms(with_energy)
-        rhs = E - p.idle_w * B[:, 0] - p.energy_per_flop_j * B[:, 2]
-        active, per_byte = _bounded_lsq(B[:, :2] / E[:, None], rhs / E, np.zeros(2))
+        Bd, Ed = energy_terms(with_energy)
+        Bp, Ep = energy_terms(prefill_energy) if prefill_energy else (None, None)
         per_flop = p.energy_per_flop_j
-        if prefill_energy:
-            B, E = energy_terms(prefill_energy)
-            rhs = E - (p.idle_w + active) * B[:, 0] - per_byte * B[:, 1]
-            (per_flop,) = _bounded_lsq(B[:, [2]] / E[:, None], rhs / E, np.zeros(1))
-            per_flop = _round(per_flop)
-        power = p.model_copy(update={"active_w": _round(active), "energy_per_byte_j": _round(per_byte),
-                                     "energy_per_flop_j": per_flop})
+        for _ in range(50):  # the two stages share terms: alternate them to a fixed point
+            rhs = Ed - p.idle_w * Bd[:, 0] - per_flop * Bd[:, 2]
+            active, per_byte = (_round(v) for v in _bounded_lsq(Bd[:, :2] / Ed[:, None], rhs / Ed, np.zeros(2)))
+            if Bp is None:
+                break
+            rhs = Ep - (p.idle_w + active) * Bp[:, 0] - per_byte * Bp[:, 1]
+            (new_flop,) = _bounded_lsq(Bp[:, [2]] / Ep[:, None], rhs / Ep, np.zeros(1))
+            if _round(new_flop) == per_flop:
+                break
+            per_flop = _round(new_flop)
+        power = p.model_copy(update={"active_w": active, "energy_per_byte_j": per_byte, "energy_per_flop_j": per_flop})
         current = current.model_copy(update={"power": power})
 
     rows = compare(measurements, current, mode)

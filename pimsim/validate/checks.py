@@ -227,6 +227,8 @@ _MEASURED = {
     "h200-batched": (lambda refs: refs.h200_batched_csv, "h200-sxm", 2, "graph"),
     "h200-large": (lambda refs: refs.h200_large_csv, "h200-sxm", 2, "graph"),
     "h200-prefill": (lambda refs: refs.h200_prefill_csv, "h200-sxm", 2, "graph"),
+    "h100-prefill": (lambda refs: refs.h100_prefill_csv, "h100-sxm", 2, "graph"),
+    "h100-large": (lambda refs: refs.h100_large_csv, "h100-sxm", 2, "graph"),
     "h200-transfer": (lambda refs: refs.h200_csv, str(_TRANSFER_PRESET), 2, "graph"),
 }
 
@@ -537,6 +539,14 @@ def channel_scaling(ctx: Context) -> list[Check]:
 FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
     "baseline.h100.latency": _measured_family("baseline.h100.latency", "h100", "H100", "latency"),
     "baseline.h100.energy": _measured_family("baseline.h100.energy", "h100", "H100", "energy"),
+    "baseline.h100.prefill.latency": _measured_family("baseline.h100.prefill.latency", "h100-prefill",
+                                                      "H100 prefill", "latency"),
+    "baseline.h100.prefill.energy": _measured_family("baseline.h100.prefill.energy", "h100-prefill",
+                                                     "H100 prefill", "energy"),
+    "baseline.h100.large.latency": _measured_family("baseline.h100.large.latency", "h100-large", "H100 7-8B",
+                                                    "latency"),
+    "baseline.h100.large.energy": _measured_family("baseline.h100.large.energy", "h100-large", "H100 7-8B",
+                                                   "energy"),
     "baseline.cpu.latency": _measured_family("baseline.cpu.latency", "cpu", "CPU", "latency"),
     "baseline.h200.latency": _measured_family("baseline.h200.latency", "h200", "H200", "latency"),
     "baseline.h200.energy": _measured_family("baseline.h200.energy", "h200", "H200", "energy"),

@@ -4,7 +4,7 @@ The measured files live in `../shared/reference` beside the repository (a source
 byte-identical copies inside the package for installs without that folder: the H100 and CPU
 measurements in `pimsim/baselines/data/` (the baselines' fit inputs) and the AiM calibration traces in
 `pimsim/validate/data/aim_calibration/`. `--reference DIR` names a folder explicitly; then every file
-must be in it. The H200 measurements are pimsim's own (taken with shared/tools/measure_gpu_baseline.py; see
+must be in it. The H200 measurements, and the H100 prefill and 7-8B rows, are pimsim's own (taken with shared/tools/measure_gpu_baseline.py; see
 docs/baselines.md), not shared reference data: they are always read from the package.
 """
 
@@ -22,6 +22,8 @@ H200_CSV = "h200_gpt_decode_measured.csv"
 H200_BATCHED_CSV = "h200_gpt_decode_batched_measured.csv"
 H200_LARGE_CSV = "h200_gpt_decode_large_measured.csv"
 H200_PREFILL_CSV = "h200_gpt_prefill_measured.csv"
+H100_PREFILL_CSV = "h100_gpt_prefill_measured.csv"
+H100_LARGE_CSV = "h100_gpt_decode_large_measured.csv"
 AIM_DIR = "aim_calibration"
 AIM_EXPECTED = "expected.csv"
 
@@ -47,6 +49,8 @@ class References:
     h200_batched_csv: Path = _package_copy("pimsim.baselines", "data", H200_BATCHED_CSV)
     h200_large_csv: Path = _package_copy("pimsim.baselines", "data", H200_LARGE_CSV)
     h200_prefill_csv: Path = _package_copy("pimsim.baselines", "data", H200_PREFILL_CSV)
+    h100_prefill_csv: Path = _package_copy("pimsim.baselines", "data", H100_PREFILL_CSV)
+    h100_large_csv: Path = _package_copy("pimsim.baselines", "data", H100_LARGE_CSV)
 
     def check(self) -> None:
         """Parse every reference file once (ConfigError naming the file, line and column on bad input), so
@@ -62,6 +66,8 @@ class References:
         read_measurements(self.h200_batched_csv, 2)
         read_measurements(self.h200_large_csv, 2)
         read_measurements(self.h200_prefill_csv, 2)
+        read_measurements(self.h100_prefill_csv, 2)
+        read_measurements(self.h100_large_csv, 2)
         expected = self.aim_dir / AIM_EXPECTED
         with expected.open(encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -90,6 +96,9 @@ class References:
             "h200_large_measured": {"path": str(self.h200_large_csv), "origin": "package (pimsim's own measurement)"},
             "h200_prefill_measured": {"path": str(self.h200_prefill_csv),
                                       "origin": "package (pimsim's own measurement)"},
+            "h100_prefill_measured": {"path": str(self.h100_prefill_csv),
+                                      "origin": "package (pimsim's own measurement)"},
+            "h100_large_measured": {"path": str(self.h100_large_csv), "origin": "package (pimsim's own measurement)"},
         }
 
 
