@@ -4,9 +4,11 @@ The tool's llama-style decoder expands K/V to every query head (repeat_interleav
 copies the cache each step; a serving stack does not. Here attention groups the query heads of each KV head
 as a short query sequence against that head's cache (exact for decode: the cache holds only past tokens, so
 no mask is needed), so no copy is made. Everything else is the tool's: weights, graph capture, NVML energy
-over >= 1.5 s of replays. Appends JSON lines to $OUT/gpu_large.jsonl. The H200 run of 2026-11-26 is
+over >= 1.5 s of replays. Batches: $BATCHES (default 1,4,16). Appends JSON lines to $OUT/gpu_large.jsonl. The H200 run of 2026-11-26 is
 pimsim/baselines/data/h200_gpu_large_raw.jsonl.
 """
+import os
+
 import torch
 import torch.nn.functional as F
 
@@ -41,13 +43,14 @@ class GroupedDecoder(M.Decoder):
 
 
 M.emit = emit
+BATCHES = [int(b) for b in os.environ.get("BATCHES", "1,4,16").split(",")]  # sequences per decode step
 M.Decoder = GroupedDecoder
 LARGE = {  # zoo name: (layers, d_model, heads, kv_heads, ffn, vocab)
     "rlhflow-8b-prm": (32, 4096, 32, 8, 14336, 128256),
     "qwen2.5-math-7b-instruct": (28, 3584, 28, 4, 18944, 152064),
 }
 for name, (L, d, h, kvh, ffn, vocab) in LARGE.items():
-    for batch in (1, 4, 16):
+    for batch in BATCHES:
         try:
             M.graph_energy(name, L, d, h, kvh, ffn, vocab, 512, batch, "llama", torch.bfloat16, seconds=1.5)
         except Exception as e:  # noqa
