@@ -98,15 +98,17 @@ def test_refit_reproduces_the_shipped_preset(device, csv_names):
     assert res.preset.model_dump() == shipped.model_dump()
 
 
-@pytest.mark.parametrize("csv_name,raw_name", [("h200_gpt_decode_measured.csv", "h200_gpu_baseline_raw.jsonl"),
-                                               ("h200_gpt_decode_batched_measured.csv", "h200_gpu_regimes_raw.jsonl"),
-                                               ("h200_gpt_decode_large_measured.csv", "h200_gpu_large_raw.jsonl"),
-                                               ("h100_gpt_decode_large_measured.csv", "h100_gpu_large_raw.jsonl")])
-def test_h200_measurement_files_are_the_raw_logs(csv_name, raw_name):
-    """Each H200 CSV holds exactly the long-replay (gpu-graph-energy) records of the measurement log; per
-    token means per generated token, so a batch-B step's time is divided by B."""
+@pytest.mark.parametrize("csv_name,raw_name,decoder", [
+    ("h200_gpt_decode_measured.csv", "h200_gpu_baseline_raw.jsonl", None),
+    ("h200_gpt_decode_batched_measured.csv", "h200_gpu_regimes_raw.jsonl", None),
+    ("h200_gpt_decode_large_measured.csv", "h200_gpu_large_raw.jsonl", None),
+    ("h100_gpt_decode_large_measured.csv", "h100_gpu_large_raw.jsonl", "fused")])
+def test_decode_measurement_files_are_the_raw_logs(csv_name, raw_name, decoder):
+    """Each CSV holds exactly the long-replay (gpu-graph-energy) records of its measurement log (of one
+    decoder where the log holds two); per token means per generated token, so a batch-B step's time is
+    divided by B."""
     raw = [json.loads(line) for line in (DATA / raw_name).read_text().splitlines()]
-    runs = [r for r in raw if r["kind"] == "gpu-graph-energy"]
+    runs = [r for r in raw if r["kind"] == "gpu-graph-energy" and (decoder is None or r.get("decoder") == decoder)]
     with (DATA / csv_name).open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(runs) >= 6
