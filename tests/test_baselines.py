@@ -101,7 +101,7 @@ def test_refit_reproduces_the_shipped_preset(device, csv_names):
 @pytest.mark.parametrize("csv_name,raw_name,decoder", [
     ("h200_gpt_decode_measured.csv", "h200_gpu_baseline_raw.jsonl", None),
     ("h200_gpt_decode_batched_measured.csv", "h200_gpu_regimes_raw.jsonl", None),
-    ("h200_gpt_decode_large_measured.csv", "h200_gpu_large_raw.jsonl", None),
+    ("h200_gpt_decode_large_measured.csv", "h200_gpu_large_raw.jsonl", "fused"),
     ("h100_gpt_decode_large_measured.csv", "h100_gpu_large_raw.jsonl", "fused")])
 def test_decode_measurement_files_are_the_raw_logs(csv_name, raw_name, decoder):
     """Each CSV holds exactly the long-replay (gpu-graph-energy) records of its measurement log (of one
