@@ -223,13 +223,13 @@ _TRANSFER_PRESET = Path(__file__).parent / "data" / "h200-transfer.yaml"
 _MEASURED = {
     "h100": (lambda refs: refs.h100_csv, "h100-sxm", 2, "graph"),
     "cpu": (lambda refs: refs.cpu_csv, "server-16vcpu", 4, None),
-    "h200": (lambda refs: refs.h200_csv, "h200-sxm", 2, "graph"),
-    "h200-batched": (lambda refs: refs.h200_batched_csv, "h200-sxm", 2, "graph"),
-    "h200-large": (lambda refs: refs.h200_large_csv, "h200-sxm", 2, "graph"),
-    "h200-prefill": (lambda refs: refs.h200_prefill_csv, "h200-sxm", 2, "graph"),
-    "h100-prefill": (lambda refs: refs.h100_prefill_csv, "h100-sxm", 2, "graph"),
-    "h100-large": (lambda refs: refs.h100_large_csv, "h100-sxm", 2, "graph"),
-    "h200-transfer": (lambda refs: refs.h200_csv, str(_TRANSFER_PRESET), 2, "graph"),
+    "h200": (lambda refs: refs.own["h200_measured"], "h200-sxm", 2, "graph"),
+    "h200-batched": (lambda refs: refs.own["h200_batched_measured"], "h200-sxm", 2, "graph"),
+    "h200-large": (lambda refs: refs.own["h200_large_measured"], "h200-sxm", 2, "graph"),
+    "h200-prefill": (lambda refs: refs.own["h200_prefill_measured"], "h200-sxm", 2, "graph"),
+    "h100-prefill": (lambda refs: refs.own["h100_prefill_measured"], "h100-sxm", 2, "graph"),
+    "h100-large": (lambda refs: refs.own["h100_large_measured"], "h100-sxm", 2, "graph"),
+    "h200-transfer": (lambda refs: refs.own["h200_measured"], str(_TRANSFER_PRESET), 2, "graph"),
 }
 
 

@@ -4,13 +4,14 @@ The measured files live in `../shared/reference` beside the repository (a source
 byte-identical copies inside the package for installs without that folder: the H100 and CPU
 measurements in `pimsim/baselines/data/` (the baselines' fit inputs) and the AiM calibration traces in
 `pimsim/validate/data/aim_calibration/`. `--reference DIR` names a folder explicitly; then every file
-must be in it. The H200 measurements, and the H100 prefill and 7-8B rows, are pimsim's own (taken with shared/tools/measure_gpu_baseline.py; see
-docs/baselines.md), not shared reference data: they are always read from the package.
+must be in it. The H200 measurements, and the H100 prefill and 7-8B rows (`OWN_MEASURED`), are pimsim's
+own (tools/ and shared/tools; see docs/baselines.md), not shared reference data: they are always read
+from the package.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -18,12 +19,15 @@ from pimsim.errors import ConfigError
 
 H100_CSV = "h100_gpt_decode_measured.csv"
 CPU_CSV = "cpu_gpt_decode_measured.csv"
-H200_CSV = "h200_gpt_decode_measured.csv"
-H200_BATCHED_CSV = "h200_gpt_decode_batched_measured.csv"
-H200_LARGE_CSV = "h200_gpt_decode_large_measured.csv"
-H200_PREFILL_CSV = "h200_gpt_prefill_measured.csv"
-H100_PREFILL_CSV = "h100_gpt_prefill_measured.csv"
-H100_LARGE_CSV = "h100_gpt_decode_large_measured.csv"
+# pimsim's own GPU measurements (fp16/bf16 rows), always read from pimsim/baselines/data/: name -> file
+OWN_MEASURED = {
+    "h200_measured": "h200_gpt_decode_measured.csv",
+    "h200_batched_measured": "h200_gpt_decode_batched_measured.csv",
+    "h200_large_measured": "h200_gpt_decode_large_measured.csv",
+    "h200_prefill_measured": "h200_gpt_prefill_measured.csv",
+    "h100_prefill_measured": "h100_gpt_prefill_measured.csv",
+    "h100_large_measured": "h100_gpt_decode_large_measured.csv",
+}
 AIM_DIR = "aim_calibration"
 AIM_EXPECTED = "expected.csv"
 
@@ -45,12 +49,8 @@ class References:
     cpu_csv: Path
     aim_dir: Path
     origins: dict[str, str]
-    h200_csv: Path = _package_copy("pimsim.baselines", "data", H200_CSV)
-    h200_batched_csv: Path = _package_copy("pimsim.baselines", "data", H200_BATCHED_CSV)
-    h200_large_csv: Path = _package_copy("pimsim.baselines", "data", H200_LARGE_CSV)
-    h200_prefill_csv: Path = _package_copy("pimsim.baselines", "data", H200_PREFILL_CSV)
-    h100_prefill_csv: Path = _package_copy("pimsim.baselines", "data", H100_PREFILL_CSV)
-    h100_large_csv: Path = _package_copy("pimsim.baselines", "data", H100_LARGE_CSV)
+    own: dict[str, Path] = field(default_factory=lambda: {
+        name: _package_copy("pimsim.baselines", "data", file) for name, file in OWN_MEASURED.items()})
 
     def check(self) -> None:
         """Parse every reference file once (ConfigError naming the file, line and column on bad input), so
@@ -62,12 +62,8 @@ class References:
 
         read_measurements(self.h100_csv, 2)
         read_measurements(self.cpu_csv, 4)
-        read_measurements(self.h200_csv, 2)
-        read_measurements(self.h200_batched_csv, 2)
-        read_measurements(self.h200_large_csv, 2)
-        read_measurements(self.h200_prefill_csv, 2)
-        read_measurements(self.h100_prefill_csv, 2)
-        read_measurements(self.h100_large_csv, 2)
+        for path in self.own.values():
+            read_measurements(path, 2)
         expected = self.aim_dir / AIM_EXPECTED
         with expected.open(encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -90,15 +86,8 @@ class References:
             "h100_measured": {"path": str(self.h100_csv), "origin": self.origins["h100_measured"]},
             "cpu_measured": {"path": str(self.cpu_csv), "origin": self.origins["cpu_measured"]},
             "aim_calibration": {"path": str(self.aim_dir), "origin": self.origins["aim_calibration"]},
-            "h200_measured": {"path": str(self.h200_csv), "origin": "package (pimsim's own measurement)"},
-            "h200_batched_measured": {"path": str(self.h200_batched_csv),
-                                      "origin": "package (pimsim's own measurement)"},
-            "h200_large_measured": {"path": str(self.h200_large_csv), "origin": "package (pimsim's own measurement)"},
-            "h200_prefill_measured": {"path": str(self.h200_prefill_csv),
-                                      "origin": "package (pimsim's own measurement)"},
-            "h100_prefill_measured": {"path": str(self.h100_prefill_csv),
-                                      "origin": "package (pimsim's own measurement)"},
-            "h100_large_measured": {"path": str(self.h100_large_csv), "origin": "package (pimsim's own measurement)"},
+            **{name: {"path": str(path), "origin": "package (pimsim's own measurement)"}
+               for name, path in self.own.items()},
         }
 
 
