@@ -414,12 +414,22 @@ def test_cli_run_errors_exit_2(tmp_path, capsys, argv_tail, files, match):
     ("model,context,decode_ms_per_token\ngpt2-small,-5,1.0\n", "line 2: column 'context': must be >= 0"),
     ("model,context,decode_ms_per_token\ngpt9,128,1.0\n", "line 2: column 'model'"),
     ("model,context,decode_ms_per_token,dtype\ngpt2-small,128,1.0,fp64\n", "unknown 'fp64'"),
+    ("model,context,new_tokens,decode_ms_per_token\ngpt2-small,0,0,1.0\n", "line 2: column 'new_tokens': must be >= 1"),
+    ("model,context,new_tokens,decode_ms_per_token\ngpt2-small,0,2048,9.0\n", "line 2: context 2048 exceeds gpt2-small"),
+    ("model,context,new_tokens,decode_ms_per_token\ngpt2-small,0,512,2.0\n", "only prefill rows"),
 ])
 def test_cli_fit_malformed_csv_exit_2(tmp_path, capsys, text, match):
     path = tmp_path / "m.csv"
     path.write_text(text)
     assert main(["baseline", "fit", str(path), "--device", "h100-sxm"]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_cli_fit_missing_second_file_exit_2(tmp_path, capsys):
+    missing = tmp_path / "nope.csv"
+    assert main(["baseline", "fit", str(DATA / "h100_gpt_decode_measured.csv"), str(missing),
+                 "--device", "h100-sxm"]) == 2
+    assert "nope.csv" in capsys.readouterr().err
 
 
 def test_cli_fit_unknown_device_exit_2(capsys):

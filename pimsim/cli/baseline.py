@@ -103,11 +103,13 @@ def _fit(args) -> int:
     if p.attention_stream_bandwidth_bytes_per_s is not None:
         print(f"  attention_stream_bandwidth_bytes_per_s  {p.attention_stream_bandwidth_bytes_per_s:.4g}")
     print(f"  kernel_overhead_s                       {p.kernel_overhead_s}")
-    if any(m.new_tokens > 1 for m in measurements):
+    fitted = p.fit["fitted"]
+    if "flops_per_s" in fitted:
         print(f"  flops_per_s                             {p.flops_per_s:.4g}")
     if res.energy_fitted:
         print(f"  power.active_w                          {p.power.active_w:.4g}")
         print(f"  power.energy_per_byte_j                 {p.power.energy_per_byte_j:.4g}")
+    if "power.energy_per_flop_j" in fitted:
         print(f"  power.energy_per_flop_j                 {p.power.energy_per_flop_j:.4g}")
     print()
     print(_error_table(compare(measurements, p, res.mode)))
