@@ -9,9 +9,9 @@ work (`asic.py`) and link transfers. The mapping's overlap policy decides the sc
   (one's ASIC work runs under another's PIM work). A sequence holds a resource for a run of consecutive
   ops on it.
 Refresh: in fast mode op programs are timed refresh-free and cached by shape; the refresh stall is
-added in closed form: a refresh falls due every tREFI of PIM time and costs what the command engine
-measures on the model's own op stream (`refresh_cost_cycles`). `exact=True` instead runs every op's
-program continuously through one engine state with refresh on (see `pim_timing` for how ASIC gaps are
+added in closed form: a refresh falls due every refresh interval of PIM time and costs what the command
+engine measures on the model's own op streams (layers and head apart; `pimsim.engine.refresh`).
+`exact=True` instead runs every op's program continuously through one engine state with refresh on (see `pim_timing` for how ASIC gaps are
 treated); tests hold the two within 0.5%.
 """
 
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import simpy
 
-from pimsim.dram import CommandEngine, parse_trace
 from pimsim.engine.asic import asic_energy_j, asic_seconds
 from pimsim.engine.energy import background_energy_j, link_energy_j, pim_command_energy_j
 from pimsim.engine.pim_timing import PimTimer
+from pimsim.engine.refresh import RefreshProbe, probe_refresh, stall_cycles
 from pimsim.errors import CapacityError, ConfigError
 from pimsim.hardware import Hardware, load_hardware
 from pimsim.mapper import Mapper, Mapping, load_mapping
@@ -51,6 +51,7 @@ class _Tally:
     pim_busy_s: float = 0.0
     weight_pim_s: float = 0.0
     attention_pim_s: float = 0.0
+    head_pim_s: float = 0.0  # PIM time of the head (LM/PRM head) ops: probed for refresh on its own
 
     def add(self, other: "_Tally", times: float = 1.0) -> None:
         for k, v in other.seconds.items():
@@ -58,7 +59,7 @@ class _Tally:
         for k, v in other.commands.items():
             self.commands[k] += v * times
         for name in ("asic_flops", "asic_sram_bytes", "link_bytes", "row_hits",
-                     "row_misses", "pim_busy_s", "weight_pim_s", "attention_pim_s"):
+                     "row_misses", "pim_busy_s", "weight_pim_s", "attention_pim_s", "head_pim_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name) * times)
 
     @property
@@ -79,8 +80,7 @@ class SystemSimulator:
         self._token_tally: dict[tuple, _Tally] = {}
         self._token_chain: dict[tuple, list[tuple[str, float]]] = {}
         self._static_tally: dict[tuple, _Tally] = {}
-        self._refresh_cost: dict[ModelConfig, float] = {}
-        self._refresh_commands: dict[ModelConfig, dict[str, float]] = {}
+        self._refresh_probes: dict[tuple[ModelConfig, str], RefreshProbe] = {}
         self._op_cache: dict[int, tuple[object, tuple[str, float, _Tally]]] = {}
         self.link_bytes_per_s = hw.dram.channels * hw.link.bytes_per_cycle / (hw.dram.tck_ns * 1e-9)
 
@@ -177,7 +177,9 @@ class SystemSimulator:
                 static = _Tally()
                 static.add(self._ops_tally(step.pre))
                 static.add(self._ops_tally(step.layer_static), step.layers)
-                static.add(self._ops_tally(step.post))
+                post = self._ops_tally(step.post)
+                post.head_pim_s = post.pim_busy_s
+                static.add(post)
                 self._static_tally[(model, head)] = static
             tally = _Tally()
             tally.add(static)
@@ -283,37 +285,49 @@ class SystemSimulator:
                 wall += t.total_s * count
         return tally, wall
 
-    def refresh_cost_cycles(self, model: ModelConfig) -> float:
-        """PIM time one refresh costs on this model's op stream, measured with the command engine: one
-        token's PIM programs (4 layers and the head, in order) run with refresh on and off; the extra
-        cycles over the refreshes issued (tRFC, the precharge before it and re-opening rows after)."""
-        cost = self._refresh_cost.get(model)
-        if cost is None:
+    def refresh_probe(self, model: ModelConfig, stream: str) -> RefreshProbe:
+        """What one refresh costs on `model`'s op stream `stream` ("body": 4 layers at context 512, or the
+        model's limit, after the pre ops; "head": the post ops with the head), measured with the command
+        engine (`pimsim.engine.refresh`)."""
+        key = (model, stream)
+        probe = self._refresh_probes.get(key)
+        if probe is None:
             step = self.mapper(model).map_token(min(model.max_context, 512), head=True)
-            layers = min(step.layers, 4)
-            ops = list(step.pre) + list(step.layer) * layers + list(step.post)
-            text = "".join(op.program.text.replace("AiM EOC\n", "") for op in ops if op.unit == "pim")
-            program = parse_trace(text + "AiM EOC\n", source="<refresh probe>")
-            on = CommandEngine(self.timer.channel, refresh=True)
-            with_ref = on.run(program, start_state=on.settled_state(self.hw.dram.rows - 1, mode=2))
-            without = self.timer.engine.run(program, start_state=self.timer.settled)
-            on_counts = with_ref.channel_commands_by_name(0)
-            off_counts = without.channel_commands_by_name(0)
-            refreshes = sum(v for k, v in on_counts.items() if k.startswith("REF"))
-            cost = (with_ref.cycles - without.cycles) / refreshes if refreshes else 0.0
-            # commands one refresh brings: the REF itself, the precharge before it, the re-activations after
-            extra = {k: (on_counts.get(k, 0) - off_counts.get(k, 0)) / refreshes
-                     for k in set(on_counts) | set(off_counts)} if refreshes else {}
-            self._refresh_cost[model] = cost
-            # commands a refresh saves (a precharge it performs itself) are not subtracted: counts stay >= 0
-            self._refresh_commands[model] = {k: v for k, v in extra.items() if v > 0}
-        return cost
+            ops = list(step.pre) + list(step.layer) * min(step.layers, 4) if stream == "body" else list(step.post)
+            programs = [op.program for op in ops if op.unit == "pim"]
+            if programs:
+                program = self.timer.joined(programs)
+                without = self.timer.engine.run(program, start_state=self.timer.settled)
+                probe = probe_refresh(self.timer.channel, program, self.hw.dram.rows - 1, 2, without)
+            else:
+                probe = RefreshProbe.none()
+            self._refresh_probes[key] = probe
+        return probe
 
-    def refresh_stall_s(self, pim_busy_s: float, model: ModelConfig) -> float:
-        """Fast mode: refresh stall for `pim_busy_s` of PIM activity. One refresh falls due every tREFI of
-        PIM time (refresh included) and costs `refresh_cost_cycles`: stall = busy x c / (tREFI - c)."""
-        c = self.refresh_cost_cycles(model)
-        return pim_busy_s * c / (self.hw.dram.timing["nREFI"] - c)
+    def _add_refresh_closed_form(self, tally: _Tally, model: ModelConfig) -> float:
+        """Fast mode: add the refresh stall (seconds, returned), the commands and the row hits/misses the
+        refreshes bring to `tally`, for the body and the head streams of its PIM time."""
+        tck_s = self.hw.dram.tck_ns * 1e-9
+        interval = self.timer.engine.refresh_interval_cycles
+        nch = self.hw.dram.channels
+        stall_s = 0.0
+        for stream, busy_s in (("body", tally.pim_busy_s - tally.head_pim_s), ("head", tally.head_pim_s)):
+            probe = self.refresh_probe(model, stream)
+            if probe.cost_cycles >= interval:
+                raise ConfigError(f"{self.hw.name}: one refresh costs {probe.cost_cycles:.0f} cycles of PIM time "
+                                  f"on {model.name}'s op stream but one falls due every {interval} cycles: "
+                                  "the PIM units would never run")
+            stall = stall_cycles(busy_s / tck_s, probe, interval)
+            if not stall:
+                continue
+            refreshes = stall / probe.cost_cycles  # = (busy + stall) / interval
+            for k, v in probe.commands.items():
+                tally.commands[k] += v * refreshes * nch
+            tally.row_hits += probe.row_hits * refreshes * nch
+            tally.row_misses += probe.row_misses * refreshes * nch
+            stall_s += stall * tck_s
+        tally.seconds["refresh"] += stall_s
+        return stall_s
 
     # ------------------------------------------------------------------ the whole workload
     def run(self, workload: Workload, config: dict | None = None) -> Result:
@@ -326,16 +340,10 @@ class SystemSimulator:
             if self.exact:
                 refresh_s = 0.0  # included in the op timings (refresh on)
             else:
-                refresh_s = self.refresh_stall_s(tally.pim_busy_s, ph.model)
-                tally.seconds["refresh"] += refresh_s
-                cost_cycles = self.refresh_cost_cycles(ph.model)
-                refreshes = refresh_s / (cost_cycles * self.hw.dram.tck_ns * 1e-9) if cost_cycles else 0.0
-                for k, v in self._refresh_commands[ph.model].items():
-                    tally.commands[k] += v * refreshes * self.hw.dram.channels
+                refresh_s = self._add_refresh_closed_form(tally, ph.model)
             wall += refresh_s
             energy = self._energy(tally, wall)
-            phases.append(PhaseResult(ph.name, wall, sum(energy.values()), ph.tokens,
-                                      _clean(tally.seconds), _clean(energy)))
+            phases.append(PhaseResult.of(ph, wall, sum(energy.values()), _clean(tally.seconds), _clean(energy)))
             total.add(tally)
             wall_total += wall
         energy = self._energy(total, wall_total)
