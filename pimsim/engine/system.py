@@ -11,8 +11,9 @@ work (`asic.py`) and link transfers. The mapping's overlap policy decides the sc
 Refresh: in fast mode op programs are timed refresh-free and cached by shape; the refresh stall is
 added in closed form: a refresh falls due every refresh interval of PIM time and costs what the command
 engine measures on the model's own op streams (layers and head apart; `pimsim.engine.refresh`).
-`exact=True` instead runs every op's program continuously through one engine state with refresh on (see `pim_timing` for how ASIC gaps are
-treated); tests hold the two within 0.5%.
+`exact=True` instead runs every op's program continuously through one engine state with refresh on (see
+`pim_timing` for how ASIC gaps are treated); tests hold the two within 0.5% (all-bank) and within the
+fast/exact tolerance for per-bank refresh (tests/test_refresh_modes.py).
 """
 
 from __future__ import annotations
