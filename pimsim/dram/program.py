@@ -22,6 +22,7 @@ import numpy as np
 
 from pimsim.dram.table import ISA, OP
 from pimsim.errors import TraceError
+from pimsim.util.config_io import decode_text
 
 MASK_BITS = 32
 ALL_CHANNELS = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
@@ -149,17 +150,19 @@ def parse_trace(trace: str | Path, *, source: str | None = None) -> Program:
     """Parse a trace file path (or the trace text itself) into a Program.
 
     A `str` that contains a newline or the word `AiM` is taken as trace text, anything else as a path.
-    Raises TraceError naming the file, the line and the expected grammar.
+    A file is read as UTF-8 (a leading BOM is dropped); bytes that are not UTF-8 are a TraceError naming
+    the byte offset. Raises TraceError naming the file, the line and the expected grammar.
     """
     if isinstance(trace, Path) or ("\n" not in trace and "AiM" not in trace):
         path = Path(trace)
         try:
-            text = path.read_text()
+            raw = path.read_bytes()
         except OSError as exc:
             raise TraceError(f"{path}: cannot read trace ({exc.strerror or exc})") from None
         name = source or str(path)
+        text = decode_text(raw, name, TraceError)  # UTF-8, a leading BOM dropped
     else:
-        text, name = trace, source or "<trace>"
+        text, name = trace.removeprefix("\ufeff"), source or "<trace>"
     recs: list[tuple] = []
     eoc_line = 0
     last_line = 0

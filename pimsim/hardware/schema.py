@@ -3,23 +3,64 @@
 Units: timing parameters are integer cycles of the DRAM command clock (`tck_ns`); energies are in
 picojoules (`_pj`), powers in watts (`_w`), sizes in bytes. A column is one access of
 `column_bytes` per bank (AiM: 32 B = 16 bf16), so a row holds `columns * column_bytes` bytes.
-Every model is frozen and rejects unknown fields; cross-field rules (e.g. nRAS >= nRCDRD) are checked
-here so the simulator core can trust a validated `Hardware`.
+Every model is frozen, rejects unknown fields and is strict about types (no `true` for a count, no
+`"8"` for a number; an int is fine where a float is meant); cross-field rules (e.g. nRAS >= nRCDRD) and
+physical bounds on every field (each with its reason below) are checked here, so the simulator core can
+trust a validated `Hardware`: no count of zero it divides by, no value whose products overflow.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
-
-NonNegInt = int  # annotated per field with ge=0 below
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4, "int8": 1}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+
+
+# ---- physical bounds. Each is far outside every real part, so it only catches typos and nonsense, and
+# keeps products (capacity, cycles x tCK, energy x counts) finite and meaningful.
+MAX_CHANNELS = 4096          # 128 HBM3 stacks of 32 pseudo-channels; shipped presets have 8-32
+MAX_RANKS = 16               # JEDEC 3DS: 8-high stacks, 2 package ranks
+MAX_BANK_GROUPS = 64         # JEDEC parts have at most 8 (DDR5); room for research organisations
+MAX_BANKS_PER_GROUP = 64     # JEDEC parts have at most 4 a group
+MAX_ROWS = 2**24             # JEDEC row addresses are at most 18 bits (256 Ki rows)
+MAX_COLUMNS = 2**24          # column accesses per row (AiM: 64)
+MAX_COLUMN_BYTES = 4096      # one bank's access is a 32-64 B burst in JEDEC parts; 4 KiB is a whole row
+TCK_NS_RANGE = (0.05, 100.0) # a DRAM command clock between 20 GHz and 10 MHz (shipped: 0.5-1.25 ns)
+CLOCK_GHZ_RANGE = (0.001, 20.0)  # a logic clock between 1 MHz and 20 GHz (shipped: 0.3-1 GHz)
+MAX_TIMING_CYCLES = 10**7    # 1 s at the slowest tCK; the longest JEDEC timing (tREFI, 3.9-7.8 us) is ~10^4
+MAX_LANES = 2**20            # MAC or vector lanes per unit (shipped: 16-256)
+MAX_BUFFER_BYTES = 2**40     # an SRAM beside the banks or in the ASIC is KiB-MiB sized
+MAX_LATENCY_CYCLES = 10**6   # pipeline depth of one ASIC function unit (shipped: 1-16)
+MAX_LINK_BYTES_PER_CYCLE = 2**20  # bytes per tCK per channel (shipped: 16)
+MAX_LINK_LATENCY_NS = 1e9    # 1 s per transfer
+MAX_COMMAND_PJ = 1e6         # 1 uJ per DRAM command or ASIC op: over 20x the largest shipped (refresh, 42.5 nJ)
+MAX_IO_PJ_PER_BIT = 100.0    # DRAM I/O is 1-20 pJ/bit; 100 covers any off-package link
+MAX_POWER_W = 1e4            # background or static power of one channel or the ASIC
+
+# Timing parameters that may be 0 cycles, and why; every other one is a JEDEC spacing or latency of at
+# least one command-clock cycle (and the engine divides by some: tCCD_L per column slot, tREFI per refresh).
+TIMING_MAY_BE_ZERO: dict[str, str] = {
+    "nCLREG": "AiM result-register read latency: 0 in the AiM simulator's presets (aim_gddr6.md)",
+    "nCWLREG": "AiM register write latency: a register may take data at once",
+    "nCWLGB": "AiM global-buffer write latency: a buffer may take data at once",
+    "nWPRE": "write preamble term of the read-to-write turnaround: 0 when no preamble is modelled",
+    "nRREFD": "per-bank refresh to another bank's ACT: 0 where a part sets no such spacing",
+    "nMODCH": "AiM register/compute mode switch: 0 models a free switch",
+}
+
+
+def _within(value: float, bounds: tuple[float, float], unit: str, why: str) -> float:
+    """`value` if it lies in `bounds` (inclusive), else ValueError stating the bounds and `why`."""
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        raise ValueError(f"must be between {lo:g} and {hi:g} {unit} ({why}), got {value:g}")
+    return value
 
 
 # Pairs (longer, shorter): the first must be >= the second when both are given. Each is a
@@ -41,27 +82,41 @@ class DramConfig(_Strict):
     """DRAM organisation and timing of one PIM device type, replicated over `channels`."""
 
     standard: str = Field(description="timing-constraint table (pimsim/hardware/standards/NAME.yaml)")
-    channels: PositiveInt
-    ranks: PositiveInt = 1
-    bank_groups: PositiveInt
-    banks_per_group: PositiveInt
-    rows: PositiveInt = Field(description="rows per bank")
-    columns: PositiveInt = Field(description="column accesses per row")
-    column_bytes: PositiveInt = Field(description="bytes per column access per bank")
-    tck_ns: PositiveFloat = Field(description="command clock period in ns")
-    timing: dict[str, int] = Field(description="timing parameters in tCK cycles (nRCDRD, nRP, ...)")
+    channels: int = Field(gt=0, le=MAX_CHANNELS)
+    ranks: int = Field(1, gt=0, le=MAX_RANKS)
+    bank_groups: int = Field(gt=0, le=MAX_BANK_GROUPS)
+    banks_per_group: int = Field(gt=0, le=MAX_BANKS_PER_GROUP)
+    rows: int = Field(gt=0, le=MAX_ROWS, description="rows per bank")
+    columns: int = Field(gt=0, le=MAX_COLUMNS, description="column accesses per row")
+    column_bytes: int = Field(gt=0, le=MAX_COLUMN_BYTES, description="bytes per column access per bank")
+    tck_ns: float = Field(gt=0, description="command clock period in ns")
+    timing: dict[str, int] = Field(description="timing parameters in tCK cycles (nRCDRD, nRP, ...); exactly "
+                                               "the `parameters:` of the standard's table")
     refresh: Literal["all_bank", "per_bank"] = "all_bank"
     disabled_constraints: tuple[str, ...] = Field(
-        default=(), description="timing parameters whose constraints are not enforced (e.g. nFAW)"
+        default=(), strict=False,  # a YAML list
+        description="timing parameters whose constraints are not enforced (e.g. nFAW)",
     )
+
+    @field_validator("tck_ns")
+    @classmethod
+    def _tck(cls, v: float) -> float:
+        return _within(v, TCK_NS_RANGE, "ns", "a DRAM command clock between 20 GHz and 10 MHz")
 
     @model_validator(mode="after")
     def _check_timing(self) -> "DramConfig":
+        from pimsim.hardware.standards import check_standard_timing
+
+        check_standard_timing(self.standard, self.timing)  # names known to the standard, all of them given
         for name, value in self.timing.items():
-            if not name.startswith("n"):
-                raise ValueError(f"timing.{name}: timing parameters are cycle counts named nXXX")
             if value < 0:
                 raise ValueError(f"timing.{name}: must be >= 0 cycles, got {value}")
+            if value == 0 and name not in TIMING_MAY_BE_ZERO:
+                raise ValueError(f"timing.{name}: must be >= 1 cycle (a DRAM spacing or latency lasts at least "
+                                 f"one command clock; only {', '.join(TIMING_MAY_BE_ZERO)} may be 0), got 0")
+            if value > MAX_TIMING_CYCLES:
+                raise ValueError(f"timing.{name}: must be <= {MAX_TIMING_CYCLES} cycles ({MAX_TIMING_CYCLES} "
+                                 f"tCK is 1 s at the slowest clock), got {value}")
         t = self.timing
         for longer, shorter, why in TIMING_ORDER_RULES:
             if longer in t and shorter in t and t[longer] < t[shorter]:
@@ -76,9 +131,6 @@ class DramConfig(_Strict):
         for name in self.disabled_constraints:
             if name not in t:
                 raise ValueError(f"disabled_constraints: {name} is not a timing parameter of this preset")
-        from pimsim.hardware.standards import check_standard_timing
-
-        check_standard_timing(self.standard, t)
         return self
 
     @property
@@ -105,12 +157,19 @@ class DramConfig(_Strict):
 class PimConfig(_Strict):
     """The processing unit beside the banks (AiM: 16 bf16 MACs + adder tree per bank)."""
 
-    mac_lanes: PositiveInt = Field(description="multipliers per PIM unit")
+    mac_lanes: int = Field(gt=0, le=MAX_LANES, description="multipliers per PIM unit")
     dtype: Literal["bf16", "fp16", "fp32", "int8"] = "bf16"
-    banks_per_unit: PositiveInt = Field(1, description="banks sharing one PIM unit (HBM-PIM: 2)")
-    global_buffer_bytes: PositiveInt = Field(description="per-channel input buffer broadcast to banks")
-    result_registers: PositiveInt = Field(1, description="MAC result registers per unit")
-    unit_clock_ghz: PositiveFloat = Field(description="clock of the PIM units")
+    banks_per_unit: int = Field(1, gt=0, le=MAX_BANK_GROUPS * MAX_BANKS_PER_GROUP,
+                                description="banks sharing one PIM unit (HBM-PIM: 2)")
+    global_buffer_bytes: int = Field(gt=0, le=MAX_BUFFER_BYTES,
+                                     description="per-channel input buffer broadcast to banks")
+    result_registers: int = Field(1, gt=0, le=MAX_LANES, description="MAC result registers per unit")
+    unit_clock_ghz: float = Field(gt=0, description="clock of the PIM units")
+
+    @field_validator("unit_clock_ghz")
+    @classmethod
+    def _clock(cls, v: float) -> float:
+        return _within(v, CLOCK_GHZ_RANGE, "GHz", "a logic clock between 1 MHz and 20 GHz")
 
     @property
     def dtype_bytes(self) -> int:
@@ -120,12 +179,17 @@ class PimConfig(_Strict):
 class AsicConfig(_Strict):
     """The controller/vector ASIC beside the PIM chips (PIM-GPT: 28 nm, 1 GHz)."""
 
-    clock_ghz: PositiveFloat
-    vector_lanes: PositiveInt = Field(description="elements processed per cycle by the vector unit")
-    sram_bytes: PositiveInt
-    latency_cycles: dict[str, PositiveInt] = Field(
+    clock_ghz: float = Field(gt=0)
+    vector_lanes: int = Field(gt=0, le=MAX_LANES, description="elements processed per cycle by the vector unit")
+    sram_bytes: int = Field(gt=0, le=MAX_BUFFER_BYTES)
+    latency_cycles: dict[str, Annotated[int, Field(gt=0, le=MAX_LATENCY_CYCLES)]] = Field(
         description="pipeline latency per function unit: add, mul, exp, reciprocal, rsqrt, ..."
     )
+
+    @field_validator("clock_ghz")
+    @classmethod
+    def _clock(cls, v: float) -> float:
+        return _within(v, CLOCK_GHZ_RANGE, "GHz", "a logic clock between 1 MHz and 20 GHz")
 
     @model_validator(mode="after")
     def _units(self) -> "AsicConfig":
@@ -138,26 +202,29 @@ class AsicConfig(_Strict):
 class LinkConfig(_Strict):
     """ASIC <-> PIM interface, per channel (GDDR6 x16 at 16 Gb/s/pin = 32 GB/s = 16 B per 0.5 ns)."""
 
-    bytes_per_cycle: PositiveFloat = Field(description="bytes per DRAM tCK per channel")
-    latency_ns: float = Field(0.0, ge=0, description="fixed latency of one transfer")
+    bytes_per_cycle: float = Field(gt=0, le=MAX_LINK_BYTES_PER_CYCLE,
+                                   description="bytes per DRAM tCK per channel")
+    latency_ns: float = Field(0.0, ge=0, le=MAX_LINK_LATENCY_NS, description="fixed latency of one transfer")
 
 
 class EnergyConfig(_Strict):
-    """Per-command energies (pJ), I/O energy per bit, background power; sources in each preset."""
+    """Per-command energies (pJ, each <= MAX_COMMAND_PJ), I/O energy per bit (<= MAX_IO_PJ_PER_BIT), background
+    and static power (W, <= MAX_POWER_W); sources in each preset."""
 
-    act_pre_pj_per_bank: float = Field(ge=0)
-    rd_pj: float = Field(ge=0, description="array read of one column access, one bank")
-    wr_pj: float = Field(ge=0, description="array write of one column access, one bank")
-    mac_pj_per_bank: float = Field(ge=0, description="one column of MAC in one bank")
-    wr_gb_pj: float = Field(ge=0, description="one global-buffer write (array side)")
-    rd_mac_pj: float = Field(ge=0, description="one MAC-result read (array side)")
-    refresh_pj: float = Field(ge=0, description="one all-bank refresh of one channel")
-    io_pj_per_bit: float = Field(ge=0, description="DQ pin energy for data crossing the chip boundary")
-    background_w_per_channel: float = Field(ge=0, description="standby power with rows open")
-    asic_add_pj: float = Field(ge=0)
-    asic_mul_pj: float = Field(ge=0)
-    asic_sram_pj_per_byte: float = Field(ge=0)
-    asic_static_w: float = Field(ge=0)
+    act_pre_pj_per_bank: float = Field(ge=0, le=MAX_COMMAND_PJ)
+    rd_pj: float = Field(ge=0, le=MAX_COMMAND_PJ, description="array read of one column access, one bank")
+    wr_pj: float = Field(ge=0, le=MAX_COMMAND_PJ, description="array write of one column access, one bank")
+    mac_pj_per_bank: float = Field(ge=0, le=MAX_COMMAND_PJ, description="one column of MAC in one bank")
+    wr_gb_pj: float = Field(ge=0, le=MAX_COMMAND_PJ, description="one global-buffer write (array side)")
+    rd_mac_pj: float = Field(ge=0, le=MAX_COMMAND_PJ, description="one MAC-result read (array side)")
+    refresh_pj: float = Field(ge=0, le=MAX_COMMAND_PJ, description="one all-bank refresh of one channel")
+    io_pj_per_bit: float = Field(ge=0, le=MAX_IO_PJ_PER_BIT,
+                                 description="DQ pin energy for data crossing the chip boundary")
+    background_w_per_channel: float = Field(ge=0, le=MAX_POWER_W, description="standby power with rows open")
+    asic_add_pj: float = Field(ge=0, le=MAX_COMMAND_PJ)
+    asic_mul_pj: float = Field(ge=0, le=MAX_COMMAND_PJ)
+    asic_sram_pj_per_byte: float = Field(ge=0, le=MAX_COMMAND_PJ)
+    asic_static_w: float = Field(ge=0, le=MAX_POWER_W)
 
 
 class Hardware(_Strict):

@@ -1,17 +1,19 @@
 """DRAM standards known to pimsim, and the check that a preset gives every timing they use.
 
 Each standard is a constraint table in `pimsim/hardware/standards/NAME.yaml` (data, as Ramulator 2
-declares them). A preset's `dram.standard` names one; its timing parameters must cover every
-parameter the table's latencies reference.
+declares them). A preset's `dram.standard` names one; its timing parameters must be exactly the
+table's `parameters:` list: every one the latencies reference, and no other (a misspelt key would
+otherwise be kept and ignored, leaving the default value in force).
 """
 
 from __future__ import annotations
 
+import difflib
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from pimsim.util.config_io import load_yaml_text
 
 
 def _standards_dir():
@@ -28,16 +30,34 @@ def load_standard_table(name: str) -> dict[str, Any]:
     path = _standards_dir() / f"{name}.yaml"
     if not path.is_file():
         raise ValueError(f"unknown DRAM standard {name!r}; known: {', '.join(known_standards())}")
-    return yaml.safe_load(path.read_text())
+    return load_yaml_text(path.read_text(encoding="utf-8"))
+
+
+def standard_parameters(name: str) -> tuple[str, ...]:
+    """The timing parameters of standard `name`, in table order (ValueError if it is unknown)."""
+    return tuple(load_standard_table(name).get("parameters", []))
+
+
+def closest_name(key: str, names: list[str] | tuple[str, ...]) -> str | None:
+    """The name in `names` closest to `key` ignoring case (difflib ratio >= 0.6), or None."""
+    by_lower = {n.lower(): n for n in names}
+    match = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[match[0]] if match else None
 
 
 def check_standard_timing(name: str, timing: dict[str, int]) -> None:
-    """Raise ValueError if `name` is unknown or `timing` lacks a parameter its table requires."""
+    """Raise ValueError if `name` is unknown, or `timing` lacks a parameter its table requires or has
+    one the table does not define (the message names it, suggests the closest, and lists the allowed)."""
     try:
-        table = load_standard_table(name)
+        allowed = standard_parameters(name)
     except ValueError as exc:
         raise ValueError(f"standard: {exc}") from None
-    required = set(table.get("parameters", []))
-    missing = sorted(required - set(timing))
+    missing = sorted(set(allowed) - set(timing))
     if missing:
         raise ValueError(f"timing: standard {name} needs parameters {missing}")
+    for key in timing:
+        if key not in allowed:
+            near = closest_name(key, allowed)
+            hint = f" (did you mean {near!r}?)" if near else ""
+            raise ValueError(f"timing.{key}: not a timing parameter of standard {name}{hint}; "
+                             f"allowed: {', '.join(allowed)}")

@@ -8,17 +8,36 @@ element (2 for bf16) where they need bytes.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pimsim.errors import ConfigError
+from pimsim.util.config_io import decode_text
+
+_log = logging.getLogger("pimsim.models")
 
 Family = Literal["gpt2", "gpt3", "qwen2", "llama", "mistral"]
 HeadKind = Literal["lm", "prm_classifier", "value", "lm_restricted"]
 
-PositiveInt = Field(gt=0)
+# Bounds on the architecture, each far beyond any published decoder (largest today: ~128 layers, hidden
+# 16-25K, 128 heads, FFN ~53K, vocab ~256K, context 10M), so they catch typos and keep parameter counts,
+# op shapes and simulation loops finite. A 1e30-layer config would otherwise make `simulate` loop forever.
+MAX_LAYERS = 1000
+MAX_HIDDEN = 2**20
+MAX_HEADS = 2**14
+MAX_HEAD_DIM = 2**14
+MAX_FFN = 2**22
+MAX_VOCAB = 2**24
+MAX_CONTEXT = 2**24
+MAX_PARAMS = 10**14
+
+
+def _count(upper: int, **kw: Any) -> Any:
+    """A positive integer field at most `upper`."""
+    return Field(gt=0, le=upper, **kw)
 
 
 class ModelConfig(BaseModel):
@@ -34,14 +53,14 @@ class ModelConfig(BaseModel):
 
     name: str = Field(min_length=1)
     family: Family
-    layers: int = PositiveInt
-    hidden: int = PositiveInt
-    heads: int = PositiveInt
-    kv_heads: int = PositiveInt
-    head_dim: int = PositiveInt
-    ffn: int = PositiveInt
-    vocab: int = PositiveInt
-    max_context: int = PositiveInt
+    layers: int = _count(MAX_LAYERS)
+    hidden: int = _count(MAX_HIDDEN)
+    heads: int = _count(MAX_HEADS)
+    kv_heads: int = _count(MAX_HEADS)
+    head_dim: int = _count(MAX_HEAD_DIM)
+    ffn: int = _count(MAX_FFN)
+    vocab: int = _count(MAX_VOCAB)
+    max_context: int = _count(MAX_CONTEXT)
     norm: Literal["layernorm", "rmsnorm"]
     mlp: Literal["gelu", "silu_gated"]
     position: Literal["learned", "rotary"]
@@ -49,8 +68,8 @@ class ModelConfig(BaseModel):
     qkv_bias: bool
     linear_bias: bool
     head: HeadKind
-    head_tokens: int = Field(default=2, gt=0)
-    published_params: int | None = Field(default=None, gt=0)
+    head_tokens: int = _count(MAX_VOCAB, default=2)
+    published_params: int | None = _count(MAX_PARAMS, default=None)
     source: str
 
     @model_validator(mode="after")
@@ -197,6 +216,17 @@ class ModelConfig(BaseModel):
                 raise ConfigError(f"{where}: missing required key {key!r} for model_type {model_type!r}")
             return d[key]
 
+        def flag(key: str, default: bool) -> bool:
+            """A boolean key (absent or null: `default`); `"false"` or 0 is an error, not a truth value."""
+            value = d.get(key)
+            if value is None:
+                return default
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: key {key!r} must be true or false (got {value!r})")
+            return value
+
+        _reject_moe(d, where)
+
         # our field -> the HF key it came from, so validation errors name the key the user wrote
         origin: dict[str, str] = {}
         fields: dict[str, Any] = {}
@@ -227,7 +257,7 @@ class ModelConfig(BaseModel):
                 norm="layernorm",
                 mlp="gelu",
                 position="learned",
-                tied_embeddings=bool(d.get("tie_word_embeddings", True)),
+                tied_embeddings=flag("tie_word_embeddings", True),
                 qkv_bias=True,
                 linear_bias=True,
             )
@@ -252,8 +282,8 @@ class ModelConfig(BaseModel):
             if model_type == "qwen2":
                 qkv_bias, linear_bias = True, False
             else:
-                attention_bias = bool(d.get("attention_bias", False))
-                mlp_bias = bool(d.get("mlp_bias", False))
+                attention_bias = flag("attention_bias", False)
+                mlp_bias = flag("mlp_bias", False)
                 if attention_bias != mlp_bias:
                     raise ConfigError(
                         f"{where}: keys 'attention_bias' ({attention_bias}) and 'mlp_bias' ({mlp_bias}) differ; "
@@ -265,7 +295,7 @@ class ModelConfig(BaseModel):
                 norm="rmsnorm",
                 mlp="silu_gated",
                 position="rotary",
-                tied_embeddings=bool(d.get("tie_word_embeddings", False)),
+                tied_embeddings=flag("tie_word_embeddings", False),
                 qkv_bias=qkv_bias,
                 linear_bias=linear_bias,
             )
@@ -279,11 +309,65 @@ class ModelConfig(BaseModel):
             published_params=published_params,
             source=source,
         )
-        return validated(fields, where, origin)
+        model = validated(fields, where, origin)
+        ignored = _ignored_fields(d, model_type, flag("use_sliding_window", model_type != "qwen2"), model.max_context)
+        if ignored:
+            _warn_once(f"{where}: pimsim does not model, and ignores, " + "; ".join(ignored))
+        return model
 
 
 _HF_TYPES = ("gpt2", "gpt3", "qwen2", "llama", "mistral")
 _REQUIRED = object()
+
+# Keys by which Hugging Face configs give a mixture-of-experts layer count (Mixtral, Qwen2-MoE, DeepSeek, DBRX).
+_MOE_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
+# RoPE scaling types of transformers' ROPE_INIT_FUNCTIONS (plus older names): they change the rotation
+# angles only, not any op's shape or byte count, so pimsim's costs hold for them unchanged.
+_ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "longrope", "llama3", "su", "mrope")
+_warned: set[str] = set()
+
+
+def _reject_moe(d: dict[str, Any], where: str) -> None:
+    """A config with more than one expert per MLP is rejected: run as dense it would read a fraction of
+    the weights a MoE model stores and the wrong MLP per token, a silently wrong number."""
+    for key in _MOE_KEYS:
+        experts = d.get(key)
+        if isinstance(experts, int) and not isinstance(experts, bool) and experts > 1:
+            raise ConfigError(
+                f"{where}: key {key!r} is {experts}: a mixture-of-experts model (each token routed to the top "
+                f"{d.get('num_experts_per_tok', 'k')} of {experts} experts); MoE is not modelled by pimsim, which "
+                "would otherwise run it as a dense model with one MLP per layer"
+            )
+
+
+def _ignored_fields(d: dict[str, Any], model_type: str, sliding_on: bool, context: int) -> list[str]:
+    """One phrase per config key that would change the cost of the model but that pimsim ignores.
+
+    `sliding_window` counts when it is switched on (Qwen2: `use_sliding_window`, off by default in
+    transformers; Mistral: on whenever set) and shorter than the context: it would cap the KV read
+    at that many tokens, while pimsim reads the whole context."""
+    out = []
+    window = d.get("sliding_window")
+    if window is not None and sliding_on and not (isinstance(window, int) and window >= context):
+        out.append(f"'sliding_window' ({window!r}: sliding-window attention would cap the KV read at that many "
+                   "tokens; pimsim attends to the whole context, an upper bound on the attention cost)")
+    rope = d.get("rope_scaling")
+    if rope is not None:
+        kind = rope.get("rope_type", rope.get("type")) if isinstance(rope, dict) else None
+        if kind not in _ROPE_TYPES:
+            out.append(f"'rope_scaling' ({rope!r}: not a mapping with a known type, one of {', '.join(_ROPE_TYPES)})")
+    if d.get("num_experts_per_tok") is not None:
+        out.append(f"'num_experts_per_tok' ({d['num_experts_per_tok']!r}: no experts are configured)")
+    if d.get("quantization_config") is not None:
+        out.append("'quantization_config' (weights are sized at the hardware's dtype, not the quantized one)")
+    return out
+
+
+def _warn_once(message: str) -> None:
+    """Log `message` as one warning (stderr when no logging is configured), once per process."""
+    if message not in _warned:
+        _warned.add(message)
+        _log.warning("pimsim: warning: %s", message)
 
 
 def _mul(a: int, b: Any) -> Any:
@@ -343,9 +427,10 @@ def load_model(name_or_none: str | None, config_path: str | Path | None = None) 
 
     path = Path(config_path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"model config {path}: cannot read file ({exc.strerror or exc})") from None
+    text = decode_text(raw, f"model config {path}")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -20,23 +20,72 @@ from pimsim.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-def read_text(path: str | Path) -> str:
-    """The text of a user file; a missing or unreadable file is a `ConfigError` naming it."""
+def decode_text(data: bytes, source: str | Path, error: type[Exception] = ConfigError) -> str:
+    """UTF-8 text of a file's bytes; a leading UTF-8 BOM is dropped (editors on Windows write one).
+
+    Bytes that are not UTF-8 raise `error` naming the file, the byte offset and the byte itself."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start:exc.end]
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise error(f"{source}: not valid UTF-8 text at byte offset {exc.start} (line {line}): byte "
+                    f"{' '.join(f'0x{b:02x}' for b in bad)} ({exc.reason}); save the file as UTF-8") from None
+    return text.removeprefix("\ufeff")
+
+
+def read_text(path: str | Path, error: type[Exception] = ConfigError) -> str:
+    """The UTF-8 text of a user file (BOM allowed); a missing, unreadable or undecodable file is `error`
+    naming it."""
     path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+        raise error(f"{path}: file not found") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return decode_text(data, path, error)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate mapping keys (PyYAML silently keeps the last one) and reads
+    YAML 1.2 exponent floats such as `1e-9` as floats (YAML 1.1 wants a dot, `1.0e-9`, and reads `1e-9`
+    as a string)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:
+                    continue  # an unhashable key: SafeConstructor reports it
+                if first is not key_node.start_mark:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first given at line {first.line + 1}); "
+                        "YAML keeps only the last, so give each key once", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def load_yaml_text(text: str) -> Any:
+    """`yaml.safe_load` with duplicate keys rejected and exponent floats read as floats."""
+    return yaml.load(text, Loader=_StrictLoader)
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Parse a YAML mapping from `path`; syntax errors name the file, line and column."""
+    """Parse a YAML mapping from `path`; syntax errors and duplicate keys name the file, line and column."""
     path = Path(path)
     text = read_text(path)
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml_text(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
