@@ -239,3 +239,18 @@ def test_fields_that_change_nothing_give_no_warning(tmp_path, caplog, extra):
     with caplog.at_level(logging.WARNING, logger="pimsim"):
         load_model(None, path)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+GDDR6_TIMING = {"nBL": 4, "nCL": 24, "nRCDRD": 26, "nRCDWR": 16, "nRP": 26, "nRAS": 53, "nRC": 79, "nWR": 26,
+                "nRTP": 4, "nCWL": 6, "nCCDS": 4, "nCCDL": 6, "nRRDS": 4, "nRRDL": 6, "nWTRS": 9, "nWTRL": 11,
+                "nFAW": 32, "nRFC": 210, "nRFCpb": 105, "nRREFD": 14, "nREFI": 3333}
+
+
+def test_switching_standard_sheds_the_base_timing_keys_the_new_table_lacks():
+    """A file cannot delete an inherited key: keys of the base's AiM table are dropped when the file selects
+    plain gddr6, while keys the file writes itself are still checked against the new table."""
+    hw = load_hardware({"base": "pimgpt-gddr6", "dram": {"standard": "gddr6", "timing": GDDR6_TIMING}})
+    assert hw.dram.timing == GDDR6_TIMING
+    with pytest.raises(ConfigError, match=r"dram\.timing\.nRCDRDMAC: not a timing parameter of standard gddr6"):
+        load_hardware({"base": "pimgpt-gddr6",
+                       "dram": {"standard": "gddr6", "timing": {**GDDR6_TIMING, "nRCDRDMAC": 56}}})

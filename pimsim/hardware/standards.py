@@ -61,3 +61,23 @@ def check_standard_timing(name: str, timing: dict[str, int]) -> None:
             hint = f" (did you mean {near!r}?)" if near else ""
             raise ValueError(f"timing.{key}: not a timing parameter of standard {name}{hint}; "
                              f"allowed: {', '.join(allowed)}")
+
+
+def timing_for_child(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """`parent` (a raw hardware mapping) ready for `child` to merge onto: when `child` switches
+    `dram.standard`, the parent's timing keys that the new standard's table does not define are dropped.
+
+    They parametrise the other table, and a YAML file cannot delete a key it inherits; every key the child
+    gives itself is still checked against the new table, so a typo there is still an error."""
+    new, old = child.get("dram"), parent.get("dram")
+    if not (isinstance(new, dict) and isinstance(old, dict) and isinstance(old.get("timing"), dict)):
+        return parent
+    standard = new.get("standard")
+    if not isinstance(standard, str) or standard == old.get("standard"):
+        return parent
+    try:
+        allowed = set(standard_parameters(standard))
+    except ValueError:
+        return parent  # an unknown standard is reported by validation
+    timing = {k: v for k, v in old["timing"].items() if k in allowed}
+    return {**parent, "dram": {**old, "timing": timing}}
