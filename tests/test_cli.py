@@ -196,12 +196,14 @@ PRM_FLAGS = ["--question-tokens", Q, "--steps", S, "--step-tokens", T]
     ("generative", N * (Q + S * T) + N * (7 - 1), 2),  # prefill, then the verification chain of 7 tokens
 ])
 def test_prm_score_each_scoring(cli, scoring, expected_tokens, phases):
-    data = _explain_json(cli, "--model", "qwen2.5-math-prm-7b", "--workload", "prm-score", "--solutions", N,
+    # implicit and generative scoring need an LM head (workloads.spec.SCORING_HEADS): an LM-head PRM for them
+    model = "eurus-prm-7b" if scoring in ("implicit", "generative") else "qwen2.5-math-prm-7b"
+    data = _explain_json(cli, "--model", model, "--workload", "prm-score", "--solutions", N,
                          *PRM_FLAGS, "--scoring", scoring, *(["--verify-tokens", 7] if scoring == "generative" else []))
     assert data["workload"]["scoring"] == scoring
     assert len(data["phases"]) == phases
     assert sum(p["tokens"] for p in data["phases"]) == expected_tokens
-    assert all(p["flops"] > 0 and p["model"] == "qwen2.5-math-prm-7b" for p in data["phases"])
+    assert all(p["flops"] > 0 and p["model"] == model for p in data["phases"])
 
 
 def test_best_of_n(cli):

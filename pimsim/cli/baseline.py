@@ -62,7 +62,9 @@ def _run(args) -> int:
     if bool(args.device) == bool(args.measured):
         raise ConfigError("baseline: give --device NAME or --measured PHASES.csv (one of them)")
     spec = workload_from_args(args)
-    models = models_from_args(args) if spec.kind in ("generate", "prm-score") else []
+    if spec.kind not in ("generate", "prm-score") and (args.model or args.model_config):
+        raise ConfigError(f"--model/--model-config are not flags of --workload {spec.kind}; it takes --policy and --prm")
+    models = models_from_args(args)
     if len(models) > 1:
         raise ConfigError("baseline: give one model (--model or --model-config)")
     workload = expand(spec, models[0]) if models else expand(spec)

@@ -29,6 +29,7 @@ def add_model_args(parser: argparse.ArgumentParser, *, multiple: bool = False, r
     g.add_argument("--model", action="append" if multiple else "store", metavar="NAME",
                    help="zoo model name (see `pimsim models list`)" + ("; repeatable" if multiple else ""))
     g.add_argument("--model-config", metavar="CONFIG_JSON", help="a Hugging Face style config.json instead")
+    parser.set_defaults(model_repeatable=multiple)
 
 
 def models_from_args(args) -> list[ModelConfig]:
@@ -62,15 +63,74 @@ def add_workload_args(parser: argparse.ArgumentParser, *, required: bool = True)
                    help="beam-search: the PRM reuses the KV cache of the kept prefix")
 
 
+# model fields a workload file may name, and the flags that name the same thing
+_MODEL_FLAGS = {"model": "--model", "policy": "--policy", "prm": "--prm"}
+
+
+def _file_workload(path: str, args):
+    """The spec of a workload file. Its model fields (model, policy, prm) say what runs: a flag naming
+    the same model is fine, one naming another is a ConfigError naming both and the file; a flag fills a
+    model field the file leaves out; `--model-config` beside the file's `model:` is two models (refused).
+    The file's `model:` is then set as `args.model`, so `models_from_args` loads it for every command."""
+    given = [flag for field, flag in _FLAGS.items()
+             if field not in _MODEL_FLAGS and getattr(args, field, None) is not None]
+    if given:
+        raise ConfigError(f"--workload {path}: the file defines the workload; {', '.join(given)} would be ignored")
+    raw = read_yaml(path)
+    data = raw.get("workload", raw)
+    if isinstance(data, dict):
+        data = dict(data)
+        file_kind = data.get("kind")
+        cls = _SPEC_BY_KIND.get(file_kind) if isinstance(file_kind, str) else None
+        for field, flag in _MODEL_FLAGS.items():
+            names = getattr(args, field, None)
+            if names is None or cls is None:
+                continue  # no flag given, or an unknown kind: parse_workload reports it
+            if field not in cls.model_fields:
+                if field == "model":
+                    continue  # each command says --model is not a flag of a two-model kind
+                raise ConfigError(f"--workload {path}: {flag} is not a flag of a {file_kind} workload "
+                                  f"(it runs model:); drop {flag}")
+            names = names if isinstance(names, list) else [names]
+            if data.get(field) is None:
+                if field != "model" and len(names) == 1:  # --model stays a flag; models_from_args loads it
+                    data[field] = names[0]
+                continue
+            for name in names:
+                if name != data[field]:
+                    raise ConfigError(f"--workload {path}: the file's {field}: {data[field]} and {flag} {name} "
+                                      f"name different models; give one of them")
+        if data.get("model") and getattr(args, "model_config", None):
+            raise ConfigError(f"--workload {path}: the file's model: {data['model']} and --model-config "
+                              f"{args.model_config} name two models; give one of them")
+    spec = parse_workload(data, source=path)
+    if getattr(spec, "model", None) and not getattr(args, "model", None):
+        args.model = [spec.model] if getattr(args, "model_repeatable", False) else spec.model
+    return spec
+
+
+def _flag_errors(exc: ValidationError, kind: str) -> str:
+    """A spec's validation errors in flag names (`--verify-tokens`, not `verify_tokens`)."""
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][-1]) if err["loc"] else ""
+        msg = err["msg"]
+        if msg.startswith("Value error, "):  # a rule across fields: its message starts with the field
+            msg = msg[len("Value error, "):]
+            field, _, msg = msg.partition(": ") if ": " in msg else ("", "", msg)
+            lines.append(f"--workload {kind}: {_FLAGS.get(field, field)}: {msg}")
+        elif err["type"] == "missing":
+            lines.append(f"--workload {kind}: {_FLAGS.get(field, field)} is required")
+        else:
+            lines.append(f"--workload {kind}: {_FLAGS.get(field, field)}: {msg} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
 def workload_from_args(args):
     """The validated workload spec from `--workload KIND` + flags, or `--workload FILE.yaml`."""
     kind = args.workload
     if kind.endswith((".yaml", ".yml")) or Path(kind).is_file():
-        given = [flag for field, flag in _FLAGS.items() if getattr(args, field, None) is not None]
-        if given:
-            raise ConfigError(f"--workload {kind}: the file defines the workload; {', '.join(given)} would be ignored")
-        data = read_yaml(kind)
-        return parse_workload(data.get("workload", data), source=kind)
+        return _file_workload(kind, args)
     if kind not in _SPEC_BY_KIND:
         raise ConfigError(f"--workload: unknown kind {kind!r}; choose one of {', '.join(KINDS)} or a YAML file")
     allowed = set(_SPEC_BY_KIND[kind].model_fields) - {"kind", "model"}
@@ -86,12 +146,4 @@ def workload_from_args(args):
     try:
         return workload_adapter.validate_python(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            field = str(err["loc"][-1]) if err["loc"] else ""
-            flag = _FLAGS.get(field, field)
-            if err["type"] == "missing":
-                lines.append(f"--workload {kind}: {flag} is required")
-            else:
-                lines.append(f"--workload {kind}: {flag}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError(_flag_errors(exc, kind)) from None

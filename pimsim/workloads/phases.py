@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 
 from pimsim.errors import ConfigError
 from pimsim.models import ModelConfig, ModelGraph, load_model
-from pimsim.workloads.spec import BeamSearchSpec, BestOfNSpec, GenerateSpec, PrmScoreSpec
+from pimsim.workloads.spec import BeamSearchSpec, BestOfNSpec, GenerateSpec, PrmScoreSpec, check_scoring_head
 
 COST_KEYS = ("flops", "weight_bytes", "kv_read_bytes", "kv_write_bytes")
 
@@ -61,6 +61,14 @@ class Phase:
                 f"phase {self.name}: context reaches {end} tokens but {self.model.name} supports "
                 f"at most {self.model.max_context}"
             )
+
+    @property
+    def weight_copy(self) -> str:
+        """Which copy of `model`'s weights this phase runs on: "reference" for the implicit PRM's
+        reference-model passes (models.md, "How PRMs score": 2 prefills, PRM and reference model, so two
+        sets of weights are resident), "main" for every other role (policy, PRM and a generative verifier
+        of the same model share one copy)."""
+        return "reference" if self.role == "reference" else "main"
 
     @property
     def end_context(self) -> int:
@@ -107,6 +115,21 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class ResidentCopy:
+    """One copy of a model's weights resident for the whole workload, and the KV cache it needs: for the
+    most sequences (`sequences`) and the longest context (`context`) any of its phases holds."""
+
+    model: ModelConfig
+    copy: str  # Phase.weight_copy: "main" or "reference"
+    sequences: int
+    context: int
+
+    @property
+    def label(self) -> str:
+        return self.model.name if self.copy == "main" else f"{self.model.name} ({self.copy} copy)"
+
+
+@dataclass(frozen=True)
 class Workload:
     """A workload spec expanded into phases, in execution order."""
 
@@ -132,6 +155,19 @@ class Workload:
             return int(sols * spec.steps * spec.step_tokens)
         return int(sum(p.tokens for p in self.phases))
 
+    def resident_copies(self) -> tuple[ResidentCopy, ...]:
+        """Every distinct weight copy the workload holds at once (one per model and `Phase.weight_copy`,
+        in order of first use), each with the KV cache of its largest phase. Capacity checks on every
+        machine (PIM and baselines) count these, so an implicit PRM's reference model is not missed."""
+        seen: dict[tuple[ModelConfig, str], ResidentCopy] = {}
+        for ph in self.phases:
+            key = (ph.model, ph.weight_copy)
+            prev = seen.get(key)
+            seqs = max(ph.batch, prev.sequences if prev else 0)
+            ctx = max(ph.end_context, prev.context if prev else 0)
+            seen[key] = ResidentCopy(ph.model, ph.weight_copy, seqs, ctx)
+        return tuple(seen.values())
+
     def totals(self, dtype_bytes: int = 2) -> dict[str, int]:
         out = dict.fromkeys(COST_KEYS + ("tokens",), 0)
         for p in self.phases:
@@ -144,8 +180,9 @@ Resolver = Callable[[str], ModelConfig]
 
 
 def _prm_phases(model: ModelConfig, solutions: int, q: int, steps: int, t: int, scoring: str,
-                verify_tokens: int, prefix: str = "prm") -> list[Phase]:
-    """PRM scoring of `solutions` solutions (models.md, "How PRMs score")."""
+                verify_tokens: int | None, kind: str, prefix: str = "prm") -> list[Phase]:
+    """PRM scoring of `solutions` solutions (models.md, "How PRMs score") in a `kind` workload."""
+    check_scoring_head(scoring, model, kind)
     length = q + steps * (t + 1)
     if scoring == "single-pass":
         return [Phase(f"{prefix}.score", "prm", "prefill", model, solutions, length, 0, head_positions=steps)]
@@ -191,7 +228,7 @@ def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n:
     if isinstance(spec, PrmScoreSpec):
         m = one_model()
         phases = _prm_phases(m, spec.solutions, spec.question_tokens, spec.steps, spec.step_tokens,
-                             spec.scoring, spec.verify_tokens)
+                             spec.scoring, spec.verify_tokens, spec.kind)
         gen = spec.solutions * spec.verify_tokens if spec.scoring == "generative" else 0
         return Workload(spec, tuple(phases), generated_tokens=gen)
 
@@ -203,7 +240,7 @@ def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n:
             phases.append(Phase("policy.decode", "policy", "decode", policy, spec.n, 1, spec.question_tokens,
                                 steps=answer - 1))
         phases += _prm_phases(prm, spec.n, spec.question_tokens, spec.steps, spec.step_tokens, spec.scoring,
-                              spec.verify_tokens)
+                              spec.verify_tokens, spec.kind)
         return Workload(spec, tuple(phases), generated_tokens=spec.n * answer)
 
     if isinstance(spec, BeamSearchSpec):

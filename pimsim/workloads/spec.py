@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, model_validator
 
+from pimsim.errors import ConfigError
 from pimsim.util.config_io import validate
 
 
@@ -23,6 +24,49 @@ class _Spec(BaseModel):
 
 
 Scoring = Literal["single-pass", "per-step-prefix", "implicit", "generative"]
+SCORINGS: tuple[str, ...] = ("single-pass", "per-step-prefix", "implicit", "generative")
+DEFAULT_VERIFY_TOKENS = 1024
+# scoring -> PRM heads it can run on (models.md, "How PRMs score"): implicit reads the log-likelihood of
+# the answer tokens and generative decodes a verification chain, so both need a full LM head; the
+# single-pass and per-step readouts work on any head (classifier, value, restricted or full LM logits).
+SCORING_HEADS: dict[str, tuple[str, ...]] = {
+    "single-pass": ("lm", "lm_restricted", "prm_classifier", "value"),
+    "per-step-prefix": ("lm", "lm_restricted", "prm_classifier", "value"),
+    "implicit": ("lm",),
+    "generative": ("lm",),
+}
+
+
+def check_scoring_head(scoring: str, model, kind: str = "prm-score") -> None:
+    """ConfigError unless `model`'s head can be read by `scoring` (SCORING_HEADS). Checked where the spec
+    meets its models (`expand`), so CLI flags, workload files and experiment files all get it."""
+    if model.head not in SCORING_HEADS[scoring]:
+        allowed = [s for s in SCORINGS if model.head in SCORING_HEADS[s]]
+        prm = "model" if kind == "prm-score" else "prm"
+        raise ConfigError(
+            f"workload {kind}: scoring (--scoring) {scoring} needs a PRM with a full LM head (head "
+            f"{', '.join(SCORING_HEADS[scoring])}), but {prm} {model.name} has a {model.head} head; scorings "
+            f"allowed for {model.name}: {', '.join(allowed)}")
+
+
+class _Scored(_Spec):
+    """Rule shared by specs with a `scoring`: `verify_tokens` is a parameter of generative scoring only
+    (its verification chain of thought); with any other scoring it would be silently ignored. Unset, it
+    is DEFAULT_VERIFY_TOKENS for generative scoring and None otherwise."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_verify_tokens(cls, data):
+        if isinstance(data, dict) and data.get("scoring") == "generative" and data.get("verify_tokens") is None:
+            data = {**data, "verify_tokens": DEFAULT_VERIFY_TOKENS}
+        return data
+
+    @model_validator(mode="after")
+    def _verify_tokens_only_generative(self):
+        if self.verify_tokens is not None and self.scoring != "generative":
+            raise ValueError(f"verify_tokens: applies only to scoring generative, but scoring is {self.scoring}; "
+                             "drop verify_tokens (--verify-tokens) or use scoring generative")
+        return self
 
 
 class GenerateSpec(_Spec):
@@ -33,7 +77,7 @@ class GenerateSpec(_Spec):
     batch: PositiveInt = 1
 
 
-class PrmScoreSpec(_Spec):
+class PrmScoreSpec(_Scored):
     kind: Literal["prm-score"] = "prm-score"
     model: str | None = None
     solutions: PositiveInt
@@ -41,12 +85,13 @@ class PrmScoreSpec(_Spec):
     steps: PositiveInt
     step_tokens: PositiveInt
     scoring: Scoring = "single-pass"
-    verify_tokens: PositiveInt = Field(
-        1024, description="generative scoring: tokens of verification chain of thought per solution"
+    verify_tokens: PositiveInt | None = Field(
+        None, description=f"generative scoring only: tokens of verification chain of thought per solution "
+                          f"(default {DEFAULT_VERIFY_TOKENS})"
     )
 
 
-class BestOfNSpec(_Spec):
+class BestOfNSpec(_Scored):
     kind: Literal["best-of-n"] = "best-of-n"
     policy: str
     prm: str
@@ -55,7 +100,7 @@ class BestOfNSpec(_Spec):
     steps: PositiveInt
     step_tokens: PositiveInt
     scoring: Scoring = "single-pass"
-    verify_tokens: PositiveInt = 1024
+    verify_tokens: PositiveInt | None = Field(None, description="generative scoring only (see PrmScoreSpec)")
 
 
 class BeamSearchSpec(_Spec):
