@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from pimsim.errors import UnknownNameError
 from pimsim.util.config_io import read_yaml, validate
@@ -58,6 +58,9 @@ class DevicePreset(_Strict):
     dtype_bytes: Literal[1, 2, 4] = Field(description="bytes per weight / KV / activation element")
     peak_flops_per_s: PositiveFloat = Field(description="datasheet peak at dtype_bytes")
     peak_bandwidth_bytes_per_s: PositiveFloat = Field(description="datasheet memory bandwidth")
+    memory_bytes: PositiveInt = Field(
+        description="device memory (datasheet GB as 10^9 bytes; a CPU's assumed DRAM): weights + KV cache must "
+                    "fit it (`pimsim.baselines.model.check_capacity`); `notes.memory_bytes` gives its source")
     flops_per_s: PositiveFloat = Field(description="achievable compute rate of a large matmul")
     bandwidth_bytes_per_s: PositiveFloat = Field(description="achievable memory bandwidth of a kernel")
     bandwidth_cap_bytes_per_s: PositiveFloat | None = Field(

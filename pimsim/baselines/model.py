@@ -13,6 +13,14 @@ that cross from memory- to compute-bound are exact.
 
 Energy (per-work model, `PowerModel`): (idle_w + active_w) x time + energy_per_byte_j x bytes +
 energy_per_flop_j x FLOPs.
+
+Capacity (`check_capacity`, run by `run_baseline` so every caller gets it): every weight copy the
+workload holds at once (`Workload.resident_copies`: one per model, plus an implicit PRM's reference
+model) at `dtype_bytes` per parameter, plus each copy's KV cache for the most sequences and the longest
+context its phases reach, must fit `memory_bytes`. Activations are not counted: with fused attention
+a step's transient tensors are one layer's activations (tokens x max(FFN width, vocab at the head
+positions)), which serving stacks bound by chunking prefill and logits, while weights and KV cache are
+what decide whether a model fits at all.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import numpy as np
 
 from pimsim.baselines.device import DevicePreset, load_device
 from pimsim.baselines.kernels import CATEGORIES, KernelTable, kernel_table
+from pimsim.errors import CapacityError
 from pimsim.result import PhaseResult, Result
 
 
@@ -100,14 +109,42 @@ def workload_config(workload) -> dict:
     return dump(mode="json") if dump else {"spec": repr(spec)}
 
 
+def required_bytes(workload, device: DevicePreset) -> list[tuple[str, dict[str, int]]]:
+    """(label, {weights_bytes, kv_cache_bytes, total_bytes}) per resident weight copy (module docstring)."""
+    out = []
+    for c in workload.resident_copies():
+        weights = c.model.params * device.dtype_bytes
+        kv = c.sequences * c.context * c.model.kv_bytes_per_token(device.dtype_bytes)
+        out.append((c.label, {"weights_bytes": weights, "kv_cache_bytes": kv, "total_bytes": weights + kv}))
+    return out
+
+
+def check_capacity(workload, device: DevicePreset) -> None:
+    """CapacityError (byte counts: weights, KV cache, total, available) unless the workload fits `device`."""
+    need = required_bytes(workload, device)
+    weights = sum(n["weights_bytes"] for _, n in need)
+    kv = sum(n["kv_cache_bytes"] for _, n in need)
+    if weights + kv <= device.memory_bytes:
+        return
+    copies = {c.label: c for c in workload.resident_copies()}
+    parts = "; ".join(f"{label}: weights {n['weights_bytes']:,} + KV cache {n['kv_cache_bytes']:,} for "
+                      f"{copies[label].sequences} sequence(s) x {copies[label].context} tokens" for label, n in need)
+    raise CapacityError(
+        f"workload does not fit {device.name}: requires {weights + kv:,} bytes = weights {weights:,} + KV cache "
+        f"{kv:,} ({parts}; {device.dtype_bytes} bytes per element) but the device has {device.memory_bytes:,} "
+        "bytes (memory_bytes); use a device with more memory, fewer sequences or a shorter context")
+
+
 def run_baseline(workload, device: str | DevicePreset, mode: str | None = None) -> Result:
     """Time and energy of every phase of `workload` on `device` (a preset name, YAML path or preset).
 
-    `mode`: "graph" or "eager" (default: the device's `default_mode`). Returns a `Result` whose
+    `mode`: "graph" or "eager" (default: the device's `default_mode`). CapacityError if the workload's
+    weights and KV cache do not fit the device (`check_capacity`). Returns a `Result` whose
     machine is the device name, with per-phase `PhaseResult`s and breakdowns by kernel category.
     """
     dev = load_device(device)
     mode, overhead = dev.overhead_s(mode)
+    check_capacity(workload, dev)
     phases = []
     total_s = 0.0
     total_j = 0.0

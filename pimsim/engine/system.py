@@ -26,6 +26,7 @@ from pathlib import Path
 import simpy
 
 from pimsim.engine.asic import asic_energy_j, asic_seconds
+from pimsim.engine.capacity import check_pim_capacity
 from pimsim.engine.energy import background_energy_j, link_energy_j, pim_command_energy_j
 from pimsim.engine.pim_timing import PimTimer
 from pimsim.engine.refresh import RefreshProbe, probe_refresh, stall_cycles
@@ -93,21 +94,8 @@ class SystemSimulator:
 
     # ------------------------------------------------------------------ capacity
     def check_capacity(self, workload: Workload) -> None:
-        """All models of the workload and their KV caches (for the most sequences any phase runs) must fit."""
-        need: dict[str, dict[str, int]] = {}
-        for ph in workload.phases:
-            prev = need.get(ph.model.name, {})
-            seqs = max(ph.batch, prev.get("sequences", 0))
-            ctx = max(ph.end_context, prev.get("context", 0))
-            need[ph.model.name] = dict(self.mapper(ph.model).required_bytes(seqs, ctx), sequences=seqs, context=ctx)
-        for ph in workload.phases:  # one model alone too big: the mapper's own message
-            n = need[ph.model.name]
-            self.mapper(ph.model).check_capacity(n["sequences"], n["context"])
-        total = sum(n["total_bytes"] for n in need.values())
-        if total > self.hw.capacity_bytes:
-            parts = ", ".join(f"{k} {v['total_bytes']:,}" for k, v in need.items())
-            raise CapacityError(f"models of the workload do not fit {self.hw.name} together: require "
-                                f"{total:,} bytes ({parts}) but the preset has {self.hw.capacity_bytes:,} bytes")
+        """Every weight copy of the workload and its KV cache must fit together (`engine.capacity`)."""
+        check_pim_capacity(workload, self.hw, self.mapper)
 
     # ------------------------------------------------------------------ one token
     def _op_seconds(self, op) -> tuple[str, float, _Tally]:
