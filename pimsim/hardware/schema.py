@@ -59,7 +59,7 @@ def _within(value: float, bounds: tuple[float, float], unit: str, why: str) -> f
     """`value` if it lies in `bounds` (inclusive), else ValueError stating the bounds and `why`."""
     lo, hi = bounds
     if not lo <= value <= hi:
-        raise ValueError(f"must be between {lo:g} and {hi:g} {unit} ({why}), got {value:g}")
+        raise ValueError(f"must be between {lo:g} and {hi:g} {unit} ({why})")  # the caller shows the value
     return value
 
 
