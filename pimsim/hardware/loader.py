@@ -12,6 +12,7 @@ from typing import Any
 
 from pimsim.errors import ConfigError, UnknownNameError
 from pimsim.hardware.schema import Hardware
+from pimsim.hardware.standards import timing_for_child
 from pimsim.util.config_io import deep_merge, read_yaml, validate
 
 _MAX_BASE_DEPTH = 8
@@ -55,7 +56,7 @@ def _resolve(data: dict[str, Any], source: str, depth: int = 0) -> dict[str, Any
         raise ConfigError(f"{source}: base: {exc}") from None
     parent = _resolve(base_data, str(base_path), depth + 1)
     child = {k: v for k, v in data.items() if k != "base"}
-    return deep_merge(parent, child)
+    return deep_merge(timing_for_child(parent, child), child)  # a switched standard sheds the old keys
 
 
 def load_hardware(spec: str | Path | dict[str, Any], overrides: dict[str, Any] | None = None) -> Hardware:
