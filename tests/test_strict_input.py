@@ -254,3 +254,9 @@ def test_switching_standard_sheds_the_base_timing_keys_the_new_table_lacks():
     with pytest.raises(ConfigError, match=r"dram\.timing\.nRCDRDMAC: not a timing parameter of standard gddr6"):
         load_hardware({"base": "pimgpt-gddr6",
                        "dram": {"standard": "gddr6", "timing": {**GDDR6_TIMING, "nRCDRDMAC": 56}}})
+
+
+def test_duplicate_json_key_in_model_config_is_rejected(cli, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(LLAMA_HF)[:-1] + ', "num_hidden_layers": 32}')
+    _fails(cli("models", "show", "--model-config", path), str(path), "duplicate key 'num_hidden_layers'")

@@ -402,6 +402,20 @@ def validated(fields: dict[str, Any], where: str, origin: dict[str, str] | None 
         raise ConfigError(f"{where}: " + "; ".join(problems)) from None
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict; a key given twice raises (json.loads would keep the last silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def _name_from_path(path: Path) -> str:
     """'models/Qwen2.5-Math-7B/config.json' -> 'Qwen2.5-Math-7B'; 'my-model.json' -> 'my-model'."""
     if path.stem.lower() == "config" and path.resolve().parent.name:
@@ -432,7 +446,10 @@ def load_model(name_or_none: str | None, config_path: str | Path | None = None) 
         raise ConfigError(f"model config {path}: cannot read file ({exc.strerror or exc})") from None
     text = decode_text(raw, f"model config {path}")
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise ConfigError(f"model config {path}: duplicate key {exc.args[0]!r}; JSON keeps only the last, so give "
+                          "each key once") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"model config {path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     if not isinstance(data, dict):
