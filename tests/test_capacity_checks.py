@@ -177,6 +177,8 @@ def test_cli_best_of_n_file_policy_vs_flag(cli, tmp_path):
 
 # ------------------------------------------------------------------ 4. combinations that mean nothing
 
+EXPERIMENT = "name: e\ndescription: d\npim: false\nbaselines: [{device: t4}]\nworkloads:\n"
+
 def test_cli_verify_tokens_without_generative_scoring_exit_2(cli):
     for scoring in ([], ["--scoring", "single-pass"], ["--scoring", "implicit"]):
         rc, _, err = cli("workload", "explain", "--model", QWEN15, *PRM_FLAGS, *scoring, "--verify-tokens", "64")
@@ -192,8 +194,8 @@ def test_verify_tokens_without_generative_in_files_and_experiments(tmp_path):
     from pimsim.experiments.spec import load_experiment
 
     exp = tmp_path / "e.yaml"
-    exp.write_text("name: e\ndescription: d\npim: false\nbaselines: [{device: t4}]\nworkloads:\n  - {kind: best-of-n, policy: gpt2-small, prm: gpt3-small,"
-                   " n: 2, question_tokens: 8, steps: 2, step_tokens: 4, verify_tokens: 16}\n")
+    exp.write_text(EXPERIMENT + "  - {kind: best-of-n, policy: gpt2-small, prm: gpt3-small, n: 2, "
+                   "question_tokens: 8, steps: 2, step_tokens: 4, verify_tokens: 16}\n")
     with pytest.raises(ConfigError, match=r"e\.yaml: workloads\.0.*verify_tokens: applies only to scoring generative"):
         expand_points(load_experiment(exp), source=str(exp))
 
@@ -223,8 +225,8 @@ def test_scoring_head_rule_applies_to_best_of_n_and_experiments(tmp_path):
     from pimsim.experiments.spec import load_experiment
 
     exp = tmp_path / "e.yaml"
-    exp.write_text("name: e\ndescription: d\npim: false\nbaselines: [{device: t4}]\nworkloads:\n  - {kind: prm-score, model: skywork-prm-1.5b, "
-                   "scoring: generative, solutions: 2, question_tokens: 8, steps: 2, step_tokens: 4}\n")
+    exp.write_text(EXPERIMENT + "  - {kind: prm-score, model: skywork-prm-1.5b, scoring: generative, "
+                   "solutions: 2, question_tokens: 8, steps: 2, step_tokens: 4}\n")
     with pytest.raises(ConfigError, match=r"e\.yaml: workloads\.0: .*skywork-prm-1.5b has a value head"):
         expand_points(load_experiment(exp), source=str(exp))
     # what is allowed still expands: generative on an LM-head verifier, single-pass on a value head

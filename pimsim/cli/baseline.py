@@ -63,7 +63,8 @@ def _run(args) -> int:
         raise ConfigError("baseline: give --device NAME or --measured PHASES.csv (one of them)")
     spec = workload_from_args(args)
     if spec.kind not in ("generate", "prm-score") and (args.model or args.model_config):
-        raise ConfigError(f"--model/--model-config are not flags of --workload {spec.kind}; it takes --policy and --prm")
+        raise ConfigError(f"--model/--model-config are not flags of --workload {spec.kind}; "
+                          "it takes --policy and --prm")
     models = models_from_args(args)
     if len(models) > 1:
         raise ConfigError("baseline: give one model (--model or --model-config)")
@@ -134,9 +135,10 @@ def _devices(args) -> int:
     rows = []
     for name in device_names():
         d = load_device(name)
-        rows.append((name, d.kind, d.dtype_bytes, d.flops_per_s / 1e12, d.bandwidth_bytes_per_s / 1e12,
+        rows.append((name, d.kind, d.dtype_bytes, d.memory_bytes / 1e9, d.flops_per_s / 1e12,
+                     d.bandwidth_bytes_per_s / 1e12,
                      ", ".join(f"{m} {v * 1e6:.3g} us" for m, v in d.kernel_overhead_s.items()),
                      d.power.idle_w, d.power.tdp_w, d.description))
-    print(format_table(["name", "kind", "dtype_B", "TFLOP/s", "TB/s", "overhead/kernel", "idle_W", "tdp_W",
+    print(format_table(["name", "kind", "dtype_B", "memory_GB", "TFLOP/s", "TB/s", "overhead/kernel", "idle_W", "tdp_W",
                         "description"], rows))
     return 0

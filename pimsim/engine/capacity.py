@@ -17,13 +17,16 @@ from pimsim.models import ModelConfig
 from pimsim.workloads import Workload
 
 
-def pim_required_bytes(workload: Workload, mapper_of: Callable[[ModelConfig], object]) -> list[tuple[str, dict[str, int]]]:
+MapperOf = Callable[[ModelConfig], object]  # model -> its `Mapper` (SystemSimulator.mapper)
+
+
+def pim_required_bytes(workload: Workload, mapper_of: MapperOf) -> list[tuple[str, dict[str, int]]]:
     """(label, {weights_bytes, kv_cache_bytes, total_bytes}) per resident weight copy of `workload`."""
     return [(c.label, mapper_of(c.model).required_bytes(c.sequences, c.context))
             for c in workload.resident_copies()]
 
 
-def check_pim_capacity(workload: Workload, hw: Hardware, mapper_of: Callable[[ModelConfig], object]) -> None:
+def check_pim_capacity(workload: Workload, hw: Hardware, mapper_of: MapperOf) -> None:
     """CapacityError unless every resident weight copy of `workload` and its KV cache fit `hw` together.
 
     A copy too big on its own gets its mapper's message (sequences x reserved tokens); otherwise the sum
