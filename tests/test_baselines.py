@@ -53,7 +53,7 @@ def test_h100_graph_reproduces_measured_row(row):
     dev = load_device("h100-sxm")
     assert dev.dtype_bytes == 2
     res = run_baseline(_one_step(row["model"], int(row["context"])), dev, mode="graph")
-    assert res.latency_per_token_s == pytest.approx(float(row["decode_ms_per_token"]) * 1e-3, rel=0.10)
+    assert res.e2e_latency_per_token_s == pytest.approx(float(row["decode_ms_per_token"]) * 1e-3, rel=0.10)
     assert res.energy_per_token_j == pytest.approx(float(row["energy_j_per_token"]), rel=0.20)
 
 
@@ -179,7 +179,7 @@ def test_fit_recovers_parameters_from_synthetic_measurements(tmp_path):
     lines = ["model,context,batch,decode_ms_per_token"]
     for model in ("gpt2-small", "gpt2-xl", "gpt3-large", "gpt3-xl"):
         for ctx in (100, 900):
-            t = run_baseline(_one_step(model, ctx), truth).latency_per_token_s
+            t = run_baseline(_one_step(model, ctx), truth).e2e_latency_per_token_s
             lines.append(f"{model},{ctx},1,{t * 1e3!r}")
     path = tmp_path / "synthetic.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -250,7 +250,7 @@ def test_batched_decode_amortises_weights():
     one = run_baseline(_generate("gpt2-xl", 128, 64, batch=1), dev)
     many = run_baseline(_generate("gpt2-xl", 128, 64, batch=32), dev)
     assert many.latency_s > one.latency_s
-    assert many.latency_per_token_s < one.latency_per_token_s / 8
+    assert many.e2e_latency_per_token_s < one.e2e_latency_per_token_s / 8
 
 
 def test_eager_adds_the_framework_overhead_per_kernel():
@@ -369,10 +369,10 @@ RUN = ["baseline", "--device", "h100-sxm", "--model", "gpt2-small", "--workload"
 def test_cli_run_prints_the_simulate_keys(capsys):
     assert main(RUN + ["--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    for key in ("latency_s", "energy_j", "tokens", "latency_per_token_s", "energy_per_token_j", "breakdown_s"):
+    for key in ("latency_s", "energy_j", "tokens", "e2e_latency_per_token_s", "energy_per_token_j", "breakdown_s"):
         assert key in out
     assert out["tokens"] == 32 and out["machine"] == "h100-sxm"
-    assert out["latency_per_token_s"] == pytest.approx(out["latency_s"] / 32)
+    assert out["e2e_latency_per_token_s"] == pytest.approx(out["latency_s"] / 32)
     assert main(RUN + ["--mode", "eager"]) == 0
     assert "eager mode" in capsys.readouterr().out
 

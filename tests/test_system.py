@@ -213,7 +213,7 @@ def test_simulate_cli_json_and_trace(run_cli, tmp_path):
                            "--generate", "4", "--json", "--trace", str(trace))
     assert rc == 0, err
     d = json.loads(out)
-    for key in ("latency_s", "energy_j", "tokens", "latency_per_token_s", "energy_per_token_j", "breakdown_s",
+    for key in ("latency_s", "energy_j", "tokens", "e2e_latency_per_token_s", "energy_per_token_j", "breakdown_s",
                 "breakdown_j", "row_hit_rate", "commands"):
         assert key in d
     assert d["tokens"] == 4

@@ -65,8 +65,8 @@ def measured_baseline(workload, path: str | Path, machine: str | None = None) ->
     extra = [n for n in data if n not in names]
     if extra:
         raise ConfigError(f"{path}: phase(s) {', '.join(extra)} are not in the workload (its phases: {', '.join(names)})")
-    phases = tuple(PhaseResult(p.name, data[p.name][0], data[p.name][1], p.tokens,
-                               {"measured": data[p.name][0]}, {"measured": data[p.name][1]}) for p in workload.phases)
+    phases = tuple(PhaseResult.of(p, data[p.name][0], data[p.name][1],
+                                  {"measured": data[p.name][0]}, {"measured": data[p.name][1]}) for p in workload.phases)
     latency = sum(p.latency_s for p in phases)
     energy = sum(p.energy_j for p in phases)
     return Result(

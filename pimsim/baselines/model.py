@@ -156,7 +156,7 @@ def run_baseline(workload, device: str | DevicePreset, mode: str | None = None) 
         cost = phase_cost(ph, dev, overhead)
         t = float(cost.step_time_s.sum())
         e = energy_j(dev, t, cost.bytes, cost.flops)
-        phases.append(PhaseResult(ph.name, t, sum(e.values()), ph.tokens, cost.breakdown_s, e))
+        phases.append(PhaseResult.of(ph, t, sum(e.values()), cost.breakdown_s, e))
         total_s += t
         total_j += sum(e.values())
         for k, v in cost.breakdown_s.items():

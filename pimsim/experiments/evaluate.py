@@ -13,7 +13,8 @@ Targets:
               + PIM background power x latency(device part) (DRAM standby + ASIC leakage while it waits)
   Moving the generated token ids between the machines (a few KB) is neglected.
 
-A row holds: latency_s, energy_j, tokens, latency/energy per token and per problem, row_hit_rate,
+A row holds: latency_s, energy_j, tokens, ttft_s, tpot_s (`pimsim.result`), latency/energy per token
+and per problem, row_hit_rate,
 non_vmm_share, context, `breakdown_s.*`, `breakdown_j.*`, `counters.*`, `commands.*` and
 `role_latency_s.*` / `role_energy_j.*` (time and energy by phase role). Speedups are computed later by
 joining PIM rows with baseline rows of the same model and workload (`pimsim.experiments.tables`).
@@ -50,7 +51,9 @@ def result_row(result: Result, workload: Workload) -> dict[str, Any]:
         "latency_s": float(result.latency_s),
         "energy_j": float(result.energy_j),
         "tokens": int(result.tokens),
-        "latency_per_token_s": result.latency_s / result.tokens if result.tokens else nan,
+        "e2e_latency_per_token_s": result.latency_s / result.tokens if result.tokens else nan,
+        "ttft_s": nan if result.ttft_s is None else float(result.ttft_s),
+        "tpot_s": nan if result.tpot_s is None else float(result.tpot_s),
         "energy_per_token_j": result.energy_j / result.tokens if result.tokens else nan,
         "problems": problems,
         "latency_per_problem_s": result.latency_s / problems,

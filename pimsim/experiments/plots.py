@@ -27,7 +27,8 @@ from pimsim.experiments.spec import BarsPlot, BreakdownPlot, LinePlot, SpeedupPl
 from pimsim.experiments.tables import ok_rows, speedup_table  # noqa: E402
 
 LABELS = {
-    "latency_s": "latency (s)", "energy_j": "energy (J)", "latency_per_token_s": "latency per token (s)",
+    "latency_s": "latency (s)", "energy_j": "energy (J)", "e2e_latency_per_token_s": "end-to-end latency per token (s)",
+    "ttft_s": "time to first token (s)", "tpot_s": "time per output token (s)",
     "energy_per_token_j": "energy per token (J)", "latency_per_problem_s": "time per problem (s)",
     "energy_per_problem_j": "energy per problem (J)", "row_hit_rate": "row-hit rate",
     "non_vmm_share": "non-VMM share", "speedup": "speedup (x)", "energy_efficiency": "energy efficiency (x)",

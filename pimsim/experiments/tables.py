@@ -66,7 +66,7 @@ def speedup_table(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame()
     pim = df[df["target"] == "pim"][["model", "workload", "hardware", "mapping", "latency_s", "energy_j",
-                                     "latency_per_token_s"]]
+                                     "e2e_latency_per_token_s"]]
     base = df[df["target"] == "baseline"][["model", "workload", "placement", "device", "mode", "latency_s",
                                            "energy_j"]]
     m = pim.merge(base, on=["model", "workload"], suffixes=("_pim", "_baseline"))
@@ -77,4 +77,4 @@ def speedup_table(df: pd.DataFrame) -> pd.DataFrame:
     m["energy_efficiency"] = m["energy_j_baseline"] / m["energy_j_pim"]
     return m[["model", "workload", "hardware", "mapping", "baseline", "device", "mode", "latency_s_pim",
               "latency_s_baseline", "speedup", "energy_j_pim", "energy_j_baseline", "energy_efficiency",
-              "latency_per_token_s"]].rename(columns={"latency_per_token_s": "pim_latency_per_token_s"})
+              "e2e_latency_per_token_s"]].rename(columns={"e2e_latency_per_token_s": "pim_e2e_latency_per_token_s"})

@@ -265,7 +265,7 @@ def _measured_family(fam: str, which: str, device_label: str, quantity: str) -> 
     def family(ctx: Context) -> list[Check]:
         out = []
         for m, r in _measured_runs(ctx, which):
-            measured, unit, ours = ((m.latency_per_token_s, MS, r.latency_per_token_s) if quantity == "latency"
+            measured, unit, ours = ((m.latency_per_token_s, MS, r.e2e_latency_per_token_s) if quantity == "latency"
                                     else (m.energy_per_token_j, JOULE, r.energy_per_token_j))
             if measured is not None:
                 label = _row_label(m)
