@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 from typing import Any, Iterable, Sequence
+
+from pimsim.errors import ConfigError
 
 
 def _clean(obj: Any) -> Any:
@@ -15,6 +19,22 @@ def _clean(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
     return obj
+
+
+def check_output_file(path: str | Path, flag: str) -> Path:
+    """`path` as a file a command will write: checked before any work is done (a missing folder, or a
+    folder where the file should be, would otherwise fail only after a long simulation)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder; give a file name such as {path / 'trace.json'}")
+    parent = path.parent
+    if not parent.exists():
+        raise ConfigError(f"{flag} {path}: folder {parent} does not exist (create it first)")
+    if not parent.is_dir():
+        raise ConfigError(f"{flag} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{flag} {path}: folder {parent} is not writable")
+    return path
 
 
 def print_json(obj: Any) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pimsim.cli.common import add_model_args, add_workload_args, models_from_args, workload_from_args
-from pimsim.cli.output import format_table, print_json
+from pimsim.cli.output import check_output_file, format_table, print_json
 from pimsim.errors import ConfigError
+from pimsim.result import generating_role
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("simulate", help="simulate a workload on a PIM system",
-                       description="Simulate a workload on PIM: end-to-end latency, per-token figures, energy, "
-                                   "a time/energy breakdown, DRAM command counts and the row-hit rate.")
+                       description="Simulate a workload on PIM: end-to-end latency, time to first token "
+                                   "(prefill) and per output token (decode), energy, a time/energy "
+                                   "breakdown, DRAM command counts and the row-hit rate.")
     p.add_argument("--hardware", default="pimgpt-gddr6", metavar="PRESET|FILE.yaml")
     p.add_argument("--mapping", default="pimgpt", metavar="NAME|FILE.yaml")
     add_model_args(p)
@@ -26,6 +28,8 @@ def _simulate(args) -> int:
     from pimsim.engine.system import op_timeline, simulate, write_chrome_trace
     from pimsim.workloads import expand
 
+    if args.trace:
+        check_output_file(args.trace, "--trace")
     spec = workload_from_args(args)
     models = models_from_args(args)
     if spec.kind in ("best-of-n", "beam-search"):
@@ -49,10 +53,9 @@ def _simulate(args) -> int:
         out.pop("config")
         print_json(out)
         return 0
-    per = result.latency_per_token_s
     print(f"machine            {result.machine}")
-    print(f"latency            {result.latency_s * 1e3:.4g} ms for {result.tokens} tokens "
-          f"({per * 1e6:.4g} us/token)" if result.tokens else f"latency            {result.latency_s * 1e3:.4g} ms")
+    for line in latency_lines(result, expand(spec, model).generated_tokens > 0):
+        print(line)
     print(f"energy             {result.energy_j:.4g} J" + (f" ({result.energy_per_token_j * 1e3:.4g} mJ/token)"
                                                            if result.tokens else ""))
     if result.row_hit_rate is not None:
@@ -72,3 +75,27 @@ def _simulate(args) -> int:
     if args.trace:
         print(f"\nwrote {args.trace}")
     return 0
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.4g} ms"
+
+
+def latency_lines(result, generated: bool) -> list[str]:
+    """End-to-end latency, TTFT and TPOT as text lines (definitions: `pimsim.result`). `generated`: the
+    result's `tokens` are generated tokens (else scored tokens of PRM scoring)."""
+    what = "generated" if generated else "scored"
+    lines = [f"latency            {_ms(result.latency_s)} end to end"
+             + (f" for {result.tokens:,} {what} tokens" if result.tokens else "")]
+    ttft, tpot, role = result.ttft_s, result.tpot_s, generating_role(result.phases)
+    if ttft is not None:
+        lines.append(f"  time to first    {_ms(ttft)}" + (f" ({role} prefill)" if role else
+                                                          " (scoring only: the whole run)"))
+    if tpot is not None:
+        lines.append(f"  time per output  {tpot * 1e6:.4g} us/token ({role} decode, per sequence)")
+    elif ttft is not None:
+        lines.append("  time per output  none (no decode step)")
+    if result.tokens:
+        lines.append(f"  e2e / tokens     {result.e2e_latency_per_token_s * 1e6:.4g} us/token "
+                     f"(end-to-end latency over {result.tokens:,} {what} tokens; prefill included)")
+    return lines
