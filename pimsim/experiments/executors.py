@@ -5,15 +5,22 @@ and exception is None. The caller (the runner, in the parent process) stores eac
 once, so the executor never holds finished work that an interruption could lose.
 
 - `LocalExecutor(workers)`: a `concurrent.futures.ProcessPoolExecutor` (default: one process per CPU);
-  `workers=1` evaluates in this process (no pickling, easiest to debug).
+  `workers=1` evaluates in this process (no pickling, easiest to debug). Its workers die with the
+  process that started them, even when that one is killed with SIGKILL and cannot stop them: on Linux
+  the kernel sends them SIGKILL (prctl PR_SET_PDEATHSIG, immediate even while a worker is inside a
+  long numba kernel); elsewhere a daemon thread in each worker polls os.getppid() every 0.5 s.
 - `DaskExecutor(address, workers)`: a `distributed.Client` on a running scheduler at `address`, or a
   `LocalCluster` of `workers` single-threaded worker processes when no address is given.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import sys
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterator, Sequence
 
@@ -25,6 +32,46 @@ Outcome = tuple[int, Any, BaseException | None]
 def _ignore_sigint() -> None:
     # Ctrl-C goes to the whole process group; the parent decides what happens (it stops the workers)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _watch_parent(ppid: int, poll_s: float) -> None:
+    while os.getppid() == ppid:
+        time.sleep(poll_s)
+    os._exit(1)
+
+
+def die_with_parent(runner_pid: int, poll_s: float = 0.5) -> None:
+    """Make this worker process exit when its parent dies (module docstring). `runner_pid`: the process
+    that created the pool; if it is already gone (it died before this ran), exit now."""
+    ppid = os.getppid()
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            armed = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if not _alive(runner_pid):
+        os._exit(1)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(ppid, poll_s), daemon=True, name="pimsim-watchdog").start()
+
+
+def _worker_init(runner_pid: int) -> None:
+    _ignore_sigint()
+    die_with_parent(runner_pid)
 
 
 class LocalExecutor:
@@ -43,7 +90,8 @@ class LocalExecutor:
                 else:
                     yield i, value, None
             return
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(items)), initializer=_ignore_sigint)
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(items)), initializer=_worker_init,
+                                   initargs=(os.getpid(),))
         finished = False
         try:
             pending = {pool.submit(fn, item): i for i, item in enumerate(items)}

@@ -9,10 +9,10 @@ A point is what one evaluation needs and nothing else:
 
 Its `key` is `config_hash` of the fully resolved configuration: the validated hardware (after
 overrides), the mapping, the model configs, the workload spec, the device preset and mode, the PIM roles
-of a mixed placement, the evaluator and the pimsim version. Labels are not part of it, so renaming a
-point never re-simulates it, and a baseline point shared by every hardware variant of a sweep is run
-once. Every name (preset, mapping, model, device) and every workload is checked here, before anything
-is simulated; errors name the experiment file and the field.
+of a mixed placement, the evaluator, the pimsim version and the row format (`ROW_FORMAT`). Labels
+are not part of it, so renaming a point never re-simulates it, and a baseline point shared by every
+hardware variant of a sweep is run once. Every name (preset, mapping, model, device) and every
+workload is checked here, before anything is simulated; errors name the experiment file and the field.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ from pimsim.workloads import expand
 from pimsim.workloads.spec import workload_adapter
 
 _SINGLE_MODEL_KINDS = ("generate", "prm-score")
+# version of the result row's columns, part of every key: a point stored with an older row (before
+# ttft_s / tpot_s, with latency_per_token_s) is re-run rather than mixed with new rows
+ROW_FORMAT = 2
 
 
 def _set_path(tree: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -126,7 +129,7 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
 
     base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
     evaluator = evaluator or exp.evaluator
-    common = {"pimsim": __version__, "evaluator": evaluator}
+    common = {"pimsim": __version__, "evaluator": evaluator, "row_format": ROW_FORMAT}
 
     for i, name in enumerate(exp.models):
         try:
@@ -160,11 +163,15 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
         preset = _resolve_path(h.preset, base)
         for combo in grid_combinations(exp.grid):
             overrides = deep_merge(h.overrides, grid_overrides(combo))
+            where = f"{source}: hardware.{hi}" + (
+                " overrides at grid point " + ", ".join(f"{k}={v}" for k, v in combo.items()) if combo
+                else ".overrides")
             try:
-                hw = load_hardware(preset, overrides=overrides or None)
+                hw = load_hardware(preset, overrides=overrides or None, overrides_source=where)
             except PimsimError as exc:
-                where = f"hardware.{hi}" + (f" with grid {combo}" if combo else "")
-                raise ConfigError(f"{source}: {where}: {exc}") from None
+                if str(exc).startswith(where):
+                    raise  # the overrides are wrong: the message names the experiment file and point
+                raise ConfigError(f"{source}: hardware.{hi}: {exc}") from None
             label = h.label or h.preset
             if combo:
                 label += "".join(f" {k.split(',')[0].split('.')[-1]}={v}" for k, v in combo.items())

@@ -55,6 +55,18 @@ def write_outputs(out: Path, exp: Experiment, points: list[dict], store: ResultS
     return files
 
 
+def results_folder(out: Path) -> Path:
+    """`out` as a results folder: an existing folder, or a path whose nearest existing parent is a
+    folder (created later); a file anywhere on the path is a `ConfigError` naming it, before any work."""
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "is a file" if p == out else f"has the file {p} on its path"
+                raise ConfigError(f"--out {out}: {what}; give a results folder")
+            break
+    return out
+
+
 def run_experiment(spec: str | Path | Experiment, out: str | Path | None = None, *, executor=None,
                    evaluator: str | Callable | None = None, progress: bool = True, plots: bool = True,
                    log: Callable[[str], Any] | None = None) -> RunSummary:
@@ -69,9 +81,12 @@ def run_experiment(spec: str | Path | Experiment, out: str | Path | None = None,
         exp, source = spec, "<experiment>"
     else:
         exp, source = load_experiment(spec), str(spec)
+    out = results_folder(Path(out) if out is not None else Path("results") / exp.name)
     points = expand_points(exp, source, evaluator_id(evaluator))
-    out = Path(out) if out is not None else Path("results") / exp.name
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create the results folder ({exc.strerror or exc})") from None
     executor = executor or LocalExecutor()
     fn = partial(run_point, evaluator=evaluator if evaluator is not None else exp.evaluator)
     with ResultStore(out / STORE_NAME) as store:

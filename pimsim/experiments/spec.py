@@ -41,9 +41,11 @@ from pimsim.util.config_io import read_yaml, validate
 
 ROLES = ("policy", "prm", "verifier", "reference")
 
-# result columns a plot may name (besides breakdown_s.*, breakdown_j.*, counters.* and point columns)
-METRICS = ("latency_s", "energy_j", "tokens", "latency_per_token_s", "energy_per_token_j",
+# result columns a plot may name (besides the prefixed ones below, point columns, grid paths and
+# workload.<field>); ttft_s / tpot_s / e2e_latency_per_token_s as defined in `pimsim.result`
+METRICS = ("latency_s", "energy_j", "tokens", "ttft_s", "tpot_s", "e2e_latency_per_token_s", "energy_per_token_j",
            "latency_per_problem_s", "energy_per_problem_j", "row_hit_rate", "non_vmm_share")
+ROW_PREFIXES = ("breakdown_s", "breakdown_j", "counters", "commands", "role_latency_s", "role_energy_j")
 
 
 class _Strict(BaseModel):
@@ -107,7 +109,7 @@ class LinePlot(_Strict):
     kind: Literal["line"]
     name: str | None = None
     x: str
-    y: list[str] = Field(default_factory=lambda: ["latency_per_token_s", "energy_per_token_j"], min_length=1)
+    y: list[str] = Field(default_factory=lambda: ["e2e_latency_per_token_s", "energy_per_token_j"], min_length=1)
     series: list[str] = Field(default_factory=lambda: ["model"])
     logx: bool = False
     logy: bool = False
@@ -130,7 +132,8 @@ PlotSpec = Annotated[Union[SpeedupPlot, BreakdownPlot, LinePlot, BarsPlot], Fiel
 
 
 class Experiment(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="a plain file name: the default results folder is results/NAME")
     description: str = Field(min_length=1)
     models: list[str] = Field(default_factory=list)
     workloads: list[dict[str, Any]] = Field(min_length=1)
@@ -146,6 +149,14 @@ class Experiment(_Strict):
         description="module:function evaluating a point dict into a row dict instead of the built-in one "
                     "(an external simulator, or a cheap stand-in in tests)")
     plots: list[PlotSpec] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if v in (".", ".."):
+            raise ValueError(f"{v!r} is not a plain file name (results/NAME would leave the results folder); "
+                             "use letters, digits, '.', '_' and '-'")
+        return v
 
     @field_validator("grid")
     @classmethod
@@ -170,7 +181,50 @@ class Experiment(_Strict):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"plots: two plots named {dup[0]!r}; give each a distinct name")
+        if self.evaluator is None:
+            check_plot_fields(self)
         return self
+
+
+def plot_fields(exp: "Experiment") -> list[str]:
+    """The columns of this experiment's results a plot may name (without the `ROW_PREFIXES` ones):
+    point columns, grid paths, `workload.<field>` of its workloads and the result `METRICS`."""
+    from pimsim.experiments.tables import POINT_COLUMNS
+    from pimsim.workloads.spec import workload_adapter
+
+    wl_fields: set[str] = set()
+    for entry in exp.workloads:
+        if not isinstance(entry, dict):
+            continue
+        data = {k: (v[0] if isinstance(v, list) and v else v) for k, v in entry.items() if k != "label"}
+        try:
+            spec = workload_adapter.validate_python(data).model_dump(mode="json")
+        except Exception:  # noqa: BLE001 - an invalid workload is reported by the point expansion
+            continue
+        wl_fields |= {f"workload.{k}" for k, v in spec.items() if k != "kind" and v is not None}
+    return [*POINT_COLUMNS, *exp.grid, *sorted(wl_fields), *METRICS, "machine", "problems"]
+
+
+def check_plot_fields(exp: "Experiment") -> None:
+    """Every column a `line` or `bars` plot names (x, y, series, group) must be one this experiment's
+    results will have (`plot_fields`, or `PREFIX.name` of `ROW_PREFIXES`): checked at load, so a typo
+    fails before the first point runs instead of drawing empty plots after the sweep. Skipped for a
+    custom `evaluator:` (its row columns are unknown until it runs)."""
+    import difflib
+
+    allowed = plot_fields(exp)
+    known = set(allowed)
+    for i, plot in enumerate(exp.plots):
+        for attr in ("x", "y", "series", "group"):
+            value = getattr(plot, attr, None)
+            for name in ([value] if isinstance(value, str) else value or []):
+                if name in known or name.split(".", 1)[0] in ROW_PREFIXES and "." in name:
+                    continue
+                close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+                raise ValueError(
+                    f"plots.{i}.{attr}: plot {plot_name(plot, i)!r} names {name!r}, which is no column of this "
+                    f"experiment's results" + (f"; did you mean {close[0]!r}?" if close else "")
+                    + f" Allowed: {', '.join(allowed)}, or {', '.join(p + '.*' for p in ROW_PREFIXES)}")
 
 
 def parse_experiment(data: dict[str, Any], source: str = "<experiment>") -> Experiment:

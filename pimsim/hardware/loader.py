@@ -2,6 +2,11 @@
 
 A user file is merged field by field onto its base (mappings merge, values replace), then validated as
 a whole; every error names the file and the field path.
+
+Names: a user file without `name:` is named by its file stem (`one_channel.yaml` -> `one_channel`),
+never by its base preset, so results and messages say which file they came from. Overrides (an
+experiment's `overrides:` and grid values) merge last; an error they cause names `overrides_source`
+(the experiment file and point), not the preset file.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pimsim.errors import ConfigError, UnknownNameError
+from pydantic import ValidationError
+
+from pimsim.errors import ConfigError, PimsimError, UnknownNameError
 from pimsim.hardware.schema import Hardware
 from pimsim.hardware.standards import timing_for_child
 from pimsim.util.config_io import deep_merge, read_yaml, validate
@@ -59,18 +66,29 @@ def _resolve(data: dict[str, Any], source: str, depth: int = 0) -> dict[str, Any
     return deep_merge(timing_for_child(parent, child), child)  # a switched standard sheds the old keys
 
 
-def load_hardware(spec: str | Path | dict[str, Any], overrides: dict[str, Any] | None = None) -> Hardware:
-    """A validated `Hardware` from a preset name, a YAML path, or a raw mapping; `overrides` merge last."""
+def load_hardware(spec: str | Path | dict[str, Any], overrides: dict[str, Any] | None = None,
+                  overrides_source: str | None = None) -> Hardware:
+    """A validated `Hardware` from a preset name, a YAML path, or a raw mapping; `overrides` merge last.
+
+    `overrides_source`: where the overrides come from, named by an error they cause (module docstring)."""
     if isinstance(spec, dict):
         source, data = "<hardware mapping>", spec
     else:
         text = str(spec)
         if text.endswith((".yaml", ".yml")) or Path(text).is_file():
             source, data = text, read_yaml(text)
+            if "name" not in data:
+                data = {**data, "name": Path(text).stem}
         else:
             path = _preset_path(text)
             source, data = str(path), read_yaml(path)
     merged = _resolve(data, source)
-    if overrides:
-        merged = deep_merge(merged, overrides)
-    return validate(Hardware, merged, source)
+    if not overrides:
+        return validate(Hardware, merged, source)
+    full = deep_merge(merged, overrides)
+    try:
+        return Hardware.model_validate(full)
+    except (ValidationError, PimsimError):
+        pass
+    validate(Hardware, merged, source)  # the file alone is invalid: the error names the file
+    return validate(Hardware, full, overrides_source or f"overrides of {source}")
