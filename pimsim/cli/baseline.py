@@ -86,9 +86,8 @@ def _run(args) -> int:
     print(f"\ntotal {result.latency_s * 1e3:.4g} ms, {result.energy_j:.4g} J; {result.tokens} tokens: "
           f"{result.e2e_latency_per_token_s * 1e3:.4g} ms/token end to end, {result.energy_per_token_j:.4g} J/token")
     ttft, tpot = result.ttft_s, result.tpot_s  # definitions: pimsim.result
-    print(f"time to first token {ttft * 1e3:.4g} ms" if ttft is not None else "time to first token unknown",
-          f"time per output token {tpot * 1e3:.4g} ms" if tpot is not None else "time per output token none (no decode)",
-          sep="; ")
+    print("time to first token " + (f"{ttft * 1e3:.4g} ms" if ttft is not None else "unknown"),
+          "time per output token " + (f"{tpot * 1e3:.4g} ms" if tpot is not None else "none (no decode)"), sep="; ")
     return 0
 
 
