@@ -43,3 +43,18 @@ def cli(capsys):
         return rc, out, err
 
     return call
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full-matrix", action="store_true", default=False,
+                     help="also run the full fast/exact matrix (200 pairs, ~2 min on 2 cores; CI runs the "
+                          "representative 70 through `pimsim validate`)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--full-matrix"):
+        return
+    skip = pytest.mark.skip(reason="full fast/exact matrix: run with --full-matrix")
+    for item in items:
+        if "full_matrix" in item.keywords:
+            item.add_marker(skip)

@@ -13,6 +13,7 @@ import pytest
 from pimsim.dram import CommandEngine, Instr, Program, check_log
 from pimsim.engine import simulate
 from pimsim.hardware import load_hardware
+from pimsim.validate import fast_exact as fx
 from pimsim.workloads.spec import GenerateSpec
 
 # aim_gddr6.md, "Timing preset GDDR6_AiM" (cycles of tCK = 0.5 ns), written out here on purpose: the test
@@ -72,3 +73,33 @@ def test_per_bank_refresh_costs_an_all_bank_pim_most_of_its_time():
     pb = simulate("gpt2-small", PB_GDDR6, "pimgpt", spec)
     assert ab.breakdown_s["refresh"] / (ab.latency_s - ab.breakdown_s["refresh"]) < 0.11
     assert pb.latency_s / ab.latency_s > 10
+
+
+# ------------------------------------------------------------------ the fast/exact matrix (issue 11)
+# Every cell: latency within system.fast_vs_exact_matrix's bound, and the row-hit rate within 1 point (the
+# refreshes' row misses reach fast mode's counters). The representative subset runs in CI here and in
+# `pimsim validate`; the rest with --full-matrix.
+_SUBSET = set(fx.cells(full=False))
+# Known misses, open in issue 11's closing note (a bug, not a tolerance): hbm3-pim with per-bank refresh on
+# gpt2-small under the pimgpt layouts, fast mode 4.0-4.4% fast; its REFpb count is 4.3% low, so fast mode
+# misses PIM time exact mode spends, not the cost per refresh. strict: the test fails once they are fixed.
+KNOWN_MISSES = {("hbm3-pim", m, "gpt2-small", "per_bank", w) for m in ("pimgpt", "pimgpt_kv_fit")
+                for w in ("decode", "prm")}
+
+
+def _marks(cell):
+    marks = [] if cell in _SUBSET else [pytest.mark.full_matrix]
+    if cell in KNOWN_MISSES:
+        marks.append(pytest.mark.xfail(strict=True, reason="known fast/exact miss (issue 11 note)"))
+    return marks
+
+
+_MATRIX = [pytest.param(*c, id="-".join(c), marks=_marks(c)) for c in fx.cells(full=True)]
+
+
+@pytest.mark.parametrize("preset, mapping, model, refresh, workload", _MATRIX)
+def test_fast_and_exact_agree_across_the_matrix(preset, mapping, model, refresh, workload):
+    pair = fx.run_pair(preset, mapping, model, refresh, workload)
+    assert -0.033 <= pair.latency_error <= 0.034, pair
+    assert pair.fast_row_hit_rate == pytest.approx(pair.exact_row_hit_rate, abs=0.01), pair
+    assert pair.fast_energy_j == pytest.approx(pair.exact_energy_j, rel=0.034), pair

@@ -126,13 +126,23 @@ def test_full_report_has_every_family_and_no_check_crashed(report):
         json.dumps(c, allow_nan=False)
 
 
+# Model-correctness checks that fail today, each a bug stated in an issue's closing note; validate reports
+# them as failures. The test fails if any other check fails, and also once a listed one passes (update it).
+KNOWN_FAILURES = {
+    "system.fast_vs_exact_matrix[hbm3-pim per_bank]": "fast mode 4.0% fast on gpt2-small/pimgpt (issue 11 note)",
+}
+
+
 @pytest.mark.parametrize("family", [f for f, t in load_tolerances().items() if t.kind in MODEL_CORRECTNESS])
 def test_model_correctness_family_passes(report, family):
     """Model correctness: measured data, closed forms, exact counterparts, the timing checker."""
     bad = [f"{c.id}: pimsim {c.pimsim} vs {c.reference}, error {c.error_text}, tolerance {c.tolerance}"
            + (f" ({c.message})" if c.message else "")
-           for c in report.checks if c.family == family and c.status != "pass"]
+           for c in report.checks if c.family == family and c.status != "pass" and c.id not in KNOWN_FAILURES]
     assert not bad, bad
+    still_failing = {c.id for c in report.checks if c.family == family and c.status != "pass"}
+    fixed = {k for k in KNOWN_FAILURES if k.split("[")[0] == family} - still_failing
+    assert not fixed, f"listed as known failures but passing now: {sorted(fixed)}"
 
 
 def test_range_checks_report_every_model_against_the_nearest_end(report):

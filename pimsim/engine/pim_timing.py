@@ -1,11 +1,15 @@
 """PIM op timing through the command engine, cached by program.
 
-Fast mode: each distinct program (the mapper's AiM trace text) is parsed once and run once, refresh off,
-from a settled state: every timing constraint expired, a row of another matrix open in every bank
-(so the first access pays PREA + ACT, as after the previous op) and the channel in register mode (the
-previous op ended reading results). Its cycles, DRAM command counts, row hits/misses and cycle breakdown by
-category are cached and reused by every op with that program (e.g. the identical FC layers of every
-decode step). Programs run on channel 0 only when the mapping makes channels identical; counts are
+Fast mode: each distinct program (the mapper's AiM trace text) is parsed once and run, refresh off,
+from a settled state: every timing constraint expired, and the rows and mode the previous PIM op of the
+token left (`Entry`; with none, a row of another matrix open in every bank, so the first access pays
+PREA + ACT, and the channel in register mode, as after reading results). Rows matter: mappings whose
+consecutive programs share DRAM rows (`naive`: the q/k/v heads of one layer) find them open, as exact
+mode does. Its cycles, DRAM command counts, row hits/misses and cycle breakdown by
+category are cached by (program, entry) and reused by every op with that program (e.g. the identical FC layers of every
+decode step). Refresh: each (program, entry) also gets the cost of one refresh in it
+(`refresh_probe`, `pimsim.engine.refresh`), from which the caller adds the stall in closed form.
+Programs run on channel 0 only when the mapping makes channels identical; counts are
 per channel and the caller scales them.
 Exact mode (`PimTimer.run_continuous`): programs run back to back through one engine state with refresh
 on, so open rows, mode and the refresh phase carry across ops. A token's programs are joined into one
@@ -18,12 +22,13 @@ by at most the non-VMM share of it (about 1-3% of a ~9% overhead).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from pimsim.dram import CommandEngine, EngineState, Program, parse_trace
 from pimsim.dram.table import OP
+from pimsim.engine.refresh import LONG_INTERVALS, RefreshProbe, probe_refresh
 from pimsim.hardware import Hardware
 
 # engine category -> breakdown key (pim_ prefix: PIM time; refresh stays refresh)
@@ -33,14 +38,24 @@ _RENAME = {"mac": "pim_mac_stream", "row_switch": "pim_row_switch", "gb_write": 
 
 
 @dataclass(frozen=True)
+class Entry:
+    """What a PIM op finds on the channel from the op before it: each bank's open row (-1: precharged)
+    and the mode (the engine's mode number). Timing residues are taken as expired (settled)."""
+
+    open_rows: tuple[int, ...]
+    mode: int
+
+
+@dataclass(frozen=True)
 class ProgramTiming:
-    """One program's timing on one channel."""
+    """One program's timing on one channel, and the entry it leaves for the next op."""
 
     cycles: int
     commands: dict[str, int]
     row_hits: int
     row_misses: int
     category_cycles: dict[str, int]
+    exit: Entry | None = None
 
 
 class PimTimer:
@@ -52,9 +67,12 @@ class PimTimer:
         self.channel = hw.dram.model_copy(update={"channels": 1})
         self.engine = CommandEngine(self.channel, refresh=False)
         self.settled = self.engine.settled_state(open_row=hw.dram.rows - 1, mode=2)
-        self._cache: dict[int, tuple[object, ProgramTiming]] = {}
+        self._cache: dict[tuple[int, Entry | None], tuple[object, ProgramTiming]] = {}
         self._parsed: dict[int, tuple[object, object]] = {}
         self.refresh = refresh
+        self._refresh_engine: CommandEngine | None = None
+        self._refresh_cache: dict[tuple[int, Entry | None], tuple[object, RefreshProbe]] = {}
+        self._stream_cache: dict[tuple, tuple[tuple, RefreshProbe]] = {}
         if refresh:
             self.continuous = CommandEngine(self.channel, refresh=True)
             self.state: EngineState = self.continuous.settled_state(open_row=hw.dram.rows - 1, mode=2)
@@ -65,15 +83,64 @@ class PimTimer:
             hit = self._parsed[id(program)] = (program, parse_trace(program.text, source="<mapper program>"))
         return hit[1]
 
-    def time(self, program) -> ProgramTiming:
-        """Refresh-free timing of `program` from an idle channel, cached by program identity."""
-        hit = self._cache.get(id(program))
+    def time(self, program, entry: Entry | None = None) -> ProgramTiming:
+        """Refresh-free timing of `program` from a settled channel with `entry`'s rows and mode (None: the
+        default settled state), cached by (program identity, entry)."""
+        key = (id(program), entry)
+        hit = self._cache.get(key)
         if hit is not None and hit[0] is program:
             return hit[1]
-        res = self.engine.run(self.parsed(program), start_state=self.settled)
+        res = self.engine.run(self.parsed(program), start_state=self._start(entry))
         timing = _timing(res)
-        self._cache[id(program)] = (program, timing)
+        self._cache[key] = (program, timing)
         return timing
+
+    def refresh_probe(self, program, entry: Entry | None = None) -> RefreshProbe:
+        """What one refresh costs `program` found in `entry` (`pimsim.engine.refresh`), cached like `time`."""
+        key = (id(program), entry)
+        hit = self._refresh_cache.get(key)
+        if hit is not None and hit[0] is program:
+            return hit[1]
+        if self._refresh_engine is None:
+            self._refresh_engine = CommandEngine(self.channel, refresh=True)
+        start = self._start(entry)
+        without = self.engine.run(self.parsed(program), start_state=start)
+        probe = probe_refresh(self._refresh_engine, self.parsed(program), start, without)
+        self._refresh_cache[key] = (program, probe)
+        return probe
+
+    def stream_refresh_probe(self, programs: tuple, entry: Entry | None = None, repeat_up_to: int = 1
+                             ) -> RefreshProbe:
+        """What one refresh costs the stream of `programs` run in order from `entry` (joined as exact mode
+        joins a token's programs), cached by (the programs' identities, entry). A stream shorter than
+        `LONG_INTERVALS` refresh intervals is probed repeated (up to `repeat_up_to` times, the layers that
+        repeat it), so that a refresh falling at its end, whose cost the next stream pays, weighs as in a
+        long run."""
+        key = (tuple(id(p) for p in programs), entry, repeat_up_to)
+        hit = self._stream_cache.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], programs)):
+            return hit[1]
+        if self._refresh_engine is None:
+            self._refresh_engine = CommandEngine(self.channel, refresh=True)
+        joined = self.joined(programs)
+        start = self._start(entry)
+        without = self.engine.run(joined, start_state=start)
+        long_cycles = LONG_INTERVALS * self.refresh_interval_cycles
+        if without.cycles < long_cycles and repeat_up_to > 1:
+            joined = self.joined(list(programs) * min(repeat_up_to, -(-long_cycles // max(without.cycles, 1))))
+            without = self.engine.run(joined, start_state=start)
+        probe = probe_refresh(self._refresh_engine, joined, start, without)
+        self._stream_cache[key] = (programs, probe)
+        return probe
+
+    @property
+    def refresh_interval_cycles(self) -> int:
+        return self.engine.refresh_interval_cycles
+
+    def _start(self, entry: Entry | None) -> EngineState:
+        if entry is None:
+            return self.settled
+        return replace(self.settled, open_rows=(entry.open_rows,), modes=(entry.mode,))
 
     def joined(self, programs) -> Program:
         """One engine program running `programs` in order (inner EOCs become SYNCs)."""
@@ -102,4 +169,6 @@ def _timing(res) -> ProgramTiming:
         if cyc:
             key = _RENAME[name]
             cats[key] = cats.get(key, 0) + int(cyc)
-    return ProgramTiming(res.cycles, counts, res.row_hits, res.row_misses, cats)
+    end = res.end_state
+    return ProgramTiming(res.cycles, counts, res.row_hits, res.row_misses, cats,
+                         Entry(tuple(end.open_rows[0]), int(end.modes[0])))

@@ -8,12 +8,12 @@ work (`asic.py`) and link transfers. The mapping's overlap policy decides the sc
 - `pipelined`: ASIC, PIM and link are separate resources (simpy); sequences decoded together overlap
   (one's ASIC work runs under another's PIM work). A sequence holds a resource for a run of consecutive
   ops on it.
-Refresh: in fast mode op programs are timed refresh-free and cached by shape; the refresh stall is
-added in closed form: a refresh falls due every refresh interval of PIM time and costs what the command
-engine measures on the model's own op streams (layers and head apart; `pimsim.engine.refresh`).
-`exact=True` instead runs every op's program continuously through one engine state with refresh on (see
-`pim_timing` for how ASIC gaps are treated); tests hold the two within 0.5% (all-bank) and within the
-fast/exact tolerance for per-bank refresh (tests/test_refresh_modes.py).
+Refresh: in fast mode op programs are timed refresh-free and cached by (program, entry rows); each op's
+refresh stall is added in closed form from the cost of one refresh the command engine measures in that
+program (`pimsim.engine.refresh`). `exact=True` instead runs every op's program continuously through one
+engine state with refresh on (see `pim_timing` for how ASIC gaps are treated). tests/test_refresh_modes.py
+holds the two together over every mapping, PIM preset, MHA and GQA, decode and PRM scoring, all-bank and
+per-bank refresh.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import simpy
 from pimsim.engine.asic import asic_energy_j, asic_seconds
 from pimsim.engine.capacity import check_pim_capacity
 from pimsim.engine.energy import background_energy_j, link_energy_j, pim_command_energy_j
-from pimsim.engine.pim_timing import PimTimer
-from pimsim.engine.refresh import RefreshProbe, probe_refresh, stall_cycles
+from pimsim.engine.pim_timing import Entry, PimTimer
+from pimsim.engine.refresh import RefreshProbe, stall_cycles
 from pimsim.errors import CapacityError, ConfigError
 from pimsim.hardware import Hardware, load_hardware
 from pimsim.mapper import Mapper, Mapping, load_mapping
@@ -53,7 +53,6 @@ class _Tally:
     pim_busy_s: float = 0.0
     weight_pim_s: float = 0.0
     attention_pim_s: float = 0.0
-    head_pim_s: float = 0.0  # PIM time of the head (LM/PRM head) ops: probed for refresh on its own
 
     def add(self, other: "_Tally", times: float = 1.0) -> None:
         for k, v in other.seconds.items():
@@ -61,7 +60,7 @@ class _Tally:
         for k, v in other.commands.items():
             self.commands[k] += v * times
         for name in ("asic_flops", "asic_sram_bytes", "link_bytes", "row_hits",
-                     "row_misses", "pim_busy_s", "weight_pim_s", "attention_pim_s", "head_pim_s"):
+                     "row_misses", "pim_busy_s", "weight_pim_s", "attention_pim_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name) * times)
 
     @property
@@ -81,8 +80,6 @@ class SystemSimulator:
         self._mappers: dict[ModelConfig, Mapper] = {}
         self._token_tally: dict[tuple, _Tally] = {}
         self._token_chain: dict[tuple, list[tuple[str, float]]] = {}
-        self._static_tally: dict[tuple, _Tally] = {}
-        self._refresh_probes: dict[tuple[ModelConfig, str], RefreshProbe] = {}
         self._op_cache: dict[int, tuple[object, tuple[str, float, _Tally]]] = {}
         self.link_bytes_per_s = hw.dram.channels * hw.link.bytes_per_cycle / (hw.dram.tck_ns * 1e-9)
 
@@ -98,19 +95,25 @@ class SystemSimulator:
         check_pim_capacity(workload, self.hw, self.mapper)
 
     # ------------------------------------------------------------------ one token
-    def _op_seconds(self, op) -> tuple[str, float, _Tally]:
-        """(unit, seconds, tally) of one mapped op, refresh excluded; cached by op identity."""
-        hit = self._op_cache.get(id(op))
-        if hit is not None and hit[0] is op:
-            return hit[1]
-        out = self._op_seconds_uncached(op)
-        self._op_cache[id(op)] = (op, out)
+    def _op_seconds(self, op, entry: Entry | None = None, refresh: RefreshProbe | None = None
+                    ) -> tuple[str, float, _Tally, Entry | None]:
+        """(unit, seconds, tally, exit) of one mapped op found in `entry` (the rows and mode the PIM op
+        before it left), its refresh stall included in fast mode (at the cost per refresh `refresh` of the
+        stream it runs in; None: measured on its own program); cached by (op identity, entry, refresh).
+        Non-PIM ops pass `entry` on."""
+        key = (id(op), entry, id(refresh))
+        hit = self._op_cache.get(key)
+        if hit is not None and hit[0] is op and hit[1] is refresh:
+            return hit[2]
+        out = self._op_seconds_uncached(op, entry, refresh)
+        self._op_cache[key] = (op, refresh, out)
         return out
 
-    def _op_seconds_uncached(self, op, timing=None) -> tuple[str, float, _Tally]:
+    def _op_seconds_uncached(self, op, entry: Entry | None, refresh: RefreshProbe | None
+                             ) -> tuple[str, float, _Tally, Entry | None]:
         t = _Tally()
         if op.unit == "pim":
-            timing = timing or self.timer.time(op.program)
+            timing = self.timer.time(op.program, entry)
             channels = op.channels_active or self.hw.dram.channels
             tck_s = self.hw.dram.tck_ns * 1e-9
             sec = timing.cycles * tck_s
@@ -126,18 +129,21 @@ class SystemSimulator:
                 else:
                     t.weight_pim_s += sec
             self._add_pim_counts(t, timing, channels)
+            if not self.exact:  # exact mode issues the refreshes itself (`_phase_exact`)
+                sec += self._add_refresh_stall(t, op, refresh or self.timer.refresh_probe(op.program, entry),
+                                               timing.cycles)
             t.pim_busy_s += sec
-            return "pim", sec, t
+            return "pim", sec, t, timing.exit
         if op.unit == "asic":
             sec = asic_seconds(op.asic_flops, op.asic_units, self.hw.asic)
             t.seconds["asic"] += sec
             t.asic_flops += op.asic_flops
             t.asic_sram_bytes += op.asic_sram_bytes
-            return "asic", sec, t
+            return "asic", sec, t, entry
         sec = op.link_bytes / self.link_bytes_per_s + self.hw.link.latency_ns * 1e-9
         t.seconds["link"] += sec
         t.link_bytes += op.link_bytes
-        return "link", sec, t
+        return "link", sec, t, entry
 
     def _add_pim_counts(self, t: _Tally, timing, channels: int, times: int = 1) -> None:
         """Add the DRAM commands and row hits/misses of `timing` (one channel's) run on `channels` channels,
@@ -148,32 +154,58 @@ class SystemSimulator:
         t.row_hits += timing.row_hits * channels * times
         t.row_misses += timing.row_misses * channels * times
 
-    def _ops_tally(self, ops) -> _Tally:
+    def _walk(self, ops, entry: Entry | None, chain: list | None = None, stream: int = 0
+              ) -> tuple[_Tally, Entry | None]:
+        """(tally, exit) of `ops` run in order from `entry`, each op finding the rows the one before left;
+        with `chain`, appends to it the runs of (unit, seconds) on one unit (for the pipelined schedule).
+        `stream` (the times the ops repeat, e.g. the layers): refresh costs what it costs the ops' PIM
+        programs run back to back (a refresh that closes a row costs the next op too), not each alone."""
+        probe = None
+        if stream and not self.exact:
+            programs = tuple(op.program for op in ops if op.unit == "pim")
+            probe = self.timer.stream_refresh_probe(programs, entry, stream) if programs else None
         tally = _Tally()
         for op in ops:
-            tally.add(self._op_seconds(op)[2])
+            unit, sec, t, entry = self._op_seconds(op, entry, probe)
+            tally.add(t)
+            if chain is not None:
+                self._append_run(chain, unit, sec)
+        return tally, entry
+
+    def _token_walk(self, model: ModelConfig, context: int, head: bool, chain: list | None = None) -> _Tally:
+        """A token's ops in order (pre, the layers, post), each op timed from the state the op before left.
+        Layers repeat the same ops: once the entry a layer finds repeats, the remaining layers equal the
+        last one walked, so at most a few layers are walked (all of them if the entry never repeats)."""
+        step = self.mapper(model).map_token(context, head=head)
+        tally, entry = self._walk(step.pre, None, chain)
+        done = 0
+        while done < step.layers:
+            layer_chain = None if chain is None else []
+            t, exit_ = self._walk(step.layer, entry, layer_chain, stream=step.layers)
+            repeat = step.layers - done if exit_ == entry else 1
+            tally.add(t, repeat)
+            if chain is not None:
+                for run in layer_chain * repeat:  # runs on one unit merge across the layer boundary
+                    self._append_run(chain, *run)
+            entry = exit_
+            done += repeat
+        post, _ = self._walk(step.post, entry, chain)
+        tally.add(post)
         return tally
 
+    @staticmethod
+    def _append_run(chain: list, unit: str, sec: float) -> None:
+        if chain and chain[-1][0] == unit:
+            chain[-1] = (unit, chain[-1][1] + sec)
+        else:
+            chain.append((unit, sec))
+
     def token(self, model: ModelConfig, context: int, head: bool) -> _Tally:
-        """Tally of one token at `context` (serial: the sum of its ops). The context-independent part
-        (pre, post and the layers' static ops) is summed once per model and head."""
+        """Tally of one token at `context` (serial: the sum of its ops)."""
         key = (model, context, head)
         tally = self._token_tally.get(key)
         if tally is None:
-            step = self.mapper(model).map_token(context, head=head)
-            static = self._static_tally.get((model, head))
-            if static is None:
-                static = _Tally()
-                static.add(self._ops_tally(step.pre))
-                static.add(self._ops_tally(step.layer_static), step.layers)
-                post = self._ops_tally(step.post)
-                post.head_pim_s = post.pim_busy_s
-                static.add(post)
-                self._static_tally[(model, head)] = static
-            tally = _Tally()
-            tally.add(static)
-            tally.add(self._ops_tally(step.layer_dynamic), step.layers)
-            self._token_tally[key] = tally
+            tally = self._token_tally[key] = self._token_walk(model, context, head)
         return tally
 
     def token_chain(self, model: ModelConfig, context: int, head: bool) -> list[tuple[str, float]]:
@@ -181,18 +213,10 @@ class SystemSimulator:
         key = (model, context, head)
         chain = self._token_chain.get(key)
         if chain is None:
-            step = self.mapper(model).map_token(context, head=head)
-            chain = []
-            for op in step.ops():
-                unit, sec, _ = self._op_seconds(op)
-                if chain and chain[-1][0] == unit:
-                    chain[-1] = (unit, chain[-1][1] + sec)
-                else:
-                    chain.append((unit, sec))
-            self._token_chain[key] = chain
+            chain = self._token_chain[key] = []
+            self._token_walk(model, context, head, chain)
         return chain
 
-    # ------------------------------------------------------------------ schedules
     def _pipelined_makespan(self, chains: list[list[tuple[str, float]]]) -> float:
         """simpy: sequences run their unit-runs concurrently on one PIM, one ASIC and one link resource."""
         env = simpy.Environment()
@@ -252,7 +276,7 @@ class SystemSimulator:
         return tally, tally.total_s
 
     def phase(self, ph: Phase) -> tuple[_Tally, float]:
-        """(tally of all ops, wall seconds before refresh) of one phase."""
+        """(tally of all ops, wall seconds) of one phase."""
         if self.exact:
             return self._phase_exact(ph)
         hp = 1 if ph.head_positions is None else ph.head_positions
@@ -274,48 +298,25 @@ class SystemSimulator:
                 wall += t.total_s * count
         return tally, wall
 
-    def refresh_probe(self, model: ModelConfig, stream: str) -> RefreshProbe:
-        """What one refresh costs on `model`'s op stream `stream` ("body": 4 layers at context 512, or the
-        model's limit, after the pre ops; "head": the post ops with the head), measured with the command
-        engine (`pimsim.engine.refresh`)."""
-        key = (model, stream)
-        probe = self._refresh_probes.get(key)
-        if probe is None:
-            step = self.mapper(model).map_token(min(model.max_context, 512), head=True)
-            ops = list(step.pre) + list(step.layer) * min(step.layers, 4) if stream == "body" else list(step.post)
-            programs = [op.program for op in ops if op.unit == "pim"]
-            if programs:
-                program = self.timer.joined(programs)
-                without = self.timer.engine.run(program, start_state=self.timer.settled)
-                probe = probe_refresh(self.timer.channel, program, self.hw.dram.rows - 1, 2, without)
-            else:
-                probe = RefreshProbe.none()
-            self._refresh_probes[key] = probe
-        return probe
-
-    def _add_refresh_closed_form(self, tally: _Tally, model: ModelConfig) -> float:
-        """Fast mode: add the refresh stall (seconds, returned), the commands and the row hits/misses the
-        refreshes bring to `tally`, for the body and the head streams of its PIM time."""
-        tck_s = self.hw.dram.tck_ns * 1e-9
-        interval = self.timer.engine.refresh_interval_cycles
+    def _add_refresh_stall(self, t: _Tally, op, probe: RefreshProbe, busy_cycles: int) -> float:
+        """Fast mode: add to `t` the refresh stall of `op` (busy x c / (I - c), c the cost of one refresh
+        in the stream it runs in: `pimsim.engine.refresh`), the commands and row hits/misses its refreshes
+        bring (every channel refreshes, whatever the op uses); returns the stall in seconds."""
+        interval = self.timer.refresh_interval_cycles
+        if probe.cost_cycles >= interval:
+            raise ConfigError(f"{self.hw.name}: one refresh costs {probe.cost_cycles:.0f} cycles of PIM time in "
+                              f"{op.name} but one falls due every {interval} cycles: the PIM units would never run")
+        stall = stall_cycles(busy_cycles, probe, interval)
+        if not stall:
+            return 0.0
+        refreshes = stall / probe.cost_cycles  # = (busy + stall) / interval
         nch = self.hw.dram.channels
-        stall_s = 0.0
-        for stream, busy_s in (("body", tally.pim_busy_s - tally.head_pim_s), ("head", tally.head_pim_s)):
-            probe = self.refresh_probe(model, stream)
-            if probe.cost_cycles >= interval:
-                raise ConfigError(f"{self.hw.name}: one refresh costs {probe.cost_cycles:.0f} cycles of PIM time "
-                                  f"on {model.name}'s op stream but one falls due every {interval} cycles: "
-                                  "the PIM units would never run")
-            stall = stall_cycles(busy_s / tck_s, probe, interval)
-            if not stall:
-                continue
-            refreshes = stall / probe.cost_cycles  # = (busy + stall) / interval
-            for k, v in probe.commands.items():
-                tally.commands[k] += v * refreshes * nch
-            tally.row_hits += probe.row_hits * refreshes * nch
-            tally.row_misses += probe.row_misses * refreshes * nch
-            stall_s += stall * tck_s
-        tally.seconds["refresh"] += stall_s
+        for k, v in probe.commands.items():
+            t.commands[k] += v * refreshes * nch
+        t.row_hits += probe.row_hits * refreshes * nch
+        t.row_misses += probe.row_misses * refreshes * nch
+        stall_s = stall * self.hw.dram.tck_ns * 1e-9
+        t.seconds["refresh"] += stall_s
         return stall_s
 
     # ------------------------------------------------------------------ the whole workload
@@ -326,11 +327,6 @@ class SystemSimulator:
         wall_total = 0.0
         for ph in workload.phases:
             tally, wall = self.phase(ph)
-            if self.exact:
-                refresh_s = 0.0  # included in the op timings (refresh on)
-            else:
-                refresh_s = self._add_refresh_closed_form(tally, ph.model)
-            wall += refresh_s
             energy = self._energy(tally, wall)
             phases.append(PhaseResult.of(ph, wall, sum(energy.values()), _clean(tally.seconds), _clean(energy)))
             total.add(tally)
@@ -405,7 +401,7 @@ def simulate(model: ModelConfig | str | None = None, hardware: Hardware | str = 
 
 def op_timeline(hw: Hardware | str, mapping: Mapping | str, model: ModelConfig | str, context: int,
                 head: bool = True) -> list[tuple[str, str, float]]:
-    """(op name, unit, seconds) of one token at `context`, in order (fast-mode timings, no refresh)."""
+    """(op name, unit, seconds) of one token at `context`, in order (fast-mode timings, refresh stall included)."""
     from pimsim.models import load_model
 
     hw = hw if isinstance(hw, Hardware) else load_hardware(hw)
@@ -413,8 +409,9 @@ def op_timeline(hw: Hardware | str, mapping: Mapping | str, model: ModelConfig |
     mc = load_model(model) if isinstance(model, str) else model
     sim = SystemSimulator(hw, mp)
     out = []
+    entry = None
     for op in sim.mapper(mc).map_token(context, head=head).ops():
-        unit, sec, _ = sim._op_seconds(op)
+        unit, sec, _, entry = sim._op_seconds(op, entry)
         out.append((op.name, unit, sec))
     return out
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -425,6 +425,25 @@ def fast_vs_exact(ctx: Context) -> list[Check]:
                       (exact.latency_s,) * 2, MS)]
 
 
+def fast_vs_exact_matrix(ctx: Context) -> list[Check]:
+    """One row per PIM preset and refresh kind: fast / exact latency over the representative cells of the
+    matrix (`pimsim.validate.fast_exact.cells`); the row's error is its worst pair."""
+    from pimsim.validate import fast_exact as fx
+
+    fam = "system.fast_vs_exact_matrix"
+    out = []
+    rows: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for preset, mapping, model, refresh, wl in fx.cells(full=False):
+        pair = fx.run_pair(preset, mapping, model, refresh, wl)
+        rows.setdefault((preset, refresh), []).append((f"{mapping} {model} {wl}",
+                                                       pair.fast_latency_s / pair.exact_latency_s))
+    for (preset, refresh), items in rows.items():
+        row = ctx.over_items(fam, f"fast / exact latency, {preset} {refresh.replace('_', '-')} refresh, "
+                             f"{len(items)} pairs", items, (1.0, 1.0), X, reference_text="exact mode (1x)")
+        out.append(replace(row, id=f"{fam}[{preset} {refresh}]"))
+    return out
+
+
 def _token_text(hw, model: str, context: int, mapping: str = PIMGPT_MAPPING) -> str:
     """The distinct channel-0 programs of one token step (the mapper's, as the system simulation times
     them), concatenated into one trace."""
@@ -576,6 +595,7 @@ FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
     "system.decode_floor": decode_floor,
     "system.energy_floor": energy_floor,
     "system.fast_vs_exact": fast_vs_exact,
+    "system.fast_vs_exact_matrix": fast_vs_exact_matrix,
     "dram.runlength_vs_exact": runlength_vs_exact,
     "checker.command_logs": command_logs,
     "pimgpt.speedup.t4-graph": _ratio_family("pimgpt.speedup.t4-graph", "speedup vs T4 (graph), 8 models", "t4",
