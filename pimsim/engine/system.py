@@ -30,7 +30,7 @@ from pimsim.engine.capacity import check_pim_capacity
 from pimsim.engine.energy import background_energy_j, link_energy_j, pim_command_energy_j
 from pimsim.engine.pim_timing import Entry, PimTimer
 from pimsim.engine.refresh import RefreshProbe, stall_cycles
-from pimsim.errors import CapacityError, ConfigError
+from pimsim.errors import ConfigError
 from pimsim.hardware import Hardware, load_hardware
 from pimsim.mapper import Mapper, Mapping, load_mapping
 from pimsim.models import ModelConfig
