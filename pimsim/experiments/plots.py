@@ -1,20 +1,24 @@
 """Plots of an experiment's results (matplotlib, Agg backend), each written as NAME.png and NAME.svg.
 
 Kinds (`plots:` in the experiment file, see `pimsim.experiments.spec`):
-- `speedup`: PIM vs each baseline per model, speedup and energy-efficiency bars on a log scale, with
-  published ranges drawn as shaded bands in the baseline's colour; also writes NAME.csv (the ratios).
+- `speedup`: PIM vs each baseline per model, speedup and energy-efficiency bars on a log scale with the
+  error band of each ratio as error bars, and published ranges drawn as shaded bands in the baseline's
+  colour; also writes NAME.csv (the ratios and their bounds).
 - `breakdown`: stacked share of PIM latency by category per model, non-VMM share printed above each
   bar (and a published reference, if given); also writes NAME.csv.
 - `line`: metrics against a numeric column (a grid path such as `dram.channels`, `context`, or a
-  `workload.<field>`), one line per series value (e.g. model).
-- `bars`: grouped bars, one panel per metric; optionally NAME_winners.csv (best series per group).
+  `workload.<field>`), one line per series value (e.g. model), its error band shaded.
+- `bars`: grouped bars, one panel per metric, each bar with its error band as an error bar; each group is
+  marked "win" over its winner or "tie" when the bands do not separate (`tables.winners_table`);
+  optionally NAME_winners.csv (the verdict per group and metric, with both sides' bounds).
+Error bands: `pimsim.experiments.bands` (PIM's is fast/exact model error only, a lower bound). Every bar
+and line is one row: series labels are made unique (`tables.series_keys`), never merged.
 A point that failed (e.g. the model does not fit the PIM capacity) has no bar; the figure says so.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -24,7 +28,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pimsim.experiments.spec import BarsPlot, BreakdownPlot, LinePlot, SpeedupPlot, plot_name  # noqa: E402
-from pimsim.experiments.tables import ok_rows, speedup_table  # noqa: E402
+from pimsim.experiments.tables import (metric_bounds, ok_rows, series_keys, speedup_table,  # noqa: E402
+                                      winners_table)
 
 LABELS = {
     "latency_s": "latency (s)", "energy_j": "energy (J)", "e2e_latency_per_token_s": "end-to-end latency per token (s)",
@@ -45,11 +50,6 @@ def _save(fig, out: Path, name: str) -> list[Path]:
         paths.append(p)
     plt.close(fig)
     return paths
-
-
-def _label(series_cols: list[str], values: Any) -> str:
-    values = values if isinstance(values, tuple) else (values,)
-    return ", ".join(str(v) for v in values)
 
 
 def _model_order(df: pd.DataFrame) -> list[str]:
@@ -77,6 +77,8 @@ def plot_speedup(df: pd.DataFrame, spec: SpeedupPlot, out: Path, name: str, titl
     table["bar"] = table["baseline"] + ((" / " + table["hardware"].astype(str) + " " + table["mapping"].astype(str))
                                         if multi_pim else "")
     table["cat"] = table["model"] + ((" / " + table["workload"].astype(str)) if table["workload"].nunique() > 1 else "")
+    cat, bar = series_keys(table, ["cat"], ["bar"], f"plot {name}")
+    table["cat"], table["bar"] = cat, bar
     models = list(dict.fromkeys(table["cat"]))
     bars = list(dict.fromkeys(table["bar"]))
     device_of = dict(zip(table["bar"], table["device"]))
@@ -84,12 +86,15 @@ def plot_speedup(df: pd.DataFrame, spec: SpeedupPlot, out: Path, name: str, titl
     width = 0.8 / len(bars)
     x = np.arange(len(models))
     for ax, metric in zip(axes, ("speedup", "energy_efficiency")):
-        pivot = table.pivot_table(index="cat", columns="bar", values=metric, aggfunc="first").reindex(
-            index=models, columns=bars)
         banded = set()
         for j, bar in enumerate(bars):
             color = colors[j % len(colors)]
-            ax.bar(x + (j - (len(bars) - 1) / 2) * width, pivot[bar], width, label=bar, color=color)
+            sub = table[table["bar"] == bar].set_index("cat").reindex(models)
+            v = sub[metric].astype(float).to_numpy()
+            lo = sub[f"{metric}_lo"].astype(float).to_numpy() if f"{metric}_lo" in sub else v
+            hi = sub[f"{metric}_hi"].astype(float).to_numpy() if f"{metric}_hi" in sub else v
+            ax.bar(x + (j - (len(bars) - 1) / 2) * width, v, width, label=bar, color=color,
+                   yerr=np.vstack([v - lo, hi - v]), capsize=2, error_kw={"elinewidth": 0.8})
             device = device_of[bar]
             band = spec.bands.get(device, {}).get(metric)
             if band and device not in banded:
@@ -160,12 +165,18 @@ def plot_line(df: pd.DataFrame, spec: LinePlot, out: Path, name: str, title: str
         if good.empty or spec.x not in good or metric not in good:
             _empty(ax, f"no finished point has {spec.x} and {metric}")
             continue
-        for key, sub in good.groupby(spec.series, sort=False, dropna=False):
-            sub = sub.sort_values(spec.x)
+        _, series_key = series_keys(good, [spec.x], spec.series, f"plot {name}")
+        lo_all, hi_all = metric_bounds(good, metric)
+        for key in dict.fromkeys(series_key):
+            sub = good[series_key == key].sort_values(spec.x)
             y = sub[metric].astype(float).to_numpy()
+            lo, hi = lo_all[sub.index].to_numpy(), hi_all[sub.index].to_numpy()
             if spec.normalize and len(y) and y[0]:
-                y = y / y[0]
-            ax.plot(sub[spec.x].astype(float), y, marker="o", label=_label(spec.series, key))
+                lo, hi, y = lo / y[0], hi / y[0], y / y[0]
+            xs = sub[spec.x].astype(float).to_numpy()
+            (line,) = ax.plot(xs, y, marker="o", label=key)
+            if np.any(hi > lo):
+                ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15, lw=0, gid=f"band:{key}")
         ax.set_xlabel(spec.x)
         ax.set_ylabel(LABELS.get(metric, metric) + (" (relative to first x)" if spec.normalize else ""))
         if spec.logx:
@@ -179,6 +190,11 @@ def plot_line(df: pd.DataFrame, spec: LinePlot, out: Path, name: str, title: str
     return _save(fig, out, name)
 
 
+def _errbar(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """matplotlib's yerr (distances below and above) of values v with bounds lo, hi (NaN: no bar)."""
+    return np.nan_to_num(np.vstack([v - lo, hi - v]), nan=0.0)
+
+
 def plot_bars(df: pd.DataFrame, spec: BarsPlot, out: Path, name: str, title: str) -> list[Path]:
     fig, axes = plt.subplots(1, len(spec.y), figsize=(6 * len(spec.y), 4.6), squeeze=False)
     good = ok_rows(df)
@@ -188,39 +204,49 @@ def plot_bars(df: pd.DataFrame, spec: BarsPlot, out: Path, name: str, title: str
         for ax in axes[0]:
             _empty(ax, "no finished point")
         return _save(fig, out, name)
-    group_key = good[spec.group].astype(str).agg(", ".join, axis=1)
-    series_key = good[spec.series].astype(str).agg(", ".join, axis=1)
+    group_key, series_key = series_keys(good, spec.group, spec.series, f"plot {name}")
     groups = list(dict.fromkeys(group_key))
     series = list(dict.fromkeys(series_key))
     width = 0.8 / len(series)
     x = np.arange(len(groups))
-    winners = []
+    metrics = [m for m in spec.y if m in good]
+    verdicts = winners_table(good, spec.group, spec.series, metrics, HIGHER_IS_BETTER, f"plot {name}")
     for ax, metric in zip(axes[0], spec.y):
         if metric not in good:
             _empty(ax, f"no column {metric}")
             continue
-        table = pd.DataFrame({"g": group_key, "s": series_key, "v": good[metric].astype(float)})
-        pivot = table.pivot_table(index="g", columns="s", values="v", aggfunc="first").reindex(index=groups,
-                                                                                              columns=series)
+        lo, hi = metric_bounds(good, metric)
+        table = pd.DataFrame({"g": group_key, "s": series_key, "v": good[metric].astype(float), "lo": lo,
+                              "hi": hi})
         for j, s in enumerate(series):
-            ax.bar(x + (j - (len(series) - 1) / 2) * width, pivot[s], width, label=s)
+            sub = table[table["s"] == s].set_index("g").reindex(groups)
+            v = sub["v"].to_numpy()
+            ax.bar(x + (j - (len(series) - 1) / 2) * width, v, width, label=s,
+                   yerr=_errbar(v, sub["lo"].to_numpy(), sub["hi"].to_numpy()), capsize=2,
+                   error_kw={"elinewidth": 0.8, "gid": f"band:{s}"})
         ax.set_xticks(x, groups, rotation=30, ha="right")
         ax.set_ylabel(LABELS.get(metric, metric))
         if spec.logy and metric != "row_hit_rate":
             ax.set_yscale("log")
         ax.grid(axis="y", alpha=0.3)
-        for g in groups:
-            vals = pivot.loc[g].dropna()
-            if len(vals):
-                best = vals.idxmax() if metric in HIGHER_IS_BETTER else vals.idxmin()
-                winners.append({"group": g, "metric": metric, "best": best, "value": vals[best],
-                                "runner_up_ratio": (sorted(vals)[1] / sorted(vals)[0]) if len(vals) > 1
-                                and metric not in HIGHER_IS_BETTER and sorted(vals)[0] else np.nan})
+        mine = verdicts[verdicts["metric"] == metric] if not verdicts.empty else verdicts
+        for _, v in mine.iterrows():
+            gi = groups.index(v["group"])
+            top = table.loc[table["g"] == v["group"], ["v", "hi"]].max().max()
+            if v["separated"]:
+                xi = x[gi] + (series.index(v["best"]) - (len(series) - 1) / 2) * width
+                ax.annotate("win", (xi, v["best_hi"]), ha="center", va="bottom", fontsize=7, color="green",
+                            gid=f"win:{v['group']}")
+            else:
+                ax.annotate("tie", (x[gi], top), ha="center", va="bottom", fontsize=7, color="gray",
+                            gid=f"tie:{v['group']}")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title)
+    fig.text(0.01, 1.0, "error bars: validated tolerance bands (PIM: fast/exact model error only, a lower "
+             "bound); win = bands separate, tie = within error", fontsize=7, ha="left", va="bottom")
     _missing_note(fig, df)
-    if spec.winners and winners:
-        pd.DataFrame(winners).to_csv(out / f"{name}_winners.csv", index=False)
+    if spec.winners and not verdicts.empty:
+        verdicts.to_csv(out / f"{name}_winners.csv", index=False)
         written.append(out / f"{name}_winners.csv")
     return written + _save(fig, out, name)
 
