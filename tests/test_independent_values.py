@@ -316,8 +316,9 @@ def test_bars_and_line_plots_draw_the_results_values(tmp_path, monkeypatch):
                              y=["e2e_latency_per_token_s"]),
                     LinePlot(kind="line", name="line", x="context", y=["latency_s"], series=["placement"])],
                tmp_path)
-    # bars: one bar per (group, series), the first row of each (pivot aggfunc "first")
-    assert _bar_heights(figs["bars"].axes[0]) == [0.25, 1.0]
+    # bars: one bar per row; the two pim rows (context 16, 32) become two series, never one shadowing the
+    # other (issue 11: the old pivot aggfunc "first" silently dropped the second)
+    assert _bar_heights(figs["bars"].axes[0]) == [0.25, 1.0, 0.5]
     lines = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata())) for ln in figs["line"].axes[0].lines}
     assert lines["pim"] == ([16.0, 32.0], [2.0, 3.0])
     assert lines["gpu (graph)"] == ([16.0], [8.0])
