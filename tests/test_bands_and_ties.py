@@ -167,3 +167,19 @@ def test_bars_plot_error_bars_equal_the_table_bounds_and_mark_ties(tmp_path, mon
     w = pd.read_csv(tmp_path / "p_winners.csv")
     assert list(w["result"]) == ["tie (within error): A vs B", "A"]
     assert np.allclose(w["best_hi"], [1.1, 1.1])
+
+
+def test_points_that_share_every_label_are_rejected_before_running(tmp_path, cli):
+    spec = tmp_path / "dup.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "dup", "description": "two hardware entries with one label", "models": ["gpt2-small"],
+        "workloads": [{"kind": "generate", "prompt": 8, "generate": 4}],
+        "hardware": [{"preset": "pimgpt-gddr6", "label": "pg"},
+                     {"preset": "pimgpt-gddr6", "label": "pg", "overrides": {"dram": {"channels": 16}}}],
+        "mappings": ["pimgpt"]}))
+    out = tmp_path / "out"
+    rc, _, err = cli("run", spec, "--out", out, "--quiet")
+    assert rc == 2
+    assert str(spec) in err and "the same labels (placement 'all-pim', hardware 'pg'" in err
+    assert "distinct `label:`s" in err
+    assert not out.exists()  # rejected before the first point ran

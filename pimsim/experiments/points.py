@@ -230,6 +230,9 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
     if not points:
         raise ConfigError(f"{source}: no design points" + (f" ({skipped} beyond the models' context limits)"
                                                            if skipped else ""))
+    from pimsim.experiments.tables import check_distinct_labels  # before any point runs (issue 11)
+
+    check_distinct_labels(points, source)
     return points
 
 

@@ -62,6 +62,26 @@ def placement_labels(points: list[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
+def check_distinct_labels(points: list[dict[str, Any]], source: str = "<experiment>") -> None:
+    """Every point must differ from every other in a label (placement as shown, hardware label, mapping,
+    model, workload, device, mode, grid value, workload field): two that share all of them would be one
+    bar, one line point or one table row in every output. ConfigError naming `source` and the labels."""
+    labels = placement_labels(points)
+    seen: dict[tuple, dict[str, Any]] = {}
+    for p in points:
+        cols = {**point_columns(p), "placement": labels[p["key"]]}
+        ident = tuple(sorted((k, str(v)) for k, v in cols.items() if k not in ("experiment", "key")))
+        if ident in seen:
+            first = seen[ident]
+            raise ConfigError(
+                f"{source}: points {first['key']} and {p['key']} have different configurations but the same "
+                f"labels (placement {labels[p['key']]!r}, hardware {(p.get('hardware') or {}).get('label')!r}, "
+                f"mapping {p.get('mapping')!r}, workload {p.get('workload_label')!r}): their results would be "
+                "indistinguishable in every table and plot; give the hardware entries (or placements, "
+                "baselines) distinct `label:`s")
+        seen[ident] = p
+
+
 def _device_side(point: dict[str, Any]) -> tuple[list[float], str]:
     """(parameter counts of the models that run on the point's device, the device kind gpu|cpu)."""
     from pimsim.baselines import load_device
