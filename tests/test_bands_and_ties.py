@@ -183,3 +183,20 @@ def test_points_that_share_every_label_are_rejected_before_running(tmp_path, cli
     assert str(spec) in err and "the same labels (placement 'all-pim', hardware 'pg'" in err
     assert "distinct `label:`s" in err
     assert not out.exists()  # rejected before the first point ran
+
+
+def test_speedup_table_bounds_pair_the_extreme_ends():
+    from pimsim.experiments.tables import speedup_table
+
+    common = {"model": "m", "workload": "w", "error": None, "e2e_latency_per_token_s": 0.1}
+    df = pd.DataFrame([
+        {**common, "key": "a", "target": "pim", "placement": "all-pim", "hardware": "hw", "mapping": "mp",
+         "device": None, "mode": None, "latency_s": 2.0, "energy_j": 4.0, "latency_s_lo": 1.9, "latency_s_hi": 2.1,
+         "energy_j_lo": 3.8, "energy_j_hi": 4.2},
+        {**common, "key": "b", "target": "baseline", "placement": "gpu", "hardware": None, "mapping": None,
+         "device": "h100-sxm", "mode": "graph", "latency_s": 8.0, "energy_j": 10.0, "latency_s_lo": 7.0,
+         "latency_s_hi": 9.0, "energy_j_lo": 8.0, "energy_j_hi": 12.0}])
+    t = speedup_table(df).iloc[0]
+    assert t["speedup"] == 4.0
+    assert (t["speedup_lo"], t["speedup_hi"]) == pytest.approx((7.0 / 2.1, 9.0 / 1.9))
+    assert (t["energy_efficiency_lo"], t["energy_efficiency_hi"]) == pytest.approx((8.0 / 4.2, 12.0 / 3.8))
