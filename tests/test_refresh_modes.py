@@ -80,18 +80,8 @@ def test_per_bank_refresh_costs_an_all_bank_pim_most_of_its_time():
 # refreshes' row misses reach fast mode's counters). The representative subset runs in CI here and in
 # `pimsim validate`; the rest with --full-matrix.
 _SUBSET = set(fx.cells(full=False))
-# Known misses, open in issue 11's closing note (a bug, not a tolerance): hbm3-pim with per-bank refresh on
-# gpt2-small under the pimgpt layouts, fast mode 4.0-4.4% fast; its REFpb count is 4.3% low, so fast mode
-# misses PIM time exact mode spends, not the cost per refresh. strict: the test fails once they are fixed.
-KNOWN_MISSES = {("hbm3-pim", m, "gpt2-small", "per_bank", w) for m in ("pimgpt", "pimgpt_kv_fit")
-                for w in ("decode", "prm")}
-
-
 def _marks(cell):
-    marks = [] if cell in _SUBSET else [pytest.mark.full_matrix]
-    if cell in KNOWN_MISSES:
-        marks.append(pytest.mark.xfail(strict=True, reason="known fast/exact miss (issue 11 note)"))
-    return marks
+    return [] if cell in _SUBSET else [pytest.mark.full_matrix]
 
 
 _MATRIX = [pytest.param(*c, id="-".join(c), marks=_marks(c)) for c in fx.cells(full=True)]

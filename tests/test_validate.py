@@ -128,9 +128,7 @@ def test_full_report_has_every_family_and_no_check_crashed(report):
 
 # Model-correctness checks that fail today, each a bug stated in an issue's closing note; validate reports
 # them as failures. The test fails if any other check fails, and also once a listed one passes (update it).
-KNOWN_FAILURES = {
-    "system.fast_vs_exact_matrix[hbm3-pim per_bank]": "fast mode 4.0% fast on gpt2-small/pimgpt (issue 11 note)",
-}
+KNOWN_FAILURES: dict[str, str] = {}  # check id -> the issue note that states the bug
 
 
 @pytest.mark.parametrize("family", [f for f, t in load_tolerances().items() if t.kind in MODEL_CORRECTNESS])

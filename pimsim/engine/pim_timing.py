@@ -28,7 +28,7 @@ import numpy as np
 
 from pimsim.dram import CommandEngine, EngineState, Program, parse_trace
 from pimsim.dram.table import OP
-from pimsim.engine.refresh import LONG_INTERVALS, RefreshProbe, probe_refresh
+from pimsim.engine.refresh import LONG_INTERVALS, RefreshProbe, probe_refresh, probe_refresh_marginal
 from pimsim.hardware import Hardware
 
 # engine category -> breakdown key (pim_ prefix: PIM time; refresh stays refresh)
@@ -122,14 +122,21 @@ class PimTimer:
             return hit[1]
         if self._refresh_engine is None:
             self._refresh_engine = CommandEngine(self.channel, refresh=True)
-        joined = self.joined(programs)
         start = self._start(entry)
-        without = self.engine.run(joined, start_state=start)
-        long_cycles = LONG_INTERVALS * self.refresh_interval_cycles
-        if without.cycles < long_cycles and repeat_up_to > 1:
-            joined = self.joined(list(programs) * min(repeat_up_to, -(-long_cycles // max(without.cycles, 1))))
-            without = self.engine.run(joined, start_state=start)
-        probe = probe_refresh(self._refresh_engine, joined, start, without)
+        once = self.joined(programs)
+        without = self.engine.run(once, start_state=start)
+        if repeat_up_to > 1:
+            long_cycles = LONG_INTERVALS * self.refresh_interval_cycles
+            reps = 1
+            if without.cycles < long_cycles:
+                reps = min(repeat_up_to, -(-long_cycles // max(without.cycles, 1)))
+                once = self.joined(list(programs) * reps)
+                without = self.engine.run(once, start_state=start)
+            twice = self.joined(list(programs) * 2 * reps)
+            probe = probe_refresh_marginal(self._refresh_engine, once, twice, start, without,
+                                           self.engine.run(twice, start_state=start))
+        else:
+            probe = probe_refresh(self._refresh_engine, once, start, without)
         self._stream_cache[key] = (programs, probe)
         return probe
 

@@ -7,17 +7,22 @@ inside a program (tRFC, the precharge before it, re-opening rows after, whatever
 overlap with it), each interval holds I - c cycles of useful work, so the program's L refresh-free cycles
 stretch by L x c / (I - c).
 
-c is measured per program with the command engine: the program runs with refresh on, from the same entry
-state as its refresh-free timing, with the first refresh falling due at `OFFSETS` evenly spread points of
-its first min(L, I) cycles; c = extra cycles over all those runs / refreshes issued in them. Per program,
-because c differs by several-fold between programs (per-bank refresh on an all-bank PIM: c is within
-10-80 cycles of I's 208 depending on the program, so a stream-average c is off by tens of percent).
+c is measured with the command engine on the stream an op runs in: each layer's PIM programs back to
+back at the token's context, from the state the op before left (`PimTimer.stream_refresh_probe`); a lone
+program (pre, post) on its own (`PimTimer.refresh_probe`). The stream runs with refresh on, from the same
+entry state as its refresh-free timing, with the first refresh falling due at `OFFSETS` evenly spread
+points of its first min(L, I) cycles (one point once the stream is `LONG_INTERVALS` intervals long); c =
+extra cycles over those runs / refreshes issued. A layer stream is probed as a marginal cost, the stream
+repeated twice minus once, so that what its ends cost (the reopen a refresh at the end leaves to the next
+layer) cancels. Why so local: c differs several-fold between programs and contexts, and per-bank refresh
+on an all-bank PIM puts c within 10-80 cycles of I's 208-243, where a stream-average c is off by tens of
+percent and a one-layer probe by 4% (hbm3-pim; docs/validation.md, "Fast/exact matrix").
 The same runs give what each refresh adds to the command counts and row hits/misses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pimsim.dram import CommandEngine, EngineState, Program
 
@@ -40,36 +45,72 @@ class RefreshProbe:
         return RefreshProbe(0.0, {}, 0.0, 0.0)
 
 
-def probe_refresh(engine_on: CommandEngine, program: Program, start: EngineState, without) -> RefreshProbe:
-    """Cost of one refresh in `program` run from `start` on `engine_on` (refresh on, one channel), against
-    `without`, the refresh-free engine result of the same program from the same state."""
+@dataclass
+class _Totals:
+    """Sums over the probe runs of one program: extra cycles, refreshes, extra commands, hits, misses."""
+
+    extra_cycles: int = 0
+    refreshes: int = 0
+    commands: dict[str, int] = field(default_factory=dict)
+    hits: int = 0
+    misses: int = 0
+
+    def minus(self, other: "_Totals") -> "_Totals":
+        names = set(self.commands) | set(other.commands)
+        return _Totals(self.extra_cycles - other.extra_cycles, self.refreshes - other.refreshes,
+                       {n: self.commands.get(n, 0) - other.commands.get(n, 0) for n in names},
+                       self.hits - other.hits, self.misses - other.misses)
+
+    def probe(self) -> RefreshProbe:
+        if self.refreshes <= 0:
+            return RefreshProbe.none()
+        n = self.refreshes
+        return RefreshProbe(
+            cost_cycles=self.extra_cycles / n,
+            # commands a refresh saves (a precharge it performs itself) are not subtracted: counts stay >= 0
+            commands={name: v / n for name, v in self.commands.items() if v > 0},
+            row_hits=self.hits / n, row_misses=self.misses / n)
+
+
+def _totals(engine_on: CommandEngine, program: Program, start: EngineState, without, offsets: int) -> _Totals:
     interval = engine_on.refresh_interval_cycles
     span = max(1, min(without.cycles, interval))
-    extra_cycles, refreshes = 0, 0
-    commands: dict[str, int] = {}
-    hits = misses = 0
+    out = _Totals()
     off_counts = without.channel_commands_by_name(0)
-    # a stream many intervals long sees the refresh at every phase in one run: one run will do
-    offsets = 1 if without.cycles >= LONG_INTERVALS * interval else OFFSETS
     for k in range(offsets):
         due = max(1, span * (2 * k + 1) // (2 * offsets))  # the first refresh falls due `due` cycles in
         res = engine_on.run(program, start_state=replace(start, cycles_since_refresh=(interval - due,)))
         on_counts = res.channel_commands_by_name(0)
-        refreshes += sum(v for name, v in on_counts.items() if name.startswith("REF"))
-        extra_cycles += res.cycles - without.cycles
+        out.refreshes += sum(v for name, v in on_counts.items() if name.startswith("REF"))
+        out.extra_cycles += res.cycles - without.cycles
         for name in set(on_counts) | set(off_counts):
-            commands[name] = commands.get(name, 0) + on_counts.get(name, 0) - off_counts.get(name, 0)
-        hits += res.row_hits - without.row_hits
-        misses += res.row_misses - without.row_misses
-    if not refreshes:
-        return RefreshProbe.none()
-    return RefreshProbe(
-        cost_cycles=extra_cycles / refreshes,
-        # commands a refresh saves (a precharge it performs itself) are not subtracted: counts stay >= 0
-        commands={name: n / refreshes for name, n in commands.items() if n > 0},
-        row_hits=hits / refreshes,
-        row_misses=misses / refreshes,
-    )
+            out.commands[name] = out.commands.get(name, 0) + on_counts.get(name, 0) - off_counts.get(name, 0)
+        out.hits += res.row_hits - without.row_hits
+        out.misses += res.row_misses - without.row_misses
+    return out
+
+
+def _offsets(without, interval: int) -> int:
+    # a stream many intervals long sees the refresh at every phase in one run: one run will do
+    return 1 if without.cycles >= LONG_INTERVALS * interval else OFFSETS
+
+
+def probe_refresh(engine_on: CommandEngine, program: Program, start: EngineState, without) -> RefreshProbe:
+    """Cost of one refresh in `program` run from `start` on `engine_on` (refresh on, one channel), against
+    `without`, the refresh-free engine result of the same program from the same state."""
+    return _totals(engine_on, program, start, without, _offsets(without, engine_on.refresh_interval_cycles)).probe()
+
+
+def probe_refresh_marginal(engine_on: CommandEngine, once: Program, twice: Program, start: EngineState,
+                           without_once, without_twice) -> RefreshProbe:
+    """Cost of one refresh in a stream that repeats: `twice` (the stream two times) minus `once`, so what
+    the stream's ends cost (the first refresh after a just-refreshed start, the reopen a refresh at the end
+    leaves to the next stream) cancels and the cost of a refresh inside a long run remains."""
+    offsets = _offsets(without_once, engine_on.refresh_interval_cycles)
+    one = _totals(engine_on, once, start, without_once, offsets)
+    two = _totals(engine_on, twice, start, without_twice, offsets)
+    marginal = two.minus(one)
+    return marginal.probe() if marginal.refreshes > 0 else one.probe()
 
 
 def stall_cycles(busy_cycles: float, probe: RefreshProbe, interval_cycles: int) -> float:
