@@ -95,6 +95,8 @@ def _model_dump(name: str) -> tuple[Any, str]:
 
 
 def _workload_models(spec: dict[str, Any], models: list[str], source: str, index: int) -> list[str | None]:
+    """The models a workload runs on: its own `model:` pins it (a PRM-scoring entry beside generate entries
+    that sweep `models:`), else the experiment's `models:`; two-model kinds name theirs in the workload."""
     if spec["kind"] in _SINGLE_MODEL_KINDS:
         if spec.get("model"):
             return [spec["model"]]
