@@ -323,3 +323,19 @@ def test_bars_and_line_plots_draw_the_results_values(tmp_path, monkeypatch):
     assert lines["pim"] == ([16.0, 32.0], [2.0, 3.0])
     assert lines["gpu (graph)"] == ([16.0], [8.0])
     assert np.isfinite(_bar_heights(figs["bars"].axes[0])).all()
+
+
+# ---------------------------------------------------------------- baseline capacity counts the KV cache
+
+def test_baseline_capacity_counts_the_kv_cache_not_only_the_weights(cli):
+    """gpt2-xl (48 layers, hidden 1600) on a 16 GB T4: its 3.1 GB of weights fit, but 64 sequences of
+    512 + 512 tokens hold 1023 tokens of K and V each: 64 x 1023 x 2 x 48 x 1600 x 2 B = 20.1 GB."""
+    kv = 64 * 1023 * 2 * 48 * 1600 * 2
+    weights = 1_557_611_200 * 2  # gpt2-xl's parameters, bf16
+    args = ("baseline", "--device", "t4", "--model", "gpt2-xl", "--workload", "generate", "--prompt", "512",
+            "--generate", "512")
+    rc, _, err = cli(*args, "--batch", "64")
+    assert rc == 2, err
+    assert f"weights {weights:,} + KV cache {kv:,}" in err and "16,000,000,000 bytes" in err
+    rc, _, err = cli(*args, "--batch", "8")  # 8 x 1023 tokens: 2.5 GB of KV + 3.1 GB fits
+    assert rc == 0, err
