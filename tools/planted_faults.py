@@ -79,6 +79,9 @@ FAULTS: tuple[Fault, ...] = (
           "to: [PREA], latency: nRTP}\n  - {level: channel, from: [MAC16, AF16, EWMUL16], to: [PRE]",
           "to: [PREA], latency: nRTP + 1}\n  - {level: channel, from: [MAC16, AF16, EWMUL16], to: [PRE]",
           (IV, "-k", "hand_derived")),
+    Fault("mixed-idle-energy-dropped", "a mixed placement forgets the idle power of the waiting side",
+          "pimsim/experiments/evaluate.py", "energy_j=pim.energy_j + device.energy_j + sum(wait_j.values()),",
+          "energy_j=pim.energy_j + device.energy_j,", ("tests/test_experiment_end_to_end.py",), fast=False),
     # --- one per bug fixed in issue 11 (the change that brings the bug back)
     Fault("per-bank-interval-trefi-fast", "fast mode spaces per-bank refreshes by tREFI, not tREFI/banks",
           "pimsim/engine/pim_timing.py", "        return self.engine.refresh_interval_cycles",
