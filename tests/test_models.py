@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -329,11 +330,11 @@ def test_from_hf_config_errors_name_the_key():
 
 def test_model_config_validation():
     base = get_model("llama-3.2-1b").model_dump()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match=r"layers\n.*greater than 0"):
         ModelConfig(**{**base, "layers": 0})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match=r"extra_field\n.*Extra inputs are not permitted"):
         ModelConfig(**{**base, "extra_field": 1})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         get_model("llama-3.2-1b").layers = 3  # frozen
 
 
