@@ -37,12 +37,17 @@ def pimgpt_results():
 
 
 @pytest.mark.parametrize("name", PIMGPT_MODELS)
-def test_latency_per_token_between_floor_and_three_times_it(pimgpt_results, name):
+def test_latency_per_token_within_the_row_switch_floor_band(pimgpt_results, name):
+    """The paper's floor streams every 64-column row at the AiM row cost, 226 cycles for 128 of MACs
+    (aim_gddr6.md): per token >= 1.1 x floor x 226/128 (the row-filling mapping still switches rows, and
+    pays result reads and ASIC work) and <= 1.4 x it at these short contexts (README: 1.26-1.51x at
+    64 + 960, attention growing with context). The old band, 1x..3x the bare floor, let a 2x error pass."""
     r = pimgpt_results[name]
     decode = next(p for p in r.phases if p.name == "decode")
     per_token = decode.latency_s / decode.tokens
     floor = floor_per_token_s(name)
-    assert floor <= per_token <= 3 * floor, (per_token, floor)
+    paper_floor = floor * 226 / 128
+    assert 1.1 * paper_floor <= per_token <= 1.4 * paper_floor, (per_token / paper_floor)
     # the published floor table (pim_gpt_paper.md, "with LM head") agrees with the formula within 3%
     published = {"gpt2-small": 60e-6, "gpt2-xl": 759e-6, "gpt3-xl": 640e-6}
     if name in published:
@@ -123,13 +128,19 @@ def test_timing_checker_passes_on_command_logs_of_real_runs():
     assert res.commands.get("REFab", 0) + res.commands.get("REF", 0) >= res.cycles // 3333 - 1
 
 
-def test_energy_at_least_background_and_categories_add_up(pimgpt_results):
+def test_energy_categories_equal_hand_computed_figures(pimgpt_results):
+    """Each category from its counts and energy.md's figures (the CENT calculator; pimgpt-gddr6.yaml):
+    ACT16 = 16 banks x 2.95 nJ, MAC16 = 16 x 82 pJ, REFab 31.89 nJ, background (8 x 263.75 mW + 0.1 W ASIC
+    leakage) x time. Was: energy >= background x time and categories sum to the total, which a doubled
+    ACT energy passed. Result.commands are whole counts (refreshes add fractional ones): rel 1e-4."""
     for r in pimgpt_results.values():
-        background_w = HW.dram.channels * HW.energy.background_w_per_channel
-        assert r.energy_j >= background_w * r.latency_s
-        assert sum(r.breakdown_j.values()) == pytest.approx(r.energy_j, rel=1e-9)
-        # MAC energy = MAC16 count x 16 banks x 82 pJ (energy.md, CENT calculator)
-        assert r.breakdown_j["pim_mac"] == pytest.approx(r.commands["MAC16"] * 16 * 82e-12, rel=1e-9)
+        b = r.breakdown_j
+        assert sum(b.values()) == pytest.approx(r.energy_j, rel=1e-9)
+        assert b["pim_mac"] == pytest.approx(r.commands["MAC16"] * 16 * 82e-12, rel=1e-9)
+        acts = r.commands["ACT16"] * 16 + r.commands.get("ACT", 0)  # ACT16 opens 16 banks, ACT one
+        assert b["pim_act"] == pytest.approx(acts * 2950e-12, rel=1e-4)
+        assert b["refresh"] == pytest.approx(r.commands["REFab"] * 31890e-12, rel=1e-3)
+        assert b["background"] == pytest.approx((8 * 0.26375 + 0.1) * r.latency_s, rel=1e-12)
 
 
 def test_capacity_error_with_required_and_available_bytes():
@@ -152,11 +163,17 @@ def test_kv_reservation_sized_to_the_workload_fits_more_sequences():
     assert r.tokens == 640
 
 
-def test_pipelined_overlaps_sequences_and_equals_serial_for_one():
+def test_pipelined_overlaps_sequences_and_its_makespan_by_hand():
+    """Batch 1 never takes the pipelined path (the old "equals serial for one" could not fail); the simpy
+    schedule itself, by hand: one sequence of PIM 2 s then ASIC 1 s takes 3 s; two take 5 s (the second's
+    PIM waits for the first's: one PIM, one ASIC); with the PIM and ASIC runs swapped, 2 x 2 + 1 = 5 s."""
+    from pimsim.engine.schedule import pipelined_makespan
+
+    assert pipelined_makespan([[("pim", 2.0), ("asic", 1.0)]]) == 3.0
+    assert pipelined_makespan([[("pim", 2.0), ("asic", 1.0)]] * 2) == 5.0
+    assert pipelined_makespan([[("asic", 1.0), ("pim", 2.0)]] * 2) == 5.0
+    assert pipelined_makespan([[("pim", 1.0), ("link", 1.0), ("asic", 1.0)]] * 3) == 5.0
     pipelined = load_mapping("pimgpt").model_copy(update={"overlap": "pipelined", "name": "pimgpt-pipelined"})
-    one = GenerateSpec(prompt=4, generate=6)
-    assert simulate("gpt2-small", HW, pipelined, one).latency_s == pytest.approx(
-        simulate("gpt2-small", HW, "pimgpt", one).latency_s, rel=1e-12)
     four = GenerateSpec(prompt=4, generate=6, batch=4)
     serial = simulate("gpt2-small", HW, "pimgpt", four)
     overlap = simulate("gpt2-small", HW, pipelined, four)
