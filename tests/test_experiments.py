@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -262,7 +263,16 @@ def test_plots_written_nonempty_and_redrawn(tmp_path, cli):
     df = pd.read_csv(out / "results.csv")
     assert len(df) == len(expand_points(parse_experiment(SPEC))) and df["error"].notna().sum() == 2
     speed = pd.read_csv(out / "speedup.csv")
-    assert set(speed["baseline"]) == {"t4 (graph)", "xeon-gold-6154 (eager)"} and (speed["speedup"] > 0).all()
+    assert set(speed["baseline"]) == {"t4 (graph)", "xeon-gold-6154 (eager)"}
+    # every ratio from the stored rows: baseline latency / PIM latency of the same model and workload (was
+    # `speedup > 0`, which an inverted ratio passed); one row per finished PIM point x baseline point
+    ok = df[df["error"].isna()]
+    pim, base = ok[ok["target"] == "pim"], ok[ok["target"] == "baseline"]
+    expect = pim.merge(base, on=["model", "workload"], suffixes=("_p", "_b"))
+    assert len(speed) == len(expect) > 0
+    got = sorted(zip(speed["latency_s_pim"], speed["latency_s_baseline"], speed["speedup"]))
+    want = sorted(zip(expect["latency_s_p"], expect["latency_s_b"], expect["latency_s_b"] / expect["latency_s_p"]))
+    assert np.allclose(np.array(got), np.array(want), rtol=1e-12, atol=0)
     assert (out / "bars_winners.csv").stat().st_size > 0
     for name in names:
         (out / f"{name}.png").unlink()
