@@ -54,9 +54,10 @@ def _cli(*argv) -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
-def _assert_clear_outcome(rc: int, out: str, err: str, argv) -> dict | None:
-    """A result (exit 0, JSON) or one clear message (exit 2); returns the parsed JSON of a result."""
-    assert rc in (0, 2), (rc, argv, err[-2000:])
+def _assert_clear_outcome(rc: int, out: str, err: str, argv, *, must_fail: bool = False) -> dict | None:
+    """A result (exit 0, JSON) or one clear message (exit 2); returns the parsed JSON of a result. With
+    `must_fail` (the case holds a value no field accepts) only exit 2 will do."""
+    assert rc in ((2,) if must_fail else (0, 2)), (rc, argv, err[-2000:])
     assert "Traceback" not in err and "Traceback" not in out
     if rc == 2:
         assert err.startswith("pimsim: error: ") or "error:" in err.splitlines()[-1], err
@@ -186,13 +187,30 @@ def _write_yaml(folder: str, name: str, data) -> Path:
     return path
 
 
+# values and names no hardware field accepts (wrong type, not finite, negative, absurd, unknown): a case
+# holding one must exit 2, never run (before: any case could pass with exit 0 or 2)
+_NEVER_VALID = ("nBOGUS", "no-such-standard", "no-such-preset", "sometimes", "unknown_section", "eight")
+
+
+def _never_valid(node) -> bool:
+    if isinstance(node, dict):
+        if node.get("nRCDRD") == 1.5:  # a cycle count that is not whole
+            return True
+        return any(k in _NEVER_VALID or _never_valid(v) for k, v in node.items())
+    if isinstance(node, list) or node is None or isinstance(node, str):
+        return node in _NEVER_VALID or isinstance(node, list) or node is None or node == "8"
+    if isinstance(node, bool):
+        return False
+    return not math.isfinite(node) or node < 0 or node >= 1e300
+
+
 def _hardware_case(overrides: dict) -> None:
     with tempfile.TemporaryDirectory() as d:
         path = _write_yaml(d, "hw.yaml", {"base": "pimgpt-gddr6", **overrides})
         argv = ["simulate", "--hardware", path, "--model", "gpt2-small", "--workload", "generate", "--prompt", "3",
                 "--generate", "2", "--json"]
         rc, out, err = _cli(*argv)
-        data = _assert_clear_outcome(rc, out, err, argv)
+        data = _assert_clear_outcome(rc, out, err, argv, must_fail=_never_valid(overrides))
         if data is not None:
             _assert_sane_result(data, _pim_background_w(load_hardware(path)))
 
