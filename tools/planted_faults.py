@@ -72,7 +72,7 @@ FAULTS: tuple[Fault, ...] = (
           "return busy_cycles * c / (interval_cycles - c)", "return busy_cycles * c / interval_cycles",
           ("tests/test_system.py", "-k", "fast_and_exact")),
     Fault("pipelined-capacity-2", "the pipelined schedule's resources serve two sequences at once",
-          "pimsim/engine/system.py", "simpy.Resource(env, capacity=1)", "simpy.Resource(env, capacity=2)",
+          "pimsim/engine/schedule.py", "simpy.Resource(env, capacity=1)", "simpy.Resource(env, capacity=2)",
           ("tests/test_system.py", "-k", "pipelined")),
     Fault("gddr6-nrtp+1", "MAC16 -> PREA latency nRTP + 1 in the GDDR6-AiM table",
           "pimsim/hardware/standards/gddr6-aim.yaml",
