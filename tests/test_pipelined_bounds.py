@@ -6,7 +6,7 @@ resource (issue 11), and to the closed form of a two-stage flow shop.
 import pytest
 
 from pimsim.engine import simulate
-from pimsim.engine.system import SystemSimulator
+from pimsim.engine.schedule import pipelined_makespan
 from pimsim.hardware import load_hardware
 from pimsim.mapper import load_mapping
 from pimsim.workloads.spec import GenerateSpec, PrmScoreSpec
@@ -20,8 +20,7 @@ PIPELINED = SERIAL.model_copy(update={"overlap": "pipelined", "name": "pimgpt-pi
 def test_two_stage_flow_shop_makespan(batch, p, q):
     """B identical jobs, each PIM p then ASIC q, FIFO on each resource: the first job takes p + q and the
     bottleneck stage admits one more job every max(p, q): makespan = p + q + (B - 1) max(p, q)."""
-    sim = SystemSimulator(HW, PIPELINED)
-    makespan = sim._pipelined_makespan([[("pim", p), ("asic", q)]] * batch)
+    makespan = pipelined_makespan([[("pim", p), ("asic", q)]] * batch)
     assert makespan == pytest.approx(p + q + (batch - 1) * max(p, q))
 
 

@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
 
 
 def _simulate(args) -> int:
-    from pimsim.engine.system import op_timeline, simulate, write_chrome_trace
+    from pimsim.engine.system import simulate
+    from pimsim.engine.trace import op_timeline, write_chrome_trace
     from pimsim.workloads import expand
 
     if args.trace:

@@ -68,3 +68,19 @@ def link_energy_j(nbytes: float, hw: Hardware) -> float:
 def background_energy_j(seconds: float, hw: Hardware) -> float:
     """Standby power of every channel plus the ASIC's static power, over `seconds`."""
     return seconds * (hw.dram.channels * hw.energy.background_w_per_channel + hw.energy.asic_static_w)
+
+
+def system_energy_j(hw: Hardware, tally, wall_s: float) -> dict[str, float]:
+    """Energy (J) by category of the ops in `tally` (an `engine.tally.Tally`) over `wall_s` of wall time:
+    DRAM commands, ASIC arithmetic and SRAM, link pins plus the array read behind each column sent, and
+    background power for the whole time."""
+    from pimsim.engine.asic import asic_energy_j
+
+    e: dict[str, float] = {}
+    for k, v in pim_command_energy_j(tally.commands, hw).items():
+        e[k] = e.get(k, 0.0) + v
+    e["asic"] = e.get("asic", 0.0) + asic_energy_j(int(tally.asic_flops), int(tally.asic_sram_bytes), hw.energy)
+    e["link"] = e.get("link", 0.0) + link_energy_j(tally.link_bytes, hw) + \
+        tally.link_bytes / hw.dram.column_bytes * hw.energy.rd_pj * 1e-12
+    e["background"] = e.get("background", 0.0) + background_energy_j(wall_s, hw)
+    return e
