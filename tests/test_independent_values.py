@@ -287,7 +287,8 @@ def _captured_figures(monkeypatch):
 
 
 def _bar_heights(ax) -> list[float]:
-    return [float(p.get_height()) for p in ax.patches if hasattr(p, "get_height") and p.get_width() < 1.0]
+    """The value each bar shows: its top (speedup bars rise from 1x, issue 18; others from 0)."""
+    return [float(p.get_y() + p.get_height()) for p in ax.patches if hasattr(p, "get_height") and p.get_width() < 1.0]
 
 
 def test_speedup_plot_draws_the_csv_values(tmp_path, monkeypatch):

@@ -1,16 +1,20 @@
 """Plots of an experiment's results (matplotlib, Agg backend), each written as NAME.png and NAME.svg.
 
 Kinds (`plots:` in the experiment file, see `pimsim.experiments.spec`):
-- `speedup`: PIM vs each baseline per model, speedup and energy-efficiency bars on a log scale with the
-  error band of each ratio as error bars, and published ranges drawn as shaded bands in the baseline's
-  colour; also writes NAME.csv (the ratios and their bounds).
+- `speedup`: PIM vs each baseline per model, speedup and energy-efficiency bars rising from 1x (parity),
+  with the error band of each ratio as error bars and each published range as its own hatched band and
+  legend entry in the baseline's colour; also writes NAME.csv (the ratios and their bounds).
 - `breakdown`: stacked share of PIM latency by category per model, non-VMM share printed above each
   bar (and a published reference, if given); also writes NAME.csv.
 - `line`: metrics against a numeric column (a grid path such as `dram.channels`, `context`, or a
-  `workload.<field>`), one line per series value (e.g. model), its error band shaded.
+  `workload.<field>`), one line per series value (e.g. model), its error band shaded. `normalize`
+  divides every line by its value at one common x (the smallest x every line has) and draws the ideal
+  linear-scaling line where x is a resource (`IDEAL_SCALING`).
 - `bars`: grouped bars, one panel per metric, each bar with its error band as an error bar; each group is
   marked "win" over its winner or "tie" when the bands do not separate (`tables.winners_table`);
-  optionally NAME_winners.csv (the verdict per group and metric, with both sides' bounds).
+  optionally NAME_winners.csv (the verdict per group and metric, with both sides' bounds). A unitless
+  metric whose values cluster (row-hit rates) is drawn as points on a zoomed axis, not as bars.
+Style (colours, printed labels, axis choice, captions, deterministic files): `pimsim.experiments.style`.
 Error bands: `pimsim.experiments.bands` (PIM's is fast/exact model error only, a lower bound). Every bar
 and line is one row: series labels are made unique (`tables.series_keys`), never merged.
 A point that failed (e.g. the model does not fit the PIM capacity) has no bar; the figure says so.
@@ -25,40 +29,112 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from pimsim.experiments import style  # noqa: E402
 from pimsim.experiments.spec import BarsPlot, BreakdownPlot, LinePlot, SpeedupPlot, plot_name  # noqa: E402
 from pimsim.experiments.tables import (metric_bounds, ok_rows, series_keys, speedup_table,  # noqa: E402
                                       winners_table)
 
-LABELS = {
-    "latency_s": "latency (s)", "energy_j": "energy (J)", "e2e_latency_per_token_s": "end-to-end latency per token (s)",
-    "ttft_s": "time to first token (s)", "tpot_s": "time per output token (s)",
-    "energy_per_token_j": "energy per token (J)", "latency_per_problem_s": "time per problem (s)",
-    "energy_per_problem_j": "energy per problem (J)", "row_hit_rate": "row-hit rate",
-    "non_vmm_share": "non-VMM share", "speedup": "speedup (x)", "energy_efficiency": "energy efficiency (x)",
-}
+LABELS = {m: style.axis_label(m) for m in style.METRIC_NAMES}
 # metrics where larger is better (for winners)
 HIGHER_IS_BETTER = {"row_hit_rate", "speedup", "energy_efficiency"}
+# x columns along which a latency ideally scales as 1/x (double the resource, halve the time)
+IDEAL_SCALING = {"dram.channels", "asic.clock_ghz", "link.bytes_per_cycle"}
+BAND_HATCHES = ("////", "\\\\\\\\", "xx", "..")
+ERRORBAR_NOTE = ("Error bars: validated tolerance bands (PIM: fast/exact model error only, a lower bound); "
+                 "win = bands separate, tie = within error.")
 
 
 def _save(fig, out: Path, name: str) -> list[Path]:
-    paths = []
-    for ext in ("png", "svg"):
-        p = out / f"{name}.{ext}"
-        fig.savefig(p, dpi=120, bbox_inches="tight")
-        paths.append(p)
-    plt.close(fig)
-    return paths
+    return style.save_figure(fig, out, name)
 
 
-def _model_order(df: pd.DataFrame) -> list[str]:
-    return list(dict.fromkeys(df["model"]))
+def _figure(ncols: int, width_in: float, height_in: float, notes: list[str] = ()):
+    """(figure, axes, body): `ncols` panels in `body` (the sub-figure holding title, panels and legend)
+    above a strip holding the `notes`, sized to their wrapped text, so no note is covered or cut off."""
+    fig = plt.figure(figsize=(width_in, height_in), layout="constrained")
+    notes = [n for n in notes if n]
+    body = fig
+    if notes:
+        size = 7.5
+        text = style.wrap("\n".join(notes), fig, size)
+        strip_in = (text.count("\n") + 1) * size * 1.3 / 72 + 0.12
+        body, foot = fig.subfigures(2, 1, height_ratios=[height_in - strip_in, strip_in])
+        foot.text(0.01, 0.5, text, fontsize=size, ha="left", va="center", gid="footnote")
+    axes = body.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes, body
+
+
+def _title(fig, headline: str, df: pd.DataFrame) -> None:
+    """Headline and a caption line (model, workload, system, mapping), wrapped to the figure width."""
+    fig.suptitle(style.wrap(headline, fig, 10.5) + "\n" + style.wrap(style.caption(df), fig, 10.5),
+                 fontsize=10.5)
+
+
+def _legend(fig, axes, extra: list | None = None) -> None:
+    """One figure legend outside every axes (below them), entries in drawing order, each label once."""
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels and not lab.startswith("_"):
+                handles.append(h)
+                labels.append(lab)
+    for h, lab in extra or []:
+        handles.append(h)
+        labels.append(lab)
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("published"))  # data first
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    if handles:
+        ncol = max(1, min(len(handles), int(fig.figure.get_figwidth() // 3.4)))
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=8, frameon=False)
 
 
 def _empty(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.text(0.5, 0.5, style.wrap(text, ax.figure, 9), ha="center", va="center", transform=ax.transAxes)
     ax.set_axis_off()
+
+
+def _pim_system(df: pd.DataFrame) -> str | None:
+    hw = list(dict.fromkeys(df.loc[df["target"].isin(["pim", "mixed"]), "hardware"].dropna())) \
+        if {"target", "hardware"} <= set(df) else []
+    return hw[0] if len(hw) == 1 else None
+
+
+def _same_results_note(df: pd.DataFrame) -> str:
+    """Models whose PIM rows give identical latency and energy, with why when their shapes agree."""
+    pim = ok_rows(df)
+    if pim.empty or "target" not in pim:
+        return ""
+    pim = pim[pim["target"] == "pim"]
+    if pim.empty:
+        return ""
+    groups = pim.groupby(["latency_s", "energy_j"], dropna=True)["model"].unique()
+    notes = []
+    for models in groups:
+        models = list(dict.fromkeys(models))
+        if len(models) < 2:
+            continue
+        why = ""
+        try:
+            from pimsim.models import load_model
+
+            cfgs = [load_model(m) for m in models]
+            shape = ("layers", "hidden", "heads", "ffn", "vocab")
+            if all(all(getattr(c, f) == getattr(cfgs[0], f) for f in shape) for c in cfgs):
+                c = cfgs[0]
+                why = (f": the same layer shapes ({c.layers} layers, hidden {c.hidden}, {c.heads} heads, "
+                       f"FFN {c.ffn}, vocabulary {c.vocab})")
+        except Exception:  # noqa: BLE001 - a model file gone since the run: state the fact only
+            why = ""
+        notes.append(" and ".join(style.MODEL_NAMES.get(m, m) for m in models) + " give identical results" + why)
+    return ("; ".join(notes) + ".") if notes else ""
+
+
+def _bar_offsets(n: int) -> tuple[np.ndarray, float]:
+    width = 0.8 / max(n, 1)
+    return (np.arange(n) - (n - 1) / 2) * width, width
 
 
 def plot_speedup(df: pd.DataFrame, spec: SpeedupPlot, out: Path, name: str, title: str) -> list[Path]:
@@ -67,7 +143,10 @@ def plot_speedup(df: pd.DataFrame, spec: SpeedupPlot, out: Path, name: str, titl
     if not table.empty:
         table.to_csv(out / f"{name}.csv", index=False)
         written.append(out / f"{name}.csv")
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    notes = ["Bars rise from 1x (parity); error bars pair the baseline's validated band with PIM's (PIM: "
+             "fast/exact model error only, a lower bound). Published ranges: the PIM-GPT paper.",
+             _same_results_note(df)]
+    fig, axes, body = _figure(2, 13, 6.4, notes if not table.empty else [])
     if table.empty:
         for ax in axes:
             _empty(ax, "no PIM/baseline pair finished")
@@ -81,45 +160,65 @@ def plot_speedup(df: pd.DataFrame, spec: SpeedupPlot, out: Path, name: str, titl
     table["cat"], table["bar"] = cat, bar
     models = list(dict.fromkeys(table["cat"]))
     bars = list(dict.fromkeys(table["bar"]))
+    baseline_of = dict(zip(table["bar"], table["baseline"]))
     device_of = dict(zip(table["bar"], table["device"]))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    width = 0.8 / len(bars)
+    shades = style.colors_for(baseline_of[b] for b in bars)
+    colour = {b: shades[baseline_of[b]] for b in bars}
+    offsets, width = _bar_offsets(len(bars))
     x = np.arange(len(models))
+    pim_sys = _pim_system(df)
     for ax, metric in zip(axes, ("speedup", "energy_efficiency")):
-        banded = set()
-        for j, bar in enumerate(bars):
-            color = colors[j % len(colors)]
-            sub = table[table["bar"] == bar].set_index("cat").reindex(models)
+        plotted = []
+        for j, b in enumerate(bars):
+            sub = table[table["bar"] == b].set_index("cat").reindex(models)
             v = sub[metric].astype(float).to_numpy()
             lo = sub[f"{metric}_lo"].astype(float).to_numpy() if f"{metric}_lo" in sub else v
             hi = sub[f"{metric}_hi"].astype(float).to_numpy() if f"{metric}_hi" in sub else v
-            ax.bar(x + (j - (len(bars) - 1) / 2) * width, v, width, label=bar, color=color,
-                   yerr=np.vstack([v - lo, hi - v]), capsize=2, error_kw={"elinewidth": 0.8})
-            device = device_of[bar]
-            band = spec.bands.get(device, {}).get(metric)
-            if band and device not in banded:
-                banded.add(device)
-                ax.axhspan(band[0], band[1], color=color, alpha=0.15, lw=0,
-                           label=f"published vs {device}: {band[0]:g}-{band[1]:g}x")
-        ax.set_yscale("log")
-        ax.set_xticks(x, models, rotation=30, ha="right")
-        ax.set_ylabel(LABELS[metric])
-        ax.grid(axis="y", which="both", alpha=0.3)
-        ax.set_title(f"PIM {LABELS[metric]}")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title)
+            label = style.label_of(baseline_of[b], pim_sys)
+            if multi_pim:
+                label += " / " + b[len(baseline_of[b]) + 3:]
+            # bars rise (or fall) from 1x, parity, never from the axis floor
+            ax.bar(x + offsets[j], v - 1.0, width, bottom=1.0, label=f"over {label}", color=colour[b],
+                   yerr=_errbar(v, lo, hi), capsize=2, error_kw={"elinewidth": 0.8, "gid": f"band:{b}"})
+            plotted += [*v, *lo, *hi]
+        banded = []
+        for k, (device, metric_bands) in enumerate(spec.bands.items()):
+            band = metric_bands.get(metric)
+            if not band:
+                continue
+            c = style.DEVICE_COLOR.get(device, style.color_of(device))
+            ax.axhspan(band[0], band[1], facecolor=(*to_rgb(c), 0.16), edgecolor=c, lw=1.0,
+                       hatch=BAND_HATCHES[k % len(BAND_HATCHES)], gid=f"published:{device}",
+                       label=f"published PIM-GPT {style.METRIC_NAMES[metric]} over "
+                             f"{style.DEVICE_NAMES.get(device, device)}: {band[0]:g}-{band[1]:g}x")
+            banded += list(band)
+        ax.axhline(1.0, color="black", lw=0.8, gid="parity")
+        values = [p for p in plotted + banded if np.isfinite(p)]
+        scale = style.choose_scale(values + [1.0])
+        scale = "linear" if scale == "zoom" else scale
+        style.apply_scale(ax, scale, style.padded_limits(values, scale, include=[1.0]), ratio=True)
+        if scale == "log":  # a 10^0 tick on every log ratio axis
+            ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+            if 1.0 not in ticks:
+                ax.set_yticks(sorted(ticks + [1.0]))
+        ax.set_xticks(x, [style.label_of(m) for m in models], rotation=30, ha="right")
+        ax.set_ylabel(style.axis_label(metric) + ", PIM over baseline")
+        ax.grid(axis="y", which="major", alpha=0.3)
+        ax.set_title(f"{style.METRIC_NAMES[metric]} of {style.label_of('all-pim', pim_sys)}")
+    _legend(body, axes)
+    _title(body, f"{style.label_of('all-pim', pim_sys)}: speedup and energy efficiency over GPU/CPU baselines", df)
     return written + _save(fig, out, name)
 
 
 def plot_breakdown(df: pd.DataFrame, spec: BreakdownPlot, out: Path, name: str, title: str) -> list[Path]:
     pim = ok_rows(df)
     pim = pim[pim["target"] == "pim"] if not pim.empty else pim
-    fig, ax = plt.subplots(figsize=(11, 5))
+    fig, (ax,), body = _figure(1, 12, 5.6)
     if pim.empty:
         _empty(ax, "no PIM point finished")
         return _save(fig, out, name)
     cols = [c for c in pim if c.startswith("breakdown_s.") and pim[c].fillna(0).gt(0).any()]
-    label = pim["model"].astype(str)
+    label = pim["model"].astype(str).map(lambda m: style.label_of(m))
     if pim["hardware"].nunique() > 1 or pim["mapping"].nunique() > 1:
         label = label + " / " + pim["hardware"].astype(str) + " " + pim["mapping"].astype(str)
     if pim["workload"].nunique() > 1:
@@ -131,62 +230,113 @@ def plot_breakdown(df: pd.DataFrame, spec: BreakdownPlot, out: Path, name: str, 
     table.to_csv(out / f"{name}.csv", index_label="point")
     bottom = np.zeros(len(share))
     x = np.arange(len(share))
-    cmap = plt.get_cmap("tab20")
-    for i, c in enumerate(cols):
-        ax.bar(x, share[c], bottom=bottom, label=c.split(".", 1)[1], color=cmap(i % 20))
+    for c in cols:
+        cat = c.split(".", 1)[1]
+        ax.bar(x, share[c], bottom=bottom, label=cat.replace("_", " "),
+               color=style.CATEGORY_COLOR.get(cat, style.color_of(cat)))
         bottom += share[c].to_numpy()
     for xi, (model, nv) in enumerate(zip(pim["model"], pim["non_vmm_share"])):
         text = f"non-VMM {nv * 100:.2f}%" if pd.notna(nv) else ""
         ref = spec.reference_non_vmm.get(model)
         if ref is not None:
             text += f"\n(paper {ref * 100:.2f}%)"
-        ax.text(xi, min(bottom[xi], 100) + 1, text, ha="center", va="bottom", fontsize=6, rotation=90 if len(share) > 10 else 0)
+        ax.text(xi, min(bottom[xi], 100) + 1, text, ha="center", va="bottom", fontsize=6,
+                rotation=90 if len(share) > 10 else 0)
     ax.set_xticks(x, list(share.index), rotation=30, ha="right")
     ax.set_ylabel("share of latency (%)")
     ax.set_ylim(0, 118)
-    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title(title)
+    _legend(body, [ax])
+    _title(body, f"Where the time goes on {style.label_of('all-pim', _pim_system(df))}", df)
     return [out / f"{name}.csv"] + _save(fig, out, name)
 
 
-def _missing_note(fig, df: pd.DataFrame) -> None:
+def _missing_note(df: pd.DataFrame) -> str:
     failed = df[df["error"].notna()] if "error" in df else df.iloc[0:0]
-    if len(failed):
-        fig.text(0.01, -0.02, f"{len(failed)} point(s) failed and are not drawn (see the error column of "
-                 f"results.csv), e.g. {failed['error'].iloc[0][:110]}", fontsize=7, ha="left", va="top")
+    if not len(failed):
+        return ""
+    return (f"{len(failed)} point(s) failed and are not drawn (see the error column of results.csv), e.g. "
+            f"{_clip(str(failed['error'].iloc[0]), 240)}")
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n].rsplit(" ", 1)[0] + " ..."
+
+
+def _reference_x(good: pd.DataFrame, x: str, keys: pd.Series) -> float | None:
+    """The smallest x that every series has (one normalisation point for all lines); None if none."""
+    common = None
+    for key in dict.fromkeys(keys):
+        xs = set(good.loc[keys == key, x].astype(float))
+        common = xs if common is None else common & xs
+    return min(common) if common else None
 
 
 def plot_line(df: pd.DataFrame, spec: LinePlot, out: Path, name: str, title: str) -> list[Path]:
-    fig, axes = plt.subplots(1, len(spec.y), figsize=(5.5 * len(spec.y), 4.2), squeeze=False)
     good = ok_rows(df)
     if spec.x in good:
         good = good[good[spec.x].notna()]
-    for ax, metric in zip(axes[0], spec.y):
+    notes = ["Shaded: validated tolerance band (PIM: fast/exact model error only, a lower bound).",
+             _missing_note(df)]
+    if spec.normalize and spec.x in good and not good.empty and _reference_x(
+            good, spec.x, series_keys(good, [spec.x], spec.series, f"plot {name}")[1]) is None:
+        notes.insert(0, "The lines share no x value: each is normalised to its own first point.")
+    fig, axes, body = _figure(len(spec.y), max(5.6 * len(spec.y), 8.0), 5.4, notes)
+    pim_sys = _pim_system(df) if "target" in df else None
+    notes = []
+    x_words = style.FIELD_NAMES.get(spec.x, spec.x)
+    for ax, metric in zip(axes, spec.y):
         if good.empty or spec.x not in good or metric not in good:
             _empty(ax, f"no finished point has {spec.x} and {metric}")
             continue
         _, series_key = series_keys(good, [spec.x], spec.series, f"plot {name}")
+        keys = list(dict.fromkeys(series_key))
+        colours = style.colors_for(keys)
         lo_all, hi_all = metric_bounds(good, metric)
-        for key in dict.fromkeys(series_key):
+        ref_x = _reference_x(good, spec.x, series_key) if spec.normalize else None
+        plotted, xs_all = [], []
+        for key in keys:
             sub = good[series_key == key].sort_values(spec.x)
             y = sub[metric].astype(float).to_numpy()
             lo, hi = lo_all[sub.index].to_numpy(), hi_all[sub.index].to_numpy()
-            if spec.normalize and len(y) and y[0]:
-                lo, hi, y = lo / y[0], hi / y[0], y / y[0]
             xs = sub[spec.x].astype(float).to_numpy()
-            (line,) = ax.plot(xs, y, marker="o", label=key)
+            if spec.normalize and len(y):
+                at = np.flatnonzero(xs == ref_x) if ref_x is not None else np.array([0])
+                base = y[at[0]] if len(at) and y[at[0]] else None
+                if base:
+                    lo, hi, y = lo / base, hi / base, y / base
+            (line,) = ax.plot(xs, y, marker="o", label=style.label_of(key, pim_sys), color=colours[key])
             if np.any(hi > lo):
                 ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15, lw=0, gid=f"band:{key}")
-        ax.set_xlabel(spec.x)
-        ax.set_ylabel(LABELS.get(metric, metric) + (" (relative to first x)" if spec.normalize else ""))
-        if spec.logx:
+            plotted += [*y, *lo, *hi]
+            xs_all += list(xs)
+        include = []
+        relative_to = None
+        if spec.normalize:
+            include = [1.0]
+            relative_to = (f"{ref_x:g} {x_words}" if spec.x == "dram.channels" and ref_x is not None
+                           else f"{x_words} = {ref_x:g}" if ref_x is not None else f"each line's first {x_words}")
+            if spec.x in IDEAL_SCALING and style.metric_unit(metric) == "s" and ref_x is not None:
+                xi = np.array(sorted(set(xs_all)))
+                ax.plot(xi, ref_x / xi, ls="--", color="black", lw=1, label="ideal linear scaling", gid="ideal")
+                plotted += list(ref_x / xi)
+        ax.set_xlabel(x_words)
+        ax.set_ylabel(style.axis_label(metric, relative_to=relative_to))
+        values = [v for v in plotted if np.isfinite(v)]
+        scale = style.choose_scale(values + include, force_log=spec.logy)
+        style.apply_scale(ax, scale, style.padded_limits(values, "log" if scale == "log" else "zoom", include),
+                          unit="" if spec.normalize else style.metric_unit(metric), ratio=spec.normalize)
+        if spec.logx and min(xs_all, default=0) > 0:
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+
             ax.set_xscale("log", base=2)
-        if spec.logy:
-            ax.set_yscale("log")
+            ax.set_xticks(sorted(set(xs_all)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle(title)
-    _missing_note(fig, df)
+        ax.set_title(style.METRIC_NAMES.get(metric, metric))
+    _legend(body, axes)
+    what = " and ".join(style.METRIC_NAMES.get(m, m) for m in spec.y)
+    _title(body, f"{what[:1].upper() + what[1:]} against {x_words}" + (" (relative)" if spec.normalize else ""), df)
     return _save(fig, out, name)
 
 
@@ -196,55 +346,70 @@ def _errbar(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def plot_bars(df: pd.DataFrame, spec: BarsPlot, out: Path, name: str, title: str) -> list[Path]:
-    fig, axes = plt.subplots(1, len(spec.y), figsize=(6 * len(spec.y), 4.6), squeeze=False)
     good = ok_rows(df)
+    notes = [ERRORBAR_NOTE, _same_results_note(good) if spec.group == ["model"] else "", _missing_note(df)]
+    fig, axes, body = _figure(len(spec.y), max(5.6 * len(spec.y), 8.0), 5.6, notes)
     written: list[Path] = []
     needed = spec.group + spec.series
     if good.empty or any(c not in good for c in needed):
-        for ax in axes[0]:
+        for ax in axes:
             _empty(ax, "no finished point")
         return _save(fig, out, name)
     group_key, series_key = series_keys(good, spec.group, spec.series, f"plot {name}")
     groups = list(dict.fromkeys(group_key))
     series = list(dict.fromkeys(series_key))
-    width = 0.8 / len(series)
+    colours = style.colors_for(series)
+    pim_sys = _pim_system(good) if "target" in good else None
+    offsets, width = _bar_offsets(len(series))
     x = np.arange(len(groups))
     metrics = [m for m in spec.y if m in good]
     verdicts = winners_table(good, spec.group, spec.series, metrics, HIGHER_IS_BETTER, f"plot {name}")
-    for ax, metric in zip(axes[0], spec.y):
+    for ax, metric in zip(axes, spec.y):
         if metric not in good:
             _empty(ax, f"no column {metric}")
             continue
         lo, hi = metric_bounds(good, metric)
         table = pd.DataFrame({"g": group_key, "s": series_key, "v": good[metric].astype(float), "lo": lo,
                               "hi": hi})
+        values = [v for v in pd.concat([table["v"], table["lo"], table["hi"]]) if np.isfinite(v)]
+        unit = style.metric_unit(metric)
+        scale = style.choose_scale(values, force_log=spec.logy and metric != "row_hit_rate")
+        if scale == "zoom" and unit:
+            scale = "linear"  # a quantity with a unit keeps its zero: bar lengths are values
         for j, s in enumerate(series):
             sub = table[table["s"] == s].set_index("g").reindex(groups)
             v = sub["v"].to_numpy()
-            ax.bar(x + (j - (len(series) - 1) / 2) * width, v, width, label=s,
-                   yerr=_errbar(v, sub["lo"].to_numpy(), sub["hi"].to_numpy()), capsize=2,
-                   error_kw={"elinewidth": 0.8, "gid": f"band:{s}"})
-        ax.set_xticks(x, groups, rotation=30, ha="right")
-        ax.set_ylabel(LABELS.get(metric, metric))
-        if spec.logy and metric != "row_hit_rate":
-            ax.set_yscale("log")
-        ax.grid(axis="y", alpha=0.3)
+            err = _errbar(v, sub["lo"].to_numpy(), sub["hi"].to_numpy())
+            if scale == "zoom":  # clustered values: points, since a bar on a cut axis misstates its length
+                ax.errorbar(x + offsets[j], v, yerr=err, fmt="o", ms=5, color=colours[s], capsize=2,
+                            label=style.label_of(s, pim_sys), gid=f"band:{s}")
+            else:
+                ax.bar(x + offsets[j], v, width, label=style.label_of(s, pim_sys), color=colours[s], yerr=err,
+                       capsize=2, error_kw={"elinewidth": 0.8, "gid": f"band:{s}"})
+        limits = style.padded_limits(values, scale)
         mine = verdicts[verdicts["metric"] == metric] if not verdicts.empty else verdicts
+        if len(mine):  # headroom for the win/tie marks above the bars
+            limits = (limits[0], limits[1] * 1.6 if scale == "log" else limits[1] + (limits[1] - limits[0]) * 0.08)
+        style.apply_scale(ax, scale, limits, unit="%" if metric == "row_hit_rate" else unit)
+        ax.set_xticks(x, [style.label_of(g) for g in groups], rotation=30, ha="right")
+        ax.set_ylabel(style.axis_label(metric) + (" (zoomed: axis does not start at 0)" if scale == "zoom" else ""))
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_title(style.METRIC_NAMES.get(metric, metric))
         for _, v in mine.iterrows():
             gi = groups.index(v["group"])
             top = table.loc[table["g"] == v["group"], ["v", "hi"]].max().max()
             if v["separated"]:
-                xi = x[gi] + (series.index(v["best"]) - (len(series) - 1) / 2) * width
-                ax.annotate("win", (xi, v["best_hi"]), ha="center", va="bottom", fontsize=7, color="green",
-                            gid=f"win:{v['group']}")
+                xi = x[gi] + offsets[series.index(v["best"])]
+                ax.annotate("win", (xi, v["best_hi"]), xytext=(0, 2), textcoords="offset points", ha="center",
+                            va="bottom", fontsize=7, color="green", gid=f"win:{v['group']}")
             else:
-                ax.annotate("tie", (x[gi], top), ha="center", va="bottom", fontsize=7, color="gray",
-                            gid=f"tie:{v['group']}")
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle(title)
-    fig.text(0.01, 1.0, "error bars: validated tolerance bands (PIM: fast/exact model error only, a lower "
-             "bound); win = bands separate, tie = within error", fontsize=7, ha="left", va="bottom")
-    _missing_note(fig, df)
+                ax.annotate("tie", (x[gi], top), xytext=(0, 2), textcoords="offset points", ha="center",
+                            va="bottom", fontsize=7, color="gray", gid=f"tie:{v['group']}")
+    _legend(body, axes)
+    names = [style.METRIC_NAMES.get(m, m) for m in spec.y]
+    what = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+    by = " and ".join(style.FIELD_NAMES.get(s, s) for s in spec.series)
+    _title(body, f"{what[:1].upper() + what[1:]} by {by}", good)
     if spec.winners and not verdicts.empty:
         verdicts.to_csv(out / f"{name}_winners.csv", index=False)
         written.append(out / f"{name}_winners.csv")
