@@ -10,9 +10,10 @@ import pytest
 from pimsim.dram import CommandEngine, parse_trace
 from pimsim.dram.program import SINGLE_CHANNEL
 from pimsim.hardware import load_hardware
-from pimsim.mapper import Mapper, load_mapping, mapping_names
+from pimsim.mapper import Mapper, load_mapping
 from pimsim.mapper.programs import CH0_MASK
 from pimsim.models import get_model
+from pimsim.validate import fast_exact as fx
 from pimsim.validate.fast_exact import PRESETS
 
 
@@ -58,7 +59,7 @@ def _work(counts: dict[str, int]) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("refresh", [False, True], ids=["refresh-off", "refresh-on"])
-@pytest.mark.parametrize("mapping", mapping_names())
+@pytest.mark.parametrize("mapping", fx.mappings())
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_channel_runs_what_channel_0_runs(preset, mapping, refresh):
     """Refresh off: the same cycles exactly. Refresh on, the channels' refreshes fall at different points

@@ -87,7 +87,8 @@ def _fails(result, *fragments: str) -> str:
 
 def test_presets_list_names_all_five(e2e):
     out = _ok(e2e["presets_list"])
-    rows = out.splitlines()[2:]
+    hardware_table = out.split("\n\n")[0]  # the systems table follows after a blank line
+    rows = hardware_table.splitlines()[2:]
     assert sorted(r.split()[0] for r in rows) == PRESETS
 
 

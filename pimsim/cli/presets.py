@@ -6,6 +6,7 @@ import yaml
 
 from pimsim.cli.output import format_table, print_json
 from pimsim.hardware import load_hardware, preset_names
+from pimsim.hardware.system import is_system, load_system, system_names
 
 
 def add_parser(sub) -> None:
@@ -28,6 +29,16 @@ def _list(args) -> int:
                      hw.peak_mac_bandwidth_bytes_per_s / 1e12, hw.description))
     print(format_table(["name", "standard", "channels", "banks/ch", "capacity_GiB", "peak_MAC_TB/s",
                         "description"], rows))
+    systems = []
+    for name in system_names():
+        system, _ = load_system(name)
+        devices = ", ".join(f"{d}={e.pim or e.device}" for d, e in system.devices.items())
+        links = ", ".join(f"{n}({'-'.join(link.between)}, {link.bytes_per_s / 1e9:g} GB/s)"
+                          for n, link in system.links.items())
+        systems.append((name, devices, links, system.description))
+    if systems:
+        print()
+        print(format_table(["system", "devices", "links", "description"], systems))
     return 0
 
 
@@ -44,7 +55,8 @@ def describe(hw) -> dict:
 
 
 def _show(args) -> int:
-    data = describe(load_hardware(args.name))
+    data = load_system(args.name)[0].model_dump(mode="json") if is_system(args.name) else \
+        describe(load_hardware(args.name))
     if args.json:
         print_json(data)
     else:

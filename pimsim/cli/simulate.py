@@ -61,8 +61,13 @@ def _simulate(args) -> int:
                                                            if result.tokens else ""))
     if result.row_hit_rate is not None:
         print(f"row-hit rate       {result.row_hit_rate:.4f}")
-    print(f"bank utilisation   {result.counters.get('bank_utilisation', 0.0):.4f}  (MAC column slots used)")
-    print(f"non-VMM share      {result.counters.get('non_vmm_share', 0.0):.4f}")
+    if "bank_utilisation" in result.counters:  # one PIM system (a system of devices reports busy time)
+        print(f"bank utilisation   {result.counters['bank_utilisation']:.4f}  (MAC column slots used)")
+        print(f"non-VMM share      {result.counters['non_vmm_share']:.4f}")
+    for key in sorted(k for k in result.counters if k.startswith(("busy_s.", "link_s.", "link_bytes."))):
+        value = result.counters[key]
+        shown = f"{value * 1e3:.4g} ms" if key.startswith(("busy_s.", "link_s.")) else f"{value:,.0f} bytes"
+        print(f"{key:<18} {shown}")
     print()
     rows = [(k, v * 1e3, v / result.latency_s) for k, v in result.breakdown_s.items()]
     print(format_table(["time", "ms", "share"], rows))
@@ -71,8 +76,9 @@ def _simulate(args) -> int:
     print()
     print(format_table(["phase", "ms", "J", "tokens"], [(p.name, p.latency_s * 1e3, p.energy_j, p.tokens)
                                                          for p in result.phases]))
-    print()
-    print(format_table(["command", "count"], sorted(result.commands.items())))
+    if result.commands:
+        print()
+        print(format_table(["command", "count"], sorted(result.commands.items())))
     if args.trace:
         print(f"\nwrote {args.trace}")
     return 0

@@ -246,21 +246,32 @@ class SystemSimulator:
 
 def simulate(model: ModelConfig | str | None = None, hardware: Hardware | str = "pimgpt-gddr6",
              mapping: Mapping | str = "pimgpt", workload=None, *, exact: bool = False) -> Result:
-    """Simulate `workload` (a spec or an expanded `Workload`) on PIM; returns a `Result`.
+    """Simulate `workload` (a spec or an expanded `Workload`) on PIM hardware, or on a system of devices
+    (`hardware.system`) with phases placed by the mapping (`engine.placement`); returns a `Result`.
 
     Example: `simulate("gpt2-xl", "pimgpt-gddr6", "pimgpt", GenerateSpec(prompt=64, generate=960))`.
     """
+    from pimsim.engine.placement import run_on_system
+    from pimsim.hardware.system import is_system, load_system
     from pimsim.models import load_model
 
-    hw = hardware if isinstance(hardware, Hardware) else load_hardware(hardware)
+    system = None if isinstance(hardware, Hardware) or not is_system(hardware) else load_system(hardware)
+    hw = None if system else (hardware if isinstance(hardware, Hardware) else load_hardware(hardware))
     mp = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     mc = load_model(model) if isinstance(model, str) else model
     wl = workload if isinstance(workload, Workload) else expand(workload, mc)
     config = {
-        "hardware": hw.model_dump(mode="json"), "mapping": mp.model_dump(mode="json"),
+        "hardware": system[0].model_dump(mode="json") if system else hw.model_dump(mode="json"),
+        "mapping": mp.model_dump(mode="json"),
         "workload": wl.spec.model_dump(mode="json") if hasattr(wl.spec, "model_dump") else str(wl.spec),
         "models": sorted({ph.model.name for ph in wl.phases}), "exact": exact,
     }
     if mc is not None:
         config["model"] = mc.model_dump(mode="json")
+    if system:
+        return run_on_system(wl, system[0], system[1], mp, exact=exact, config=config)
+    if not mp.pim_only:
+        off = sorted({v for v in mp.placement.values() if v != "pim"})
+        raise ConfigError(f"mapping {mp.name} places phases on {', '.join(off)}, but hardware {hw.name} is one "
+                          "PIM device (`pim`); give a system with those devices (pimsim presets list)")
     return SystemSimulator(hw, mp, exact=exact).run(wl, config)

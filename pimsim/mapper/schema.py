@@ -12,10 +12,14 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pimsim.errors import UnknownNameError
 from pimsim.util.config_io import read_yaml, validate
+
+
+PHASE_KINDS = ("prefill", "decode")
+ROLES = ("policy", "prm", "verifier", "reference")
 
 
 class _Strict(BaseModel):
@@ -67,6 +71,32 @@ class Mapping(_Strict):
         "serial", description="serial: an instruction completes before the next starts (PIM-GPT); "
         "pipelined: ASIC work and transfers overlap the next PIM op"
     )
+    placement: dict[str, str] = Field(
+        default_factory=dict, description="which device of the system runs each phase: keys `default`, a "
+        "phase kind (prefill, decode), a role (policy, prm, verifier, reference) or `role.kind`; values: "
+        "device names of the system (a plain PIM hardware is the device `pim`). Unplaced phases: `pim`")
+
+    @model_validator(mode="after")
+    def _placement_keys(self) -> "Mapping":
+        for key in self.placement:
+            role, _, kind = key.rpartition(".")
+            ok = key == "default" or key in PHASE_KINDS or key in ROLES or (role in ROLES and kind in PHASE_KINDS)
+            if not ok:
+                raise ValueError(f"placement.{key}: not a placement key; use default, a phase kind "
+                                 f"({', '.join(PHASE_KINDS)}), a role ({', '.join(ROLES)}) or role.kind")
+        return self
+
+    def device_for(self, role: str, kind: str) -> str:
+        """The device that runs a phase of `role` and `kind`: the most specific key that is given."""
+        for key in (f"{role}.{kind}", role, kind, "default"):
+            if key in self.placement:
+                return self.placement[key]
+        return "pim"
+
+    @property
+    def pim_only(self) -> bool:
+        """Every phase on the device `pim` (the mappings a plain PIM hardware can run)."""
+        return all(v == "pim" for v in self.placement.values())
 
 
 def _mappings_dir() -> Path:

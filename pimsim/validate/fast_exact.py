@@ -28,9 +28,10 @@ def workload(name: str):
 
 
 def mappings() -> tuple[str, ...]:
-    from pimsim.mapper import mapping_names
+    """Every mapping in mappings/ that runs on one PIM device (placements onto GPUs need a system)."""
+    from pimsim.mapper import load_mapping, mapping_names
 
-    return tuple(mapping_names())
+    return tuple(n for n in mapping_names() if load_mapping(n).pim_only)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,142 @@
+"""Systems of several devices (issue 12): named devices (PIM hardware presets, GPU/CPU device presets) and
+the links between them, as a validated file with `kind: system`.
+
+```yaml
+kind: system
+name: h100-aim
+devices:
+  gpu: {device: h100-sxm, mode: graph}                          # a GPU/CPU device preset (baselines)
+  pim: {pim: aim-32ch, overrides: {dram: {channels: 64}}}       # a PIM hardware preset (or YAML path)
+links:
+  pcie: {between: [gpu, pim], bytes_per_s: 63.0e9, latency_ns: 1000, pj_per_bit: 4.4}
+```
+
+A mapping's `placement` names which device runs each phase (`pimsim.mapper.schema.Mapping.device_for`);
+transfers between devices go over the link that joins them. A plain PIM hardware file is the one-device
+system `{pim: that hardware}`. The names of device presets are resolved by the engine, which owns the
+units (`pimsim.engine.placement`); this module checks the file's shape and its internal references.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, model_validator
+
+from pimsim.errors import UnknownNameError
+from pimsim.util.config_io import read_yaml, validate
+
+_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DeviceEntry(_Strict):
+    """One device of a system: a PIM hardware preset (`pim:`) or a GPU/CPU device preset (`device:`)."""
+
+    pim: str | None = Field(None, description="PIM hardware preset name or YAML path")
+    device: str | None = Field(None, description="GPU/CPU device preset name or YAML path (pimsim baseline)")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="PIM only: fields merged onto the preset")
+    mode: Literal["graph", "eager"] | None = Field(None, description="GPU/CPU only: execution mode")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "DeviceEntry":
+        if (self.pim is None) == (self.device is None):
+            raise ValueError("give exactly one of pim: (a PIM hardware preset) or device: (a GPU/CPU preset)")
+        if self.device is not None and self.overrides:
+            raise ValueError("overrides: apply to a pim: device only")
+        if self.pim is not None and self.mode is not None:
+            raise ValueError("mode: applies to a device: (GPU/CPU) only")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "pim" if self.pim is not None else "device"
+
+
+class LinkEntry(_Strict):
+    """A link between two devices: bandwidth per direction, a fixed latency per transfer, pins energy."""
+
+    between: list[str] = Field(min_length=2, max_length=2, description="the two devices it joins")
+    bytes_per_s: PositiveFloat = Field(le=1e14, description="bandwidth of one direction")
+    latency_ns: NonNegativeFloat = Field(le=1e9, description="fixed cost of one transfer")
+    pj_per_bit: NonNegativeFloat = Field(le=1000, description="energy per bit moved")
+    source: str = ""
+
+
+class SystemConfig(_Strict):
+    kind: Literal["system"]
+    name: str = Field(min_length=1)
+    description: str = ""
+    devices: dict[str, DeviceEntry] = Field(min_length=1)
+    links: dict[str, LinkEntry] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> "SystemConfig":
+        import re
+
+        for name in self.devices:
+            if not re.match(_NAME, name):
+                raise ValueError(f"devices.{name}: a device name is letters, digits, '_' and '-'")
+        pairs = set()
+        for lname, link in self.links.items():
+            for end in link.between:
+                if end not in self.devices:
+                    raise ValueError(f"links.{lname}.between: {end!r} is no device of this system; devices: "
+                                     f"{', '.join(self.devices)}")
+            if link.between[0] == link.between[1]:
+                raise ValueError(f"links.{lname}.between: a link joins two different devices")
+            pair = frozenset(link.between)
+            if pair in pairs:
+                raise ValueError(f"links.{lname}: a second link between {' and '.join(sorted(pair))}")
+            pairs.add(pair)
+        return self
+
+    def link_between(self, a: str, b: str) -> tuple[str, LinkEntry] | None:
+        for name, link in self.links.items():
+            if set(link.between) == {a, b}:
+                return name, link
+        return None
+
+
+def _systems_dir():
+    return resources.files("pimsim.hardware") / "systems"
+
+
+def system_names() -> list[str]:
+    """Names of the system presets shipped inside the package."""
+    return sorted(p.name[:-5] for p in _systems_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def is_system(spec) -> bool:
+    """Whether `spec` (a name, a path or a mapping) describes a system rather than one PIM hardware."""
+    if isinstance(spec, SystemConfig):
+        return True
+    if isinstance(spec, dict):
+        return spec.get("kind") == "system"
+    text = str(spec)
+    if text in system_names():
+        return True
+    if text.endswith((".yaml", ".yml")) and Path(text).is_file():
+        return read_yaml(text).get("kind") == "system"
+    return False
+
+
+def load_system(spec) -> tuple[SystemConfig, str]:
+    """(validated system, its source) from a shipped name, a YAML path or a mapping."""
+    if isinstance(spec, SystemConfig):
+        return spec, f"<system {spec.name}>"
+    if isinstance(spec, dict):
+        return validate(SystemConfig, spec, "<system mapping>"), "<system mapping>"
+    text = str(spec)
+    if text in system_names():
+        path = Path(str(_systems_dir() / f"{text}.yaml"))
+    elif text.endswith((".yaml", ".yml")) or Path(text).is_file():
+        path = Path(text)
+    else:
+        raise UnknownNameError(f"unknown system {text!r}; known systems: {', '.join(system_names())}")
+    return validate(SystemConfig, read_yaml(path), str(path)), str(path)
