@@ -321,3 +321,40 @@ def test_pimsim_plot_twice_gives_byte_identical_files(folders, cli):
     svg = first["speedup.svg"].decode()
     assert "<dc:date>" not in svg
     assert b"pimsim" in first["speedup.png"][:4096]  # fixed PNG metadata (Software)
+
+
+# ---------------------------------------------------------------- one experiment per results folder
+
+def test_run_of_another_experiment_into_a_results_folder_is_refused(folders, cli, tmp_path):
+    import shutil
+
+    d = tmp_path / "res"
+    shutil.copytree(folders["pimgpt_speedup"], d)
+    before = sorted(p.name for p in d.iterdir())
+    other = yaml.safe_load((REPO / "experiments" / "mapping_compare.yaml").read_text())
+    other.update(models=["gpt2-small"], workloads=[WORKLOAD])
+    spec = tmp_path / "other.yaml"
+    spec.write_text(yaml.safe_dump(other, sort_keys=False))
+    rc, out, err = cli("run", spec, "--out", d, "--quiet")
+    assert rc == 2
+    assert (f"--out {d}: this results folder holds experiment 'pimgpt_speedup' ({d / 'results.sqlite'}); "
+            f"refusing to run experiment 'mapping_compare' into it") in err
+    assert sorted(p.name for p in d.iterdir()) == before  # nothing written, nothing mixed
+
+
+def test_plot_clears_the_outputs_an_earlier_plot_wrote_and_this_one_did_not(folders, cli, tmp_path):
+    import shutil
+
+    d = tmp_path / "res"
+    shutil.copytree(folders["pimgpt_speedup"], d)
+    assert cli("plot", d)[0] == 0
+    assert (d / "speedup.png").is_file() and (d / "speedup.csv").is_file()
+    data = yaml.safe_load((REPO / "experiments" / "pimgpt_speedup.yaml").read_text())
+    data["plots"] = [p for p in data["plots"] if p.get("name") == "per_token"]
+    spec = tmp_path / "only_per_token.yaml"
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    rc, out, err = cli("plot", d, "--spec", spec)
+    assert rc == 0
+    assert not (d / "speedup.png").exists() and not (d / "speedup.svg").exists() and not (d / "speedup.csv").exists()
+    assert (d / "per_token.png").is_file() and (d / "results.csv").is_file() and (d / "results.sqlite").is_file()
+    assert f"removed stale {d / 'speedup.png'}" in err

@@ -47,11 +47,32 @@ def add_parser(sub) -> None:
     q.set_defaults(func=_plot)
 
 
-def _run(args) -> int:
-    from pimsim.experiments import make_executor, run_experiment
+def _claim(out: Path, experiment: str) -> None:
+    """Refuse (ConfigError) a folder whose store holds another experiment's results (pimsim/experiments/store.py)."""
+    from pimsim.experiments.store import STORE_NAME, ResultStore
 
+    if (out / STORE_NAME).is_file():
+        with ResultStore(out / STORE_NAME, create=False) as store:
+            store.claim(experiment)
+
+
+def _replace_outputs(out: Path, files, keep_old: bool = False) -> list[Path]:
+    """Record this run's files in the store and delete the previous run's files it did not rewrite."""
+    from pimsim.experiments.store import STORE_NAME, ResultStore
+
+    with ResultStore(out / STORE_NAME, create=False) as store:
+        return store.replace_outputs(files, keep_old=keep_old)
+
+
+def _run(args) -> int:
+    from pimsim.experiments import load_experiment, make_executor, run_experiment
+
+    name = load_experiment(args.spec).name
+    _claim(Path(args.out) if args.out is not None else Path("results") / name, name)
     executor = make_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
     s = run_experiment(args.spec, args.out, executor=executor, progress=not args.quiet, plots=not args.no_plots)
+    for p in _replace_outputs(s.out, s.files, keep_old=args.no_plots):
+        print(f"removed stale {p} (written by an earlier run, not by this one)", file=sys.stderr)
     print(f"{s.experiment}: {s.points} points ({s.already_stored} already stored, {s.ran} run"
           + (f", {s.errors} with an error row" if s.errors else "")
           + (f", {len(s.failed)} failed" if s.failed else "") + f") in {s.wall_s:.1f} s")
@@ -66,7 +87,10 @@ def _run(args) -> int:
 def _plot(args) -> int:
     from pimsim.experiments import redraw
 
-    _print_files(Path(args.dir), redraw(args.dir, args.spec))
+    files = redraw(args.dir, args.spec)
+    for p in _replace_outputs(Path(args.dir), files):
+        print(f"removed stale {p} (written by an earlier run or plot, not by this one)", file=sys.stderr)
+    _print_files(Path(args.dir), files)
     return 0
 
 

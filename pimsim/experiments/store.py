@@ -1,11 +1,16 @@
 """The results store: one SQLite file per output folder, one row per finished design point.
 
     points(key TEXT PRIMARY KEY, experiment TEXT, point TEXT (JSON), result TEXT (JSON), finished_at REAL)
-    meta(name TEXT PRIMARY KEY, value TEXT (JSON))   # the experiment spec and point list of the last run
+    meta(name TEXT PRIMARY KEY, value TEXT (JSON))   # the experiment spec and point list of the last run,
+                                                     # and `outputs`: the files its last run/plot wrote
 
 WAL journal, synchronous=FULL: each point is committed in its own transaction by the parent process as
 soon as it finishes, so killing a run (Ctrl-C, SIGKILL) loses no finished point; `INSERT OR IGNORE` on
 the key makes a point present at most once; a rerun skips the keys already present.
+
+A results folder belongs to one experiment (the `name` of the recorded spec): `claim` refuses another
+experiment's run into it (its plots would sit, stale, beside the new ones), and `replace_outputs`
+deletes the files the previous run or redraw wrote that this one did not (a plot renamed or dropped).
 """
 
 from __future__ import annotations
@@ -88,3 +93,36 @@ class ResultStore:
     def get_meta(self, name: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return json.loads(row[0]) if row else default
+
+    def experiment_names(self) -> set[str]:
+        """Names of the experiments whose spec or points this store holds."""
+        names = {n for (n,) in self.conn.execute("SELECT DISTINCT experiment FROM points") if n}
+        spec = self.get_meta("experiment")
+        if isinstance(spec, dict) and spec.get("name"):
+            names.add(spec["name"])
+        return names
+
+    def claim(self, experiment: str, where: str = "--out") -> None:
+        """ConfigError unless this store is empty or holds results of `experiment` only."""
+        others = sorted(self.experiment_names() - {experiment})
+        if others:
+            raise ConfigError(
+                f"{where} {self.path.parent}: this results folder holds experiment {others[0]!r} "
+                f"({self.path}); refusing to run experiment {experiment!r} into it (its tables and plots would "
+                f"mix with {others[0]!r}'s stale ones); give another --out, or delete the folder first")
+
+    def replace_outputs(self, files: Iterable[str | Path], keep_old: bool = False) -> list[Path]:
+        """Record `files` (in this store's folder) as the folder's outputs; delete the previously recorded
+        outputs not among them (unless `keep_old`), returning those deleted."""
+        folder = self.path.parent
+        new = sorted({Path(f).name for f in files if Path(f).parent.resolve() == folder.resolve()})
+        old = self.get_meta("outputs", []) or []
+        removed = []
+        if not keep_old:
+            for name in old:
+                p = folder / name
+                if name not in new and Path(name).name == name and name != STORE_NAME and p.is_file():
+                    p.unlink()
+                    removed.append(p)
+        self.set_meta("outputs", sorted(set(new) | (set(old) if keep_old else set())))
+        return removed
