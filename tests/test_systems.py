@@ -128,3 +128,37 @@ def test_placements_that_name_what_the_hardware_lacks_exit_2(tmp_path, cli):
 def test_presets_list_shows_the_systems(cli):
     rc, out, _ = cli("presets", "list")
     assert rc == 0 and "h100-aim" in out and "pcie(gpu-pim, 63 GB/s)" in out
+
+
+def test_attacc_splits_a_decode_step_between_gpu_gemms_and_pim_attention():
+    """attacc: the GPU runs every kernel of the step but attention and the KV appends (the same kernels and
+    times as `pimsim baseline`), PIM the attention, and per layer q/k/v go over PCIe and outputs come back."""
+    spec = GenerateSpec(prompt=256, generate=9, batch=8)
+    m = load_model("gpt3-xl")
+    system = simulate(m, "h100-aim", "attacc", spec)
+    alone = run_baseline(expand(spec, m), H100, "graph")
+    dec, base = system.phases[1], alone.phases[1]
+    for cat in ("weight_matmul", "vector", "embedding"):
+        assert dec.breakdown_s.get(f"gpu.{cat}", 0.0) == pytest.approx(base.breakdown_s.get(cat, 0.0), rel=1e-12)
+    assert "gpu.attention" not in dec.breakdown_s and "gpu.kv_append" not in dec.breakdown_s
+    # kernels.py: per layer one fused attention kernel and two KV-append kernels leave the GPU's step
+    _, per_launch_s = H100.overhead_s("graph")
+    dropped = 3 * m.layers * 8 * per_launch_s
+    assert base.breakdown_s["kernel_overhead"] - dec.breakdown_s["gpu.kernel_overhead"] == pytest.approx(dropped)
+    # link: per layer and step, q + k + v (MHA: 3 x heads) to PIM and the heads' outputs back, bf16
+    qkv_out_bytes = 8 * 8 * m.layers * 4 * m.heads * m.head_dim * 2
+    handoff_bytes = 8 * 256 * 2 * m.layers * m.kv_heads * m.head_dim * 2  # the prefill's cache (batch 8)
+    assert system.counters["link_bytes.pcie"] == qkv_out_bytes + handoff_bytes
+    link_s = qkv_out_bytes / PCIE_BYTES_PER_S + 2 * m.layers * 8 * PCIE_LATENCY_S
+    assert dec.breakdown_s["link.pcie.qkv_and_outputs"] == pytest.approx(link_s, rel=1e-12)
+    # PIM runs the KV appends and the attention programs, no weight GEMV
+    assert system.commands["MAC16"] > 0 and dec.breakdown_s["pim.pim_mac_stream"] > 0
+    assert system.config["placement"]["decode"] == {"weights": "gpu", "attention": "pim"}
+
+
+def test_attacc_keeps_weights_on_the_gpu_and_the_kv_cache_on_pim():
+    """Capacity per op class: 7B weights (15 GB) fit the GPU; the KV cache of 128 sequences of gpt3-xl at
+    2048 tokens (128 x 2048 x 196,608 B = 51.5 GB) does not fit 32 GiB of PIM, and the message says which."""
+    with pytest.raises(CapacityError, match=r"device pim \(.*KV cache"):
+        simulate("gpt3-xl", "h100-aim", "attacc", GenerateSpec(prompt=2040, generate=8, batch=128))
+    simulate("qwen2.5-math-7b-instruct", "h100-aim", "attacc", GenerateSpec(prompt=64, generate=4, batch=4))

@@ -1,10 +1,16 @@
-"""Workloads on a system of devices with phases placed by the mapping (issue 12, first step: placement per
-phase; per-op placement within a step, batched PIM and many devices come later).
+"""Workloads on a system of devices with phases placed by the mapping (issue 12: placement per phase and per
+op class; batched PIM and many devices come later).
 
 Model:
-- Each phase runs whole on the device `Mapping.device_for(role, kind)` names. On a PIM device it is timed
-  as `SystemSimulator` times it (the command engine; exact mode too); on a GPU/CPU device by the roofline
-  and overhead model of `pimsim baseline` (`pimsim.baselines.model.phase_cost`), the same code.
+- A phase runs whole on the device `Mapping.device_for(role, kind)` names, or split by op class (`weights`
+  on a GPU, `attention` on a PIM device: AttAcc's split). On a PIM device ops are timed as
+  `SystemSimulator` times them (the command engine; exact mode too); on a GPU/CPU device by the roofline
+  and overhead model of `pimsim baseline` (`pimsim.baselines.model`), the same code.
+- A split phase, per step: the GPU runs every kernel but attention and the KV appends for the whole batch
+  (GEMMs); the PIM device runs each sequence's KV appends and attention (q.K^T, softmax and score.V on its
+  ASIC and PIM units, one sequence after another, as AiM's single-vector units must); per layer the new
+  q, k and v of every sequence cross the link to PIM and the attention outputs come back (two transfers a
+  layer, each bytes / bytes_per_s + latency_ns); serial within the step (no overlap yet).
 - Schedule: serial, phase after phase (as `pimsim.experiments.evaluate` composes placements today): one
   device works at a time.
 - KV cache hand-off: a phase that continues sequences (past_context > 0) needs the cache of the latest
@@ -15,15 +21,16 @@ Model:
 - Energy: each phase's energy on its device (PIM: commands, ASIC, link pins, standby over the phase; GPU:
   idle + active power over the phase, per byte and per FLOP), link energy, and every device's standby for
   the time it does not work (PIM: `background_w_per_channel` x channels + ASIC static; GPU/CPU: `idle_w`).
-- Capacity: every device holds the weight copies and KV caches of the phases placed on it
-  (`engine.capacity` for PIM, `baselines.model.check_capacity` for GPUs), checked before anything runs.
+- Capacity: each device holds the weights of every copy whose weight ops run there and the KV cache of
+  every copy whose attention runs there (PIM: the mapper's reservation; GPU: sequences x context), all
+  resident at once, checked before anything runs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pimsim.errors import ConfigError
+from pimsim.errors import CapacityError, ConfigError
 from pimsim.hardware.system import SystemConfig
 from pimsim.result import PhaseResult, Result
 
@@ -70,31 +77,49 @@ def resolve_devices(system: SystemConfig, source: str, mapping, exact: bool) -> 
     return out
 
 
-def _check_placement(workload, mapping, devices: dict[str, _Device], source: str) -> list[str]:
+def _check_placement(workload, mapping, devices: dict[str, _Device], source: str) -> list:
     placed = []
     for ph in workload.phases:
-        name = mapping.device_for(ph.role, ph.kind)
-        if name not in devices:
-            raise ConfigError(f"mapping {mapping.name}: placement puts phase {ph.name} ({ph.role} {ph.kind}) on "
-                              f"device {name!r}, which {source} does not have; devices: {', '.join(devices)}")
-        placed.append(name)
+        where = mapping.device_for(ph.role, ph.kind)
+        for name in (where.values() if isinstance(where, dict) else (where,)):
+            if name not in devices:
+                raise ConfigError(f"mapping {mapping.name}: placement puts phase {ph.name} ({ph.role} {ph.kind}) "
+                                  f"on device {name!r}, which {source} does not have; devices: "
+                                  f"{', '.join(devices)}")
+        if isinstance(where, dict) and not (devices[where["weights"]].kind == "device"
+                                            and devices[where["attention"]].kind == "pim"):
+            raise ConfigError(f"mapping {mapping.name}: phase {ph.name}: an op-class split runs weights on a "
+                              f"GPU/CPU device and attention on a PIM device (got weights on {where['weights']}, "
+                              f"attention on {where['attention']})")
+        placed.append(where)
     return placed
 
 
-def _check_capacity(workload, placed: list[str], devices: dict[str, _Device]) -> None:
-    from pimsim.baselines.model import check_capacity
-    from pimsim.engine.capacity import check_pim_capacity
-    from pimsim.workloads.phases import Workload
-
-    for name, dev in devices.items():
-        phases = tuple(ph for ph, d in zip(workload.phases, placed) if d == name)
-        if not phases:
-            continue
-        part = Workload(workload.spec, phases, workload.generated_tokens, workload.problems)
-        if dev.kind == "pim":
-            check_pim_capacity(part, dev.hw, dev.sim.mapper)
-        else:
-            check_capacity(part, dev.preset)
+def _check_capacity(workload, placed: list, devices: dict[str, _Device], source: str) -> None:
+    """Per device: weights of the copies whose weight ops run there + KV caches of the copies whose attention
+    runs there (module docstring)."""
+    need: dict[str, list[tuple[str, int, int]]] = {name: [] for name in devices}
+    for c in workload.resident_copies():
+        where = [w for ph, w in zip(workload.phases, placed) if (ph.model, ph.weight_copy) == (c.model, c.copy)]
+        weights_on = {w["weights"] if isinstance(w, dict) else w for w in where}
+        kv_on = {w["attention"] if isinstance(w, dict) else w for w in where}
+        for name in weights_on | kv_on:
+            dev = devices[name]
+            dtype = dev.hw.pim.dtype_bytes if dev.kind == "pim" else dev.preset.dtype_bytes
+            weights = c.model.params * dtype if name in weights_on else 0
+            tokens = dev.sim.mapper(c.model).reserved_context(c.context) if dev.kind == "pim" else c.context
+            kv = c.sequences * tokens * c.model.kv_bytes_per_token(dtype) if name in kv_on else 0
+            need[name].append((c.label, weights, kv))
+    for name, parts in need.items():
+        dev = devices[name]
+        have = dev.hw.capacity_bytes if dev.kind == "pim" else dev.preset.memory_bytes
+        total = sum(w + k for _, w, k in parts)
+        if total > have:
+            detail = "; ".join(f"{label}: weights {w:,} + KV cache {k:,}" for label, w, k in parts)
+            preset = dev.hw.name if dev.kind == "pim" else dev.preset.name
+            raise CapacityError(f"{source}: the workload does not fit device {name} ({preset}): requires "
+                                f"{total:,} bytes ({detail}) but it has {have:,} bytes; place less on it, use "
+                                "fewer sequences or a shorter context")
 
 
 def _kv_bytes(ph, dev: _Device) -> int:
@@ -102,16 +127,94 @@ def _kv_bytes(ph, dev: _Device) -> int:
     return ph.batch * ph.end_context * ph.model.kv_bytes_per_token(dtype)
 
 
-def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact: bool = False,
-                  config: dict | None = None) -> Result:
-    """Time and energy of `workload` on `system` with the phases placed by `mapping` (module docstring)."""
+@dataclass
+class _Part:
+    """What one device (or link) spends on a phase: busy seconds, time and energy by category."""
+
+    device: str
+    busy_s: float
+    seconds: dict[str, float]
+    energy: dict[str, float]
+    tally: object = None  # PIM tally (commands, row hits)
+    link_bytes: float = 0.0
+
+
+def _link(system: SystemConfig, source: str, a: str, b: str, why: str):
+    found = system.link_between(a, b)
+    if found is None:
+        raise ConfigError(f"{source}: {why}, but no link joins {a} and {b}")
+    return found
+
+
+def _whole_phase(ph, dev: _Device) -> _Part:
     from pimsim.baselines.model import energy_j, phase_cost
     from pimsim.engine.energy import system_energy_j
     from pimsim.engine.tally import clean
 
+    if dev.kind == "pim":
+        tally, wall = dev.sim.phase(ph)
+        return _Part(dev.name, wall, clean(tally.seconds), clean(system_energy_j(dev.hw, tally, wall)), tally)
+    cost = phase_cost(ph, dev.preset, dev.overhead_s)
+    wall = float(cost.step_time_s.sum())
+    return _Part(dev.name, wall, {k: v for k, v in cost.breakdown_s.items() if v},
+                 clean(energy_j(dev.preset, wall, cost.bytes, cost.flops)))
+
+
+def _split_phase(ph, gpu: _Device, pim: _Device, link_entry) -> list[_Part]:
+    """Weights on `gpu` for the whole batch, attention on `pim` sequence by sequence, and the per-layer
+    q/k/v and attention-output transfers over the link (module docstring)."""
+    from collections import defaultdict
+
+    import numpy as np
+
+    from pimsim.baselines.kernels import KernelTable, kernel_table
+    from pimsim.baselines.model import energy_j, evaluate
+    from pimsim.engine.energy import system_energy_j
+    from pimsim.engine.tally import Tally, clean
+
+    dev = gpu.preset
+    table = kernel_table(ph.model, ph.new_tokens, ph.past_context, ph.batch, ph.steps, dev.dtype_bytes,
+                         ph.head_positions, dev.fused_attention)
+    keep = np.array([c not in ("attention", "kv_append") for c in table.categories])
+    sub = KernelTable(tuple(n for n, k in zip(table.names, keep) if k),
+                      tuple(c for c, k in zip(table.categories, keep) if k),
+                      *(getattr(table, f)[keep] for f in ("count", "flops0", "flops_slope", "bytes0",
+                                                          "bytes_slope", "streams")))
+    cost = evaluate(sub, ph.steps, dev, gpu.overhead_s)
+    gpu_s = float(cost.step_time_s.sum())
+    parts = [_Part(gpu.name, gpu_s, {k: v for k, v in cost.breakdown_s.items() if v},
+                   clean(energy_j(dev, gpu_s, cost.bytes, cost.flops)))]
+    # PIM: every sequence's attention ops of every token (contexts as the serial PIM schedule walks them)
+    mapper = pim.sim.mapper(ph.model)
+    per_ctx: dict[int, int] = defaultdict(int)
+    for s in range(ph.steps):
+        for i in range(ph.new_tokens):
+            per_ctx[ph.past_context + s * ph.new_tokens + i + 1] += ph.batch
+    tally = Tally()
+    for ctx, count in sorted(per_ctx.items()):
+        step = mapper.map_token(ctx, head=False)
+        t, _ = pim.sim._walk(step.layer_dynamic, None)
+        tally.add(t, count * step.layers)
+    pim_s = tally.total_s
+    parts.append(_Part(pim.name, pim_s, clean(tally.seconds), clean(system_energy_j(pim.hw, tally, pim_s)), tally))
+    # link: per layer and step, q/k/v of every new token to PIM, attention outputs back
+    name, link = link_entry
+    m = ph.model
+    tokens = ph.batch * ph.new_tokens * ph.steps
+    nbytes = tokens * m.layers * (m.heads + 2 * m.kv_heads + m.heads) * m.head_dim * dev.dtype_bytes
+    transfers = 2 * m.layers * ph.steps
+    link_s = nbytes / link.bytes_per_s + transfers * link.latency_ns * 1e-9
+    parts.append(_Part(name, link_s, {"qkv_and_outputs": link_s},
+                       {"qkv_and_outputs": nbytes * 8 * link.pj_per_bit * 1e-12}, link_bytes=nbytes))
+    return parts
+
+
+def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact: bool = False,
+                  config: dict | None = None) -> Result:
+    """Time and energy of `workload` on `system` with the phases placed by `mapping` (module docstring)."""
     devices = resolve_devices(system, source, mapping, exact)
     placed = _check_placement(workload, mapping, devices, source)
-    _check_capacity(workload, placed, devices)
+    _check_capacity(workload, placed, devices, source)
     phases: list[PhaseResult] = []
     breakdown_s: dict[str, float] = {}
     breakdown_j: dict[str, float] = {}
@@ -128,43 +231,49 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
         for k, v in joules.items():
             breakdown_j[f"{prefix}.{k}"] = breakdown_j.get(f"{prefix}.{k}", 0.0) + v
 
-    for ph, name in zip(workload.phases, placed):
-        dev = devices[name]
+    for ph, where in zip(workload.phases, placed):
+        kv_device = where["attention"] if isinstance(where, dict) else where
         key = (ph.model, ph.weight_copy)
         prev = holder.get(key)
         move_s = move_j = 0.0
-        if ph.past_context > 0 and prev is not None and prev[1] != name:
-            found = system.link_between(prev[1], name)
-            if found is None:
-                raise ConfigError(f"{source}: phase {ph.name} on {name} continues the KV cache that {prev[0].name} "
-                                  f"left on {prev[1]}, but no link joins {prev[1]} and {name}")
-            lname, link = found
+        if ph.past_context > 0 and prev is not None and prev[1] != kv_device:
+            lname, link = _link(system, source, prev[1], kv_device, f"phase {ph.name} continues the KV cache "
+                                f"that {prev[0].name} left on {prev[1]}")
             nbytes = _kv_bytes(prev[0], devices[prev[1]])
             move_s = nbytes / link.bytes_per_s + link.latency_ns * 1e-9
             move_j = nbytes * 8 * link.pj_per_bit * 1e-12
             link_bytes[lname] = link_bytes.get(lname, 0.0) + nbytes
             link_s[lname] = link_s.get(lname, 0.0) + move_s
             book(f"link.{lname}", {"kv_handoff": move_s}, {"kv_handoff": move_j})
-        if dev.kind == "pim":
-            tally, wall = dev.sim.phase(ph)
-            energy = system_energy_j(dev.hw, tally, wall)
-            seconds = clean(tally.seconds)
-            for k, v in tally.commands.items():
-                commands[k] = commands.get(k, 0.0) + v
-            row_hits += tally.row_hits
-            row_misses += tally.row_misses
+        if isinstance(where, dict):
+            parts = _split_phase(ph, devices[where["weights"]], devices[where["attention"]],
+                                 _link(system, source, where["weights"], where["attention"],
+                                       f"phase {ph.name} splits weights and attention"))
         else:
-            cost = phase_cost(ph, dev.preset, dev.overhead_s)
-            wall = float(cost.step_time_s.sum())
-            energy = energy_j(dev.preset, wall, cost.bytes, cost.flops)
-            seconds = {k: v for k, v in cost.breakdown_s.items() if v}
-        dev.busy_s += wall
-        book(name, seconds, clean(energy))
-        phases.append(PhaseResult.of(ph, wall + move_s, sum(energy.values()) + move_j,
-                                     {f"{name}.{k}": v for k, v in seconds.items()},
-                                     {f"{name}.{k}": v for k, v in clean(energy).items()}))
-        total_s += wall + move_s
-        holder[key] = (ph, name)
+            parts = [_whole_phase(ph, devices[where])]
+        phase_s, phase_j = move_s, move_j
+        phase_seconds: dict[str, float] = {}
+        phase_energy: dict[str, float] = {}
+        for part in parts:
+            if part.device in devices:
+                devices[part.device].busy_s += part.busy_s
+            else:  # a link
+                link_bytes[part.device] = link_bytes.get(part.device, 0.0) + part.link_bytes
+                link_s[part.device] = link_s.get(part.device, 0.0) + part.busy_s
+            prefix = part.device if part.device in devices else f"link.{part.device}"
+            book(prefix, part.seconds, part.energy)
+            phase_seconds.update({f"{prefix}.{k}": v for k, v in part.seconds.items()})
+            phase_energy.update({f"{prefix}.{k}": v for k, v in part.energy.items()})
+            phase_s += part.busy_s
+            phase_j += sum(part.energy.values())
+            if part.tally is not None:
+                for k, v in part.tally.commands.items():
+                    commands[k] = commands.get(k, 0.0) + v
+                row_hits += part.tally.row_hits
+                row_misses += part.tally.row_misses
+        phases.append(PhaseResult.of(ph, phase_s, phase_j, phase_seconds, phase_energy))
+        total_s += phase_s
+        holder[key] = (ph, kv_device)
     for name, dev in devices.items():  # standby while the others work
         idle_s = total_s - dev.busy_s
         if idle_s > 0 and dev.standby_w():

@@ -271,7 +271,8 @@ def simulate(model: ModelConfig | str | None = None, hardware: Hardware | str = 
     if system:
         return run_on_system(wl, system[0], system[1], mp, exact=exact, config=config)
     if not mp.pim_only:
-        off = sorted({v for v in mp.placement.values() if v != "pim"})
+        off = sorted({v for value in mp.placement.values()
+                      for v in (value.values() if isinstance(value, dict) else (value,)) if v != "pim"})
         raise ConfigError(f"mapping {mp.name} places phases on {', '.join(off)}, but hardware {hw.name} is one "
                           "PIM device (`pim`); give a system with those devices (pimsim presets list)")
     return SystemSimulator(hw, mp, exact=exact).run(wl, config)

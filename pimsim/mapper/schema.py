@@ -20,6 +20,7 @@ from pimsim.util.config_io import read_yaml, validate
 
 PHASE_KINDS = ("prefill", "decode")
 ROLES = ("policy", "prm", "verifier", "reference")
+OP_CLASSES = ("weights", "attention")
 
 
 class _Strict(BaseModel):
@@ -71,32 +72,42 @@ class Mapping(_Strict):
         "serial", description="serial: an instruction completes before the next starts (PIM-GPT); "
         "pipelined: ASIC work and transfers overlap the next PIM op"
     )
-    placement: dict[str, str] = Field(
+    placement: dict[str, str | dict[str, str]] = Field(
         default_factory=dict, description="which device of the system runs each phase: keys `default`, a "
-        "phase kind (prefill, decode), a role (policy, prm, verifier, reference) or `role.kind`; values: "
-        "device names of the system (a plain PIM hardware is the device `pim`). Unplaced phases: `pim`")
+        "phase kind (prefill, decode), a role (policy, prm, verifier, reference) or `role.kind`; values: a "
+        "device name of the system (a plain PIM hardware is the device `pim`), or per op class "
+        "{weights: DEVICE, attention: DEVICE} (weights: every op but attention and the KV appends). "
+        "Unplaced phases: `pim`")
 
     @model_validator(mode="after")
     def _placement_keys(self) -> "Mapping":
-        for key in self.placement:
+        for key, value in self.placement.items():
             role, _, kind = key.rpartition(".")
             ok = key == "default" or key in PHASE_KINDS or key in ROLES or (role in ROLES and kind in PHASE_KINDS)
             if not ok:
                 raise ValueError(f"placement.{key}: not a placement key; use default, a phase kind "
                                  f"({', '.join(PHASE_KINDS)}), a role ({', '.join(ROLES)}) or role.kind")
+            if isinstance(value, dict) and set(value) != set(OP_CLASSES):
+                raise ValueError(f"placement.{key}: an op-class placement names exactly "
+                                 f"{' and '.join(OP_CLASSES)}, got {sorted(value)}")
         return self
 
-    def device_for(self, role: str, kind: str) -> str:
-        """The device that runs a phase of `role` and `kind`: the most specific key that is given."""
+    def device_for(self, role: str, kind: str) -> str | dict[str, str]:
+        """The device that runs a phase of `role` and `kind` (or one per op class): the most specific key
+        given; an op-class placement naming one device for both is that device."""
         for key in (f"{role}.{kind}", role, kind, "default"):
             if key in self.placement:
-                return self.placement[key]
+                value = self.placement[key]
+                if isinstance(value, dict) and len(set(value.values())) == 1:
+                    return next(iter(value.values()))
+                return value
         return "pim"
 
     @property
     def pim_only(self) -> bool:
         """Every phase on the device `pim` (the mappings a plain PIM hardware can run)."""
-        return all(v == "pim" for v in self.placement.values())
+        return all(v == "pim" for value in self.placement.values()
+                   for v in (value.values() if isinstance(value, dict) else (value,)))
 
 
 def _mappings_dir() -> Path:
