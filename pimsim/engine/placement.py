@@ -108,7 +108,9 @@ def _check_capacity(workload, placed: list, devices: dict[str, _Device], source:
             dtype = dev.hw.pim.dtype_bytes if dev.kind == "pim" else dev.preset.dtype_bytes
             weights = c.model.params * dtype if name in weights_on else 0
             tokens = dev.sim.mapper(c.model).reserved_context(c.context) if dev.kind == "pim" else c.context
-            kv = c.sequences * tokens * c.model.kv_bytes_per_token(dtype) if name in kv_on else 0
+            per_token = dev.sim.mapper(c.model).kv_bytes_per_token() if dev.kind == "pim" else \
+                c.model.kv_bytes_per_token(dtype)
+            kv = c.sequences * tokens * per_token if name in kv_on else 0
             need[name].append((c.label, weights, kv))
     for name, parts in need.items():
         dev = devices[name]

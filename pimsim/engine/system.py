@@ -141,16 +141,17 @@ class SystemSimulator:
         A token's PIM programs run as one joined engine program; its PIM time and DRAM commands come from
         that run (time by engine category; plain writes, which only the KV appends issue, as kv_write),
         its ASIC and link work and the weight/attention counters from the op tallies, as in fast mode.
-        Commands and row hits/misses scale to every channel except the K append's (a refresh-free timing,
-        so no REF to take back), which one channel serves.
+        Commands and row hits/misses scale to every channel except those of the KV appends that run on fewer
+        (the K append on one; a refresh-free timing, so no REF to take back).
         """
         hp = 1 if ph.head_positions is None else ph.head_positions
         tally = Tally()
         mapper = self.mapper(ph.model)
         tck_s = self.hw.dram.tck_ns * 1e-9
         nch = self.hw.dram.channels
-        k_append = mapper.kv_append_ops()[0]
-        k_timing = self.timer.time(k_append.program) if self.mapping.attention.placement == "pim" else None
+        # KV appends that run on fewer channels than all (the K append on one): their counts scale to those
+        partial = [(self.timer.time(op.program), op.channels_active) for op in mapper.kv_append_ops()
+                   if op.channels_active] if self.mapping.attention.placement == "pim" else []
         for s in range(ph.steps):
             for i in range(ph.new_tokens):
                 ctx = ph.past_context + s * ph.new_tokens + i + 1
@@ -171,8 +172,8 @@ class SystemSimulator:
                         for cat, cyc in timing.category_cycles.items():
                             t.seconds["kv_write" if cat == "pim_data" else cat] += cyc * tck_s
                         self.units["pim"].add_counts(t, timing, nch)
-                        if k_timing is not None:  # the K appends ran on one channel, not all
-                            self.units["pim"].add_counts(t, k_timing, 1 - nch, times=step.layers)
+                        for timing_1ch, active in partial:  # those appends ran on `active` channels, not all
+                            self.units["pim"].add_counts(t, timing_1ch, active - nch, times=step.layers)
                         t.pim_busy_s += timing.cycles * tck_s
                     tally.add(t)
         return tally, tally.total_s

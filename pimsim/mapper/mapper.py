@@ -97,11 +97,20 @@ class Mapper:
             return min(workload_context, self.model.max_context)
         return self.model.max_context
 
+    def kv_bytes_per_token(self) -> int:
+        """KV-cache bytes one token adds as this layout stores it: K and V once per KV head, or with
+        `value_split: channels` V under every query head it serves (GQA: heads / kv_heads copies)."""
+        m = self.model
+        per_token = m.kv_bytes_per_token(self.dtype_bytes)
+        if self.mapping.attention.value_split == "channels":
+            per_token += per_token // 2 * (m.heads // m.kv_heads - 1)
+        return per_token
+
     def required_bytes(self, sequences: int, workload_context: int | None = None) -> dict[str, int]:
         """Every weight (bf16) plus the KV cache reserved for `sequences` sequences."""
         m = self.model
         weights = m.params * self.dtype_bytes
-        kv = sequences * self.reserved_context(workload_context) * m.kv_bytes_per_token(self.dtype_bytes)
+        kv = sequences * self.reserved_context(workload_context) * self.kv_bytes_per_token()
         return {"weights_bytes": weights, "kv_cache_bytes": kv, "total_bytes": weights + kv}
 
     def check_capacity(self, sequences: int, workload_context: int | None = None) -> None:
@@ -177,9 +186,28 @@ class Mapper:
         shape = GemvShape(keys_per_unit * min(heads_per_load, m.heads), (seg,), gb_loads_per_tile=loads)
         return self._gemv(shape, packed=self.mapping.attention.concat_heads, wr_bias=False, region="attn_score")
 
+    def value_split(self) -> tuple[int, int]:
+        """(heads per channel, channels per head) of the `value_split: channels` layout: the q heads are
+        dealt to the channels; with more channels than heads each head's context is split over
+        channels // heads channels (their partial sums are added on the ASIC)."""
+        m, nch = self.model, self.hw.dram.channels
+        return ceil(m.heads / nch), max(1, nch // m.heads)
+
     def value_program(self, context: int) -> Program:
-        """score.V over `context` positions: outputs (q head, dim), segments of `context` elements."""
+        """score.V over `context` positions: outputs (q head, dim), segments of `context` elements.
+
+        `value_split: outputs` (PIM-GPT): the outputs of the heads in one global-buffer load are spread over
+        every unit, so with few outputs per load most units multiply padding. `channels`: each channel
+        multiplies its heads' scores (one load per head) with its slice of the context, the head's head_dim
+        outputs spread over the channel's units."""
         m = self.model
+        if self.mapping.attention.value_split == "channels":
+            heads_per_channel, channels_per_head = self.value_split()
+            units_per_channel = self.hw.dram.banks // self.hw.pim.banks_per_unit
+            shape = GemvShape(ceil(m.head_dim / units_per_channel),
+                              self._tiles_cols(ceil(context / channels_per_head)),
+                              gb_loads_per_tile=heads_per_channel)
+            return self._gemv(shape, packed=False, wr_bias=False, region="attn_value")
         gb_elems = self.gb_cols * self.elems_per_col
         padded = ceil(context / self.elems_per_col) * self.elems_per_col
         heads_per_load = max(1, gb_elems // padded) if self.mapping.attention.concat_heads else 1
@@ -193,11 +221,17 @@ class Mapper:
         if self._kv_ops is None:
             m, d = self.model, self.hw.dram
             k_cols = ceil(m.kv_features * self.dtype_bytes / d.column_bytes)
-            v_writes = ceil(m.kv_features / self.units)
+            v_writes, v_channels = ceil(m.kv_features / self.units), None
+            if self.mapping.attention.value_split == "channels":  # each channel writes its heads' V elements
+                heads_per_channel, _ = self.value_split()
+                units_per_channel = d.banks // self.hw.pim.banks_per_unit
+                v_writes = ceil(heads_per_channel * m.head_dim / units_per_channel)
+                v_channels = min(d.channels, m.heads)  # the channels holding the new position's slice
             self._kv_ops = (
                 MappedOp("k_append", "kv_write", "pim", program=kv_append_program(k_cols, 0, k_row=d.rows - 2, v_row=d.rows - 3),
                          channels_active=1),
-                MappedOp("v_append", "kv_write", "pim", program=kv_append_program(0, v_writes, k_row=d.rows - 2, v_row=d.rows - 3)),
+                MappedOp("v_append", "kv_write", "pim", program=kv_append_program(0, v_writes, k_row=d.rows - 2, v_row=d.rows - 3),
+                         channels_active=v_channels),
             )
         return self._kv_ops
 
@@ -242,7 +276,11 @@ class Mapper:
         prog = self.score_program(context) if op.kind is OpKind.ATTN_SCORE else self.value_program(context)
         out = [MappedOp(op.name, "attention", "pim", program=prog)]
         if op.kind is OpKind.ATTN_VALUE:
-            tiles = len(self._tiles_cols(context))
+            if self.mapping.attention.value_split == "channels":
+                ctx = ceil(context / self.value_split()[1])
+                tiles = len(self._tiles_cols(ctx)) * self.value_split()[1]  # partial sums: tiles x channels
+            else:
+                tiles = len(self._tiles_cols(context))
             if tiles > 1:
                 red = (tiles - 1) * m.heads * m.head_dim
                 out.append(self._asic(f"{op.name}.reduce", red, fn="residual", sram_bytes=2 * red * self.dtype_bytes))

@@ -57,6 +57,10 @@ class AttentionLayout(_Strict):
     k_layout: Literal["row_major"] = "row_major"
     v_layout: Literal["column_major", "row_major"] = "column_major"
     concat_heads: bool = Field(True, description="all heads' K (V) of a position share DRAM rows")
+    value_split: Literal["outputs", "channels"] = Field(
+        "outputs", description="score.V over the units: outputs (PIM-GPT: the (head, dim) outputs spread over "
+        "every unit, one head's scores per global-buffer load) or channels (each channel serves its heads and "
+        "a slice of the context, partial sums added on the ASIC; V stored under every query head it serves)")
     reserve: Literal["max_context", "workload"] = Field(
         "max_context", description="KV cache reserved per sequence: the model's maximum context (PIM-GPT) "
         "or the longest context the workload reaches")
