@@ -162,3 +162,33 @@ def test_attacc_keeps_weights_on_the_gpu_and_the_kv_cache_on_pim():
     with pytest.raises(CapacityError, match=r"device pim \(.*KV cache"):
         simulate("gpt3-xl", "h100-aim", "attacc", GenerateSpec(prompt=2040, generate=8, batch=128))
     simulate("qwen2.5-math-7b-instruct", "h100-aim", "attacc", GenerateSpec(prompt=64, generate=4, batch=4))
+
+
+def test_experiments_sweep_placements_on_a_system(tmp_path):
+    """A system as experiment hardware: one point per mapping (its placement), rows equal to `simulate`,
+    error bands weighted by the PIM and GPU parts, and a placement mapping refused beside a PIM preset."""
+    import pandas as pd
+
+    from pimsim.errors import ConfigError
+    from pimsim.experiments import LocalExecutor, run_experiment
+
+    spec = {"name": "sys", "description": "placements on h100-aim",
+            "workloads": [{"label": "gen", "kind": "generate", "model": "gpt2-small", "prompt": 16, "generate": 3}],
+            "hardware": [{"preset": "h100-aim"}], "mappings": ["gpu-only", "attacc", "pimgpt"], "plots": []}
+    path = _write(tmp_path, "sys.yaml", spec)
+    summary = run_experiment(path, tmp_path / "out", executor=LocalExecutor(1), progress=False)
+    assert not summary.failed and summary.errors == 0
+    rows = pd.read_csv(tmp_path / "out" / "results.csv").set_index("placement")
+    gen = GenerateSpec(prompt=16, generate=3)
+    for mapping in ("gpu-only", "attacc", "pimgpt"):
+        alone = simulate("gpt2-small", "h100-aim", mapping, gen)
+        assert rows.loc[mapping, "latency_s"] == pytest.approx(alone.latency_s, rel=1e-12)
+        assert rows.loc[mapping, "energy_j"] == pytest.approx(alone.energy_j, rel=1e-12)
+        assert rows.loc[mapping, "target"] == "system"
+    # gpu-only: the whole time on the GPU, so the band is the H100's (no PIM share); pimgpt: PIM's alone
+    assert "0% PIM" in rows.loc["gpu-only", "latency_band_source"]
+    assert "100% PIM" in rows.loc["pimgpt", "latency_band_source"]
+    spec["hardware"] = [{"preset": "pimgpt-gddr6"}]
+    with pytest.raises(ConfigError, match="mappings.0: gpu-only places phases on devices other than `pim`"):
+        run_experiment(_write(tmp_path, "bad.yaml", spec), tmp_path / "out2", executor=LocalExecutor(1),
+                       progress=False)

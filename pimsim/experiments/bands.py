@@ -19,6 +19,9 @@ Which family, per quantity (`latency` or `energy`):
 - PIM (all-PIM rows): the fast/exact tolerance (`system.fast_vs_exact`) as its model error, for latency
   and energy. PIM has no measured hardware to bound it against, so this band is only a lower bound on its
   real uncertainty (it says how far fast mode may be from pimsim's own exact mode, not from a chip).
+- A system of devices (target `system`, pimsim/engine/placement.py): as a mixed placement, with the parts
+  its PIM devices and its GPU/CPU devices spent (`system_*_busy_s`, `system_*_energy_j`); link transfers are
+  closed forms and carry no band.
 - Mixed placement (policy on PIM, PRM on the GPU): latency and energy are sums of a PIM part and a device
   part (pimsim/experiments/evaluate.py), so its band is the share-weighted sum of the parts' bands,
   lo = sum_i w_i lo_i, hi = sum_i w_i hi_i, with w_i = part_i / total (the worst case: both parts' errors
@@ -55,7 +58,7 @@ LARGE_PARAMS = (6.5e9, 9.0e9)      # the held-out 7-8B rows: qwen2.5-math-7b-ins
 METRIC_QUANTITY = {
     "latency_s": "latency", "ttft_s": "latency", "tpot_s": "latency", "e2e_latency_per_token_s": "latency",
     "latency_per_problem_s": "latency", "energy_j": "energy", "energy_per_token_j": "energy",
-    "energy_per_problem_j": "energy",
+    "energy_per_problem_j": "energy", "decode_energy_per_token_j": "energy",
 }
 NO_BAND = "none (no validated tolerance)"
 
@@ -165,5 +168,10 @@ def row_band(row: dict[str, Any], quantity: str, device_params: Iterable[float] 
         else:
             parts = (_num(row, "counters.pim_energy_j", "breakdown_j.pim_idle_during_device"),
                      _num(row, "counters.device_energy_j", "breakdown_j.device_idle_during_pim"))
+        return mixed_band(pim_band(quantity), dev, *parts)
+    if target == "system":  # a system of devices: PIM and GPU parts weighted like a mixed placement
+        dev = device_band(str(row.get("device")), quantity, device_params, device_kind)
+        parts = ((_num(row, "system_pim_busy_s"), _num(row, "system_device_busy_s")) if quantity == "latency"
+                 else (_num(row, "system_pim_energy_j"), _num(row, "system_device_energy_j")))
         return mixed_band(pim_band(quantity), dev, *parts)
     raise ValueError(f"row band: unknown target {target!r}")

@@ -2,6 +2,8 @@
 
 Targets:
 - `pim`: the whole workload on the PIM system (`pimsim.engine.system.simulate`).
+- `system`: the whole workload on a system of devices, phases and op classes placed by the mapping
+  (`pimsim.engine.placement`); the row adds `system_{pim,device}_{busy_s,energy_j}` for the error bands.
 - `baseline`: the whole workload on a GPU/CPU preset (`pimsim.baselines.run_baseline`).
 - `mixed` (a placement): the workload's phases are split by role (`Phase.role`: policy, prm, verifier,
   reference). Phases whose role is in `pim_roles` form one sub-workload simulated on PIM, the rest one
@@ -14,7 +16,7 @@ Targets:
   Moving the generated token ids between the machines (a few KB) is neglected.
 
 A row holds: latency_s, energy_j, tokens, ttft_s, tpot_s (`pimsim.result`), latency/energy per token
-and per problem, row_hit_rate,
+and per problem, decode_energy_per_token_j (the decode phases' energy over the tokens they generate), row_hit_rate,
 non_vmm_share, context, `breakdown_s.*`, `breakdown_j.*`, `counters.*`, `commands.*` and
 `role_latency_s.*` / `role_energy_j.*` (time and energy by phase role). Speedups are computed later by
 joining PIM rows with baseline rows of the same model and workload (`pimsim.experiments.tables`).
@@ -33,6 +35,17 @@ from pimsim.workloads import Workload
 
 def _flat(prefix: str, d: dict[str, Any] | None) -> dict[str, float]:
     return {f"{prefix}.{k}": float(v) for k, v in sorted((d or {}).items()) if v is not None}
+
+
+def _decode_energy_per_token_j(result: Result) -> float:
+    """Energy of the generating role's decode phases over the tokens they generate (every sequence): the
+    energy companion of `tpot_s`, without the prefill that `energy_per_token_j` includes; NaN without."""
+    from pimsim.result import generating_role
+
+    role = generating_role(result.phases)
+    decode = [p for p in result.phases if p.role == role and p.kind == "decode"]
+    tokens = sum(p.tokens for p in decode)
+    return sum(p.energy_j for p in decode) / tokens if tokens else float("nan")
 
 
 def result_row(result: Result, workload: Workload) -> dict[str, Any]:
@@ -58,6 +71,7 @@ def result_row(result: Result, workload: Workload) -> dict[str, Any]:
         "problems": problems,
         "latency_per_problem_s": result.latency_s / problems,
         "energy_per_problem_j": result.energy_j / problems,
+        "decode_energy_per_token_j": _decode_energy_per_token_j(result),
         "row_hit_rate": float(result.row_hit_rate) if result.row_hit_rate is not None else nan,
         "non_vmm_share": float(result.counters.get("non_vmm_share", nan)),
     }
@@ -75,11 +89,31 @@ def _simulate(point: dict[str, Any], workload: Workload) -> Result:
     from pimsim.hardware import load_hardware
     from pimsim.mapper import load_mapping
 
-    hw = load_hardware(point["hardware"]["preset"], overrides=point["hardware"]["overrides"] or None)
+    if point["hardware"].get("system"):  # a system of devices, placed by the mapping (docs/systems.md)
+        hw = point["hardware"]["preset"]
+    else:
+        hw = load_hardware(point["hardware"]["preset"], overrides=point["hardware"]["overrides"] or None)
     mapping = load_mapping(point["mapping"])
     models = {p.model.name: p.model for p in workload.phases}
     model = next(iter(models.values())) if len(models) == 1 else None
     return simulate(model, hw, mapping, workload)
+
+
+def _system_parts(result: Result) -> dict[str, float]:
+    """Time and energy of a system run by kind of device (the error bands weigh them, `bands.row_band`):
+    PIM devices, GPU/CPU devices; links (closed forms) in neither."""
+    placement = result.config.get("hardware", {}).get("devices", {})
+    kinds = {name: ("pim" if d.get("pim") else "device") for name, d in placement.items()}
+    out = {"system_pim_busy_s": 0.0, "system_device_busy_s": 0.0, "system_pim_energy_j": 0.0,
+           "system_device_energy_j": 0.0}
+    for key, v in result.counters.items():
+        if key.startswith("busy_s."):
+            out[f"system_{kinds.get(key[len('busy_s.'):], 'device')}_busy_s"] += v
+    for key, v in result.breakdown_j.items():
+        kind = kinds.get(key.split(".")[0])
+        if kind:
+            out[f"system_{kind}_energy_j"] += v
+    return out
 
 
 def _baseline(point: dict[str, Any], workload: Workload) -> Result:
@@ -129,6 +163,9 @@ def evaluate_point(point: dict[str, Any]) -> dict[str, Any]:
     target = point["target"]
     if target == "pim":
         return result_row(_simulate(point, workload), workload)
+    if target == "system":
+        result = _simulate(point, workload)
+        return {**result_row(result, workload), **_system_parts(result)}
     if target == "baseline":
         return result_row(_baseline(point, workload), workload)
     if target == "mixed":

@@ -2,8 +2,8 @@
 
 A point is what one evaluation needs and nothing else:
 
-    {"key", "experiment", "target": "pim" | "baseline" | "mixed", "placement" (display label),
-     "hardware": {"preset", "label", "overrides"} | None, "grid": {path: value}, "mapping" | None,
+    {"key", "experiment", "target": "pim" | "baseline" | "mixed" | "system", "placement" (display label),
+     "hardware": {"preset", "label", "overrides", "system"?, "device"?} | None, "grid": {path: value}, "mapping" | None,
      "model" (zoo name; "policy+prm" for two-model workloads), "workload": spec dict, "workload_label",
      "device" | None, "mode" | None, "pim_roles" | None, "evaluator" | None}
 
@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from pimsim import __version__
 from pimsim.errors import ConfigError, PimsimError
 from pimsim.experiments.spec import Experiment
+from pimsim.hardware.system import is_system, load_system
 from pimsim.result import config_hash
 from pimsim.util.config_io import deep_merge, format_validation_error
 from pimsim.workloads import expand
@@ -163,6 +164,19 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
     hardware: list[tuple[dict[str, Any], dict[str, Any], str]] = []  # (entry, grid combo, hw dump json)
     for hi, h in enumerate(exp.hardware):
         preset = _resolve_path(h.preset, base)
+        if is_system(preset):  # a system of devices: placements come from the mappings (docs/systems.md)
+            if h.overrides or exp.grid:
+                raise ConfigError(f"{source}: hardware.{hi}: {h.preset} is a system of devices; overrides: and "
+                                  "grid: apply to PIM hardware only (give each variant its own system file)")
+            try:
+                system, _ = load_system(preset)
+            except PimsimError as exc:
+                raise ConfigError(f"{source}: hardware.{hi}: {exc}") from None
+            gpu = next((e.device for e in system.devices.values() if e.device is not None), None)
+            entry = {"preset": preset, "label": h.label or h.preset, "overrides": {}, "system": True,
+                     "device": gpu}
+            hardware.append((entry, {}, system.model_dump_json()))
+            continue
         for combo in grid_combinations(exp.grid):
             overrides = deep_merge(h.overrides, grid_overrides(combo))
             where = f"{source}: hardware.{hi}" + (
@@ -183,9 +197,14 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
     mappings = []
     for mi, name in enumerate(exp.mappings):
         try:
-            mappings.append((name, load_mapping(_resolve_path(name, base)).model_dump_json()))
+            loaded = load_mapping(_resolve_path(name, base))
         except PimsimError as exc:
             raise ConfigError(f"{source}: mappings.{mi}: {exc}") from None
+        if not loaded.pim_only and any(not e.get("system") for e, _, _ in hardware):
+            raise ConfigError(f"{source}: mappings.{mi}: {name} places phases on devices other than `pim`; it "
+                              "runs on systems of devices only, and this experiment's hardware includes a PIM "
+                              "preset (give only systems, or a PIM-only mapping)")
+        mappings.append((name, loaded.model_dump_json()))
 
     def device(where: str, name: str, mode: str | None) -> tuple[str, str, str]:
         try:
@@ -215,6 +234,10 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
             for mname, m_dump in mappings:
                 pim_cfg = {**wl_cfg, "hardware": hw_dump, "mapping": m_dump}
                 hw_part = {"hardware": entry, "grid": combo, "mapping": mname}
+                if entry.get("system"):  # the mapping's placement over the system's devices
+                    add({**wl_part, **hw_part, "target": "system", "placement": mname,
+                         "device": entry["device"], "mode": None, "pim_roles": None}, pim_cfg)
+                    continue
                 if exp.pim:
                     add({**wl_part, **hw_part, "target": "pim", "placement": "all-pim", "device": None,
                          "mode": None, "pim_roles": None}, pim_cfg)

@@ -44,7 +44,8 @@ ROLES = ("policy", "prm", "verifier", "reference")
 # result columns a plot may name (besides the prefixed ones below, point columns, grid paths and
 # workload.<field>); ttft_s / tpot_s / e2e_latency_per_token_s as defined in `pimsim.result`
 METRICS = ("latency_s", "energy_j", "tokens", "ttft_s", "tpot_s", "e2e_latency_per_token_s", "energy_per_token_j",
-           "latency_per_problem_s", "energy_per_problem_j", "row_hit_rate", "non_vmm_share")
+           "latency_per_problem_s", "energy_per_problem_j", "decode_energy_per_token_j", "row_hit_rate",
+           "non_vmm_share")
 ROW_PREFIXES = ("breakdown_s", "breakdown_j", "counters", "commands", "role_latency_s", "role_energy_j")
 
 

@@ -125,6 +125,7 @@ FIELD_NAMES = {
 METRIC_NAMES = {
     "latency_s": "latency", "energy_j": "energy", "e2e_latency_per_token_s": "end-to-end latency per token",
     "ttft_s": "time to first token", "tpot_s": "time per output token", "energy_per_token_j": "energy per token",
+    "decode_energy_per_token_j": "decode energy per token",
     "latency_per_problem_s": "time per problem", "energy_per_problem_j": "energy per problem",
     "row_hit_rate": "row-hit rate", "non_vmm_share": "non-VMM share", "speedup": "speedup",
     "energy_efficiency": "energy efficiency",
