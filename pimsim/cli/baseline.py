@@ -14,13 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pimsim.baselines import (MODES, compare, device_names, fit_device, load_device, measured_baseline,
-                              read_measurements, run_baseline)
-from pimsim.baselines.fit import preset_yaml
+from pimsim.baselines.device import MODES
 from pimsim.cli.common import add_model_args, add_workload_args, models_from_args, workload_from_args
 from pimsim.cli.output import format_table, print_json
 from pimsim.errors import ConfigError
-from pimsim.workloads import expand
 
 
 def add_parser(sub) -> None:
@@ -57,6 +54,9 @@ def add_parser(sub) -> None:
 
 
 def _run(args) -> int:
+    from pimsim.baselines import measured_baseline, run_baseline
+    from pimsim.workloads import expand
+
     if not args.workload:
         raise ConfigError("baseline: --workload is required (or use `pimsim baseline fit` / `pimsim baseline devices`)")
     if bool(args.device) == bool(args.measured):
@@ -92,6 +92,9 @@ def _run(args) -> int:
 
 
 def _fit(args) -> int:
+    from pimsim.baselines import compare, fit_device, load_device, read_measurements
+    from pimsim.baselines.fit import preset_yaml
+
     device = load_device(args.device)
     measurements = [m for path in args.measurements for m in read_measurements(path, device.dtype_bytes)]
     sources = " ".join(args.measurements)
@@ -135,6 +138,8 @@ def _error_table(rows: list[dict]) -> str:
 
 
 def _devices(args) -> int:
+    from pimsim.baselines import device_names, load_device
+
     rows = []
     for name in device_names():
         d = load_device(name)

@@ -8,8 +8,6 @@ cycles (JSON keys: cycles, ns, commands, row_hits, row_misses, channel_busy_cycl
 from __future__ import annotations
 
 from pimsim.cli.output import format_table, print_json
-from pimsim.dram import CommandEngine, parse_trace
-from pimsim.hardware import load_hardware
 
 
 def add_parser(sub) -> None:
@@ -26,6 +24,10 @@ def add_parser(sub) -> None:
 
 
 def _replay(args) -> int:
+    from pimsim.dram.engine import CommandEngine      # imports numba: only when a trace is replayed
+    from pimsim.dram.program import parse_trace
+    from pimsim.hardware import load_hardware
+
     hw = load_hardware(args.hardware)
     program = parse_trace(args.trace)
     engine = CommandEngine(hw.dram, refresh=args.refresh == "on", row_policy=args.row_policy)

@@ -22,9 +22,30 @@ simulator's cycle counts with refresh off (tests/dram/test_replay.py). `pimsim.d
 GEMV traces; `pimsim.dram.Device` probes single commands.
 """
 
-from pimsim.dram.checker import Violation, check_log
-from pimsim.dram.engine import LOG_DTYPE, CommandEngine, Device, EngineResult, EngineState
-from pimsim.dram.program import PROGRAM_DTYPE, Instr, Program, parse_trace
+from __future__ import annotations
 
-__all__ = ["CommandEngine", "Device", "EngineResult", "EngineState", "Instr", "LOG_DTYPE", "PROGRAM_DTYPE",
-           "Program", "Violation", "check_log", "parse_trace"]
+from typing import TYPE_CHECKING
+
+from pimsim.util.lazy import lazy_exports
+
+# public name -> defining module, imported on first use: the engine imports numba (issue 17, start-up)
+_EXPORTS = {
+    "Violation": "pimsim.dram.checker",
+    "check_log": "pimsim.dram.checker",
+    "LOG_DTYPE": "pimsim.dram.engine",
+    "CommandEngine": "pimsim.dram.engine",
+    "Device": "pimsim.dram.engine",
+    "EngineResult": "pimsim.dram.engine",
+    "EngineState": "pimsim.dram.engine",
+    "PROGRAM_DTYPE": "pimsim.dram.program",
+    "Instr": "pimsim.dram.program",
+    "Program": "pimsim.dram.program",
+    "parse_trace": "pimsim.dram.program",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pimsim.dram.checker import Violation, check_log  # noqa: F401
+    from pimsim.dram.engine import LOG_DTYPE, CommandEngine, Device, EngineResult, EngineState  # noqa: F401
+    from pimsim.dram.program import PROGRAM_DTYPE, Instr, Program, parse_trace  # noqa: F401

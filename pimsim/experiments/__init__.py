@@ -8,32 +8,42 @@ or a Dask cluster into an SQLite results store, then tables and plots.
 See docs/experiments.md for the spec format and what each shipped experiment computes.
 """
 
-from pimsim.experiments.evaluate import compose_mixed, evaluate_point, result_row, run_point, split_workload
-from pimsim.experiments.executors import DaskExecutor, LocalExecutor, make_executor
-from pimsim.experiments.points import expand_points
-from pimsim.experiments.runner import RunSummary, redraw, run_experiment
-from pimsim.experiments.spec import Experiment, load_experiment, parse_experiment
-from pimsim.experiments.store import STORE_NAME, ResultStore
-from pimsim.experiments.tables import results_frame, speedup_table
+from __future__ import annotations
 
-__all__ = [
-    "STORE_NAME",
-    "DaskExecutor",
-    "Experiment",
-    "LocalExecutor",
-    "ResultStore",
-    "RunSummary",
-    "compose_mixed",
-    "evaluate_point",
-    "expand_points",
-    "load_experiment",
-    "make_executor",
-    "parse_experiment",
-    "redraw",
-    "result_row",
-    "results_frame",
-    "run_experiment",
-    "run_point",
-    "speedup_table",
-    "split_workload",
-]
+from typing import TYPE_CHECKING
+
+from pimsim.util.lazy import lazy_exports
+
+# public name -> defining module, imported on first use: tables and plots import pandas (issue 17)
+_EXPORTS = {
+    "compose_mixed": "pimsim.experiments.evaluate",
+    "evaluate_point": "pimsim.experiments.evaluate",
+    "result_row": "pimsim.experiments.evaluate",
+    "run_point": "pimsim.experiments.evaluate",
+    "split_workload": "pimsim.experiments.evaluate",
+    "DaskExecutor": "pimsim.experiments.executors",
+    "LocalExecutor": "pimsim.experiments.executors",
+    "make_executor": "pimsim.experiments.executors",
+    "expand_points": "pimsim.experiments.points",
+    "RunSummary": "pimsim.experiments.runner",
+    "redraw": "pimsim.experiments.runner",
+    "run_experiment": "pimsim.experiments.runner",
+    "Experiment": "pimsim.experiments.spec",
+    "load_experiment": "pimsim.experiments.spec",
+    "parse_experiment": "pimsim.experiments.spec",
+    "STORE_NAME": "pimsim.experiments.store",
+    "ResultStore": "pimsim.experiments.store",
+    "results_frame": "pimsim.experiments.tables",
+    "speedup_table": "pimsim.experiments.tables",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pimsim.experiments.evaluate import compose_mixed, evaluate_point, result_row, run_point, split_workload  # noqa: F401
+    from pimsim.experiments.executors import DaskExecutor, LocalExecutor, make_executor  # noqa: F401
+    from pimsim.experiments.points import expand_points  # noqa: F401
+    from pimsim.experiments.runner import RunSummary, redraw, run_experiment  # noqa: F401
+    from pimsim.experiments.spec import Experiment, load_experiment, parse_experiment  # noqa: F401
+    from pimsim.experiments.store import STORE_NAME, ResultStore  # noqa: F401
+    from pimsim.experiments.tables import results_frame, speedup_table  # noqa: F401

@@ -1,0 +1,115 @@
+"""Start-up (issue 17): each command imports only what it needs, and `pimsim --help` still lists every command.
+
+The modules a command loads are read from `sys.modules` of a fresh interpreter (a subprocess), so imports
+made by this test process do not count. No timings here: they live in benchmarks/bench_startup.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pimsim.cli.main import COMMAND_MODULES, COMMANDS, build_parser
+
+HEAVY = ("numba", "matplotlib", "simpy", "pandas", "dask", "distributed")
+
+
+def _modules_after(code: str) -> set[str]:
+    """Every module in `sys.modules` after running `code` in a fresh interpreter (written as JSON on
+    stderr's last line; stdout, where the command prints, is ignored)."""
+    probe = code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)), file=sys.stderr)"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stderr.strip().splitlines()[-1]))
+
+
+def _loaded_after(code: str) -> set[str]:
+    """Top-level packages imported by `code` in a fresh interpreter."""
+    return {m.split(".")[0] for m in _modules_after(code)}
+
+
+def _run_main(*argv: str) -> str:
+    """Code that runs `pimsim ARGV` in-process and keeps going after its SystemExit (--help exits)."""
+    return f"from pimsim.cli.main import main\ntry:\n    main({list(argv)!r})\nexcept SystemExit:\n    pass"
+
+
+def _registered(module: str) -> dict[str, str]:
+    """Command name -> help line of every sub-command `module.add_parser` registers."""
+    sub = argparse.ArgumentParser().add_subparsers()
+    importlib.import_module(module).add_parser(sub)
+    return {action.dest: action.help for action in sub._choices_actions}
+
+
+def test_static_table_matches_every_modules_add_parser():
+    for module in COMMAND_MODULES:
+        expected = {name: help_text for name, (mod, help_text) in COMMANDS.items() if mod == module}
+        assert _registered(module) == expected, module
+
+
+def test_static_table_matches_the_full_parser_in_order():
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == list(COMMANDS)
+
+
+def test_help_lists_every_command_without_importing_any_command_module(run_cli):
+    rc, out, err = run_cli("--help")
+    assert rc == 0 and err == ""
+    listed = [line.split()[0] for line in out.split("COMMAND\n", 1)[1].split("\n\n")[0].splitlines()
+              if line.startswith("    ") and not line.startswith("      ")]
+    assert listed == list(COMMANDS)
+    for name, (_, help_text) in COMMANDS.items():
+        assert help_text.split()[0] in out, name
+    loaded = _loaded_after(_run_main("--help"))
+    assert not loaded & {*HEAVY, "pydantic", "numpy", "yaml"}
+
+
+def test_importing_the_cli_imports_no_heavy_package():
+    """(Held before issue 17 too: the old main imported command modules only in build_parser.)"""
+    assert not _loaded_after("import pimsim.cli.main") & set(HEAVY)
+
+
+def test_presets_list_does_not_import_numba():
+    loaded = _loaded_after(_run_main("presets", "list"))
+    assert "pimsim" in loaded and not loaded & set(HEAVY)
+
+
+def test_replay_imports_numba_but_no_pandas_matplotlib_simpy_or_dask(tmp_path):
+    trace = tmp_path / "one_mac.trace"
+    trace.write_text("AiM MAC_ABK 64 0x80000000 0\nAiM EOC\n")
+    loaded = _loaded_after(_run_main("replay", str(trace), "--hardware", "aim-32ch", "--refresh", "off"))
+    assert "numba" in loaded
+    assert not loaded & {"matplotlib", "simpy", "pandas", "dask", "distributed"}
+
+
+@pytest.mark.parametrize("command", ["replay", "baseline", "plot", "presets"])
+def test_a_command_loads_only_its_own_command_module(command):
+    cli_modules = {m for m in _modules_after(_run_main(command, "--help")) if m.startswith("pimsim.cli.")}
+    shared = {"pimsim.cli.main", "pimsim.cli.output", "pimsim.cli.common"}
+    assert cli_modules - shared == {COMMANDS[command][0]}
+
+
+@pytest.mark.parametrize("code", ["import pimsim.dram.program", "import pimsim.engine.trace",
+                                  "import pimsim.experiments.spec", "import pimsim.baselines.device"])
+def test_a_submodule_does_not_pull_its_package_siblings(code):
+    assert not _loaded_after(code) & set(HEAVY)
+
+
+@pytest.mark.parametrize("package", ["pimsim.dram", "pimsim.engine", "pimsim.experiments", "pimsim.baselines"])
+def test_lazy_package_exports_resolve_to_their_definitions(package):
+    pkg = importlib.import_module(package)
+    for name in pkg.__all__:
+        value = getattr(pkg, name)
+        assert value is getattr(importlib.import_module(pkg._EXPORTS[name]), name)
+        assert name in dir(pkg)
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        pkg.no_such_name  # noqa: B018
+
+
+def test_replay_help_does_not_import_numba():
+    """numba (and the kernel cache load) is paid only when a trace is actually replayed."""
+    assert "numba" not in _loaded_after(_run_main("replay", "--help"))
