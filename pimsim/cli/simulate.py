@@ -20,15 +20,24 @@ def add_parser(sub) -> None:
     p.add_argument("--exact", action="store_true",
                    help="run every op through one continuous engine state with refresh (slower)")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace of the timeline")
+    p.add_argument("--trace", metavar="OUT.json",
+                   help="write a Chrome/Perfetto trace (JSON) of the whole run, op by op, every token")
+    p.add_argument("--trace-tokens", type=int, metavar="N",
+                   help="with --trace: draw only N evenly spaced token positions per phase op by op, at their "
+                        "true times (for very long runs; stated in the file's otherData)")
     p.set_defaults(func=_simulate)
 
 
 def _simulate(args) -> int:
     from pimsim.engine.system import simulate
-    from pimsim.engine.trace import op_timeline, write_chrome_trace
+    from pimsim.engine.trace import write_chrome_trace
     from pimsim.workloads import expand
 
+    if args.trace_tokens is not None and not args.trace:
+        raise ConfigError("--trace-tokens samples the trace: give --trace OUT.json with it")
+    if args.trace_tokens is not None and args.trace_tokens < 1:
+        raise ConfigError(f"--trace-tokens must be a positive number of token positions per phase, "
+                          f"got {args.trace_tokens}")
     if args.trace:
         check_output_file(args.trace, "--trace")
     spec = workload_from_args(args)
@@ -42,13 +51,10 @@ def _simulate(args) -> int:
             raise ConfigError(f"--workload {spec.kind} needs one model: --model NAME or --model-config FILE")
         model = models[0]
     result = simulate(model, args.hardware, args.mapping, spec, exact=args.exact)
+    trace_info = None
     if args.trace:
-        timelines = {}
-        for ph in expand(spec, model).phases:
-            first_ctx = ph.past_context + 1
-            timelines[ph.name] = op_timeline(args.hardware, args.mapping, ph.model, first_ctx,
-                                             head=ph.new_tokens == 1)
-        write_chrome_trace(result, args.trace, timelines)
+        trace_info = write_chrome_trace(result, args.trace, expand(spec, model), args.hardware, args.mapping,
+                                        tokens_per_phase=args.trace_tokens, exact=args.exact)
     if args.json:
         out = result.to_dict()
         out.pop("config")
@@ -79,8 +85,8 @@ def _simulate(args) -> int:
     if result.commands:
         print()
         print(format_table(["command", "count"], sorted(result.commands.items())))
-    if args.trace:
-        print(f"\nwrote {args.trace}")
+    if trace_info:
+        print(f"\nwrote {args.trace}: {trace_info['events']:,} events; {trace_info['sampling']}")
     return 0
 
 
