@@ -27,6 +27,7 @@ def command_energy_pj(hw: Hardware) -> dict[str, tuple[str, float]]:
         "PREA": ("pim_act", 0.0),
         "PRE": ("pim_act", 0.0),
         "MAC16": ("pim_mac", units * e.mac_pj_per_bank),
+        "MAC16.extra_vectors": ("pim_mac", units * e.mac_pj_per_bank),  # multi-vector units' other MACs
         "MAC": ("pim_mac", e.mac_pj_per_bank),
         "EWMUL16": ("pim_mac", units * e.mac_pj_per_bank),
         "AF16": ("pim_mac", units * e.mac_pj_per_bank),

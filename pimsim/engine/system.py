@@ -30,7 +30,7 @@ from pimsim.engine.pim_timing import Entry, PimTimer
 from pimsim.engine.refresh import RefreshProbe
 from pimsim.engine.schedule import append_run, pipelined_makespan
 from pimsim.engine.tally import Tally, clean
-from pimsim.engine.units import OpCost, build_units
+from pimsim.engine.units import EXTRA_VECTOR_MACS, OpCost, build_units
 from pimsim.errors import ConfigError
 from pimsim.hardware import Hardware, load_hardware
 from pimsim.mapper import Mapper, Mapping, load_mapping
@@ -51,6 +51,8 @@ class SystemSimulator:
         self._mappers: dict[ModelConfig, Mapper] = {}
         self._token_tally: dict[tuple, Tally] = {}
         self._token_chain: dict[tuple, list[tuple[str, float]]] = {}
+        self._pass_parts: dict[tuple, tuple[Tally, Tally]] = {}
+        self._joined: dict[tuple, object] = {}
         self._op_cache: dict[tuple, tuple[object, RefreshProbe | None, OpCost]] = {}
         self.units = build_units(hw, self.timer, exact)
 
@@ -79,12 +81,13 @@ class SystemSimulator:
         self._op_cache[key] = (op, refresh, out)
         return out
 
-    def _walk(self, ops, entry: Entry | None, chain: list | None = None, stream: int = 0
+    def _walk(self, ops, entry: Entry | None, chain: list | None = None, stream: int = 0, select=None
               ) -> tuple[Tally, Entry | None]:
         """(tally, exit) of `ops` run in order from `entry`, each op finding the rows the one before left;
         with `chain`, appends to it the runs of (unit, seconds) on one unit (for the pipelined schedule).
         `stream` (the times the ops repeat, e.g. the layers): refresh costs what it costs the ops' PIM
-        programs run back to back (a refresh that closes a row costs the next op too), not each alone."""
+        programs run back to back (a refresh that closes a row costs the next op too), not each alone.
+        `select(op)`: only the ops it accepts are tallied (all still pass their state on)."""
         probe = None
         if stream and not self.exact:
             programs = tuple(op.program for op in ops if op.unit == "pim")
@@ -92,21 +95,23 @@ class SystemSimulator:
         tally = Tally()
         for op in ops:
             unit, sec, t, entry = self.op_cost(op, entry, probe)
-            tally.add(t)
+            if select is None or select(op):
+                tally.add(t)
             if chain is not None:
                 append_run(chain, unit, sec)
         return tally, entry
 
-    def _token_walk(self, model: ModelConfig, context: int, head: bool, chain: list | None = None) -> Tally:
+    def _token_walk(self, model: ModelConfig, context: int, head: bool, chain: list | None = None,
+                    vectors: int = 1, select=None) -> Tally:
         """A token's ops in order (pre, the layers, post), each op timed from the state the op before left.
         Layers repeat the same ops: once the entry a layer finds repeats, the remaining layers equal the
         last one walked, so at most a few layers are walked (all of them if the entry never repeats)."""
-        step = self.mapper(model).map_token(context, head=head)
-        tally, entry = self._walk(step.pre, None, chain)
+        step = self.mapper(model).map_token(context, head=head, vectors=vectors)
+        tally, entry = self._walk(step.pre, None, chain, select=select)
         done = 0
         while done < step.layers:
             layer_chain = None if chain is None else []
-            t, exit_ = self._walk(step.layer, entry, layer_chain, stream=step.layers)
+            t, exit_ = self._walk(step.layer, entry, layer_chain, stream=step.layers, select=select)
             repeat = step.layers - done if exit_ == entry else 1
             tally.add(t, repeat)
             if chain is not None:
@@ -114,9 +119,20 @@ class SystemSimulator:
                     append_run(chain, *run)
             entry = exit_
             done += repeat
-        post, _ = self._walk(step.post, entry, chain)
+        post, _ = self._walk(step.post, entry, chain, select=select)
         tally.add(post)
         return tally
+
+    def pass_parts(self, model: ModelConfig, context: int, head: bool, vectors: int) -> tuple[Tally, Tally]:
+        """Multi-vector units (`pim.vectors_per_pass`): (the weight GEMVs of one pass serving `vectors`
+        sequences' tokens, everything else of one sequence's token: attention, KV appends, ASIC, link)."""
+        key = (model, context, head, vectors)
+        parts = self._pass_parts.get(key)
+        if parts is None:
+            weights = self._token_walk(model, context, head, vectors=vectors, select=_is_weight_gemv)
+            rest = self._token_walk(model, context, head, select=lambda op: not _is_weight_gemv(op))
+            parts = self._pass_parts[key] = (weights, rest)
+        return parts
 
     def token(self, model: ModelConfig, context: int, head: bool) -> Tally:
         """Tally of one token at `context` (serial: the sum of its ops)."""
@@ -152,22 +168,32 @@ class SystemSimulator:
         # KV appends that run on fewer channels than all (the K append on one): their counts scale to those
         partial = [(self.timer.time(op.program), op.channels_active) for op in mapper.kv_append_ops()
                    if op.channels_active] if self.mapping.attention.placement == "pim" else []
+        k = self.hw.pim.vectors_per_pass
+        passes = [1] * ph.batch if k == 1 or ph.batch == 1 else \
+            [v for v, n in _passes(ph.batch, k) for _ in range(n)]
         for s in range(ph.steps):
             for i in range(ph.new_tokens):
                 ctx = ph.past_context + s * ph.new_tokens + i + 1
                 head = i >= ph.new_tokens - hp
                 step = mapper.map_token(ctx, head=head)
                 fast = self.token(ph.model, ctx, head)
-                pim_ops = [op.program for op in step.ops() if op.unit == "pim"]
-                joined = self.timer.joined(pim_ops) if pim_ops else None
-                for _ in range(ph.batch):
+                for v in passes:
+                    # one pass: the weight GEMVs for v sequences with the first one's other PIM ops as one
+                    # program, then every other sequence's attention and KV appends (multi-vector units)
+                    runs = [self._joined_token(mapper, ctx, head, v)] + [self._joined_rest(mapper, ctx, head)] * (v - 1)
                     t = Tally()
                     for cat in ("asic", "link"):
-                        t.seconds[cat] = fast.seconds.get(cat, 0.0)
-                    for name in ("asic_flops", "asic_sram_bytes", "link_bytes",
-                                 "weight_pim_s", "attention_pim_s"):
-                        setattr(t, name, getattr(fast, name))
-                    if joined is not None:
+                        t.seconds[cat] = fast.seconds.get(cat, 0.0) * v
+                    for name in ("asic_flops", "asic_sram_bytes", "link_bytes", "attention_pim_s"):
+                        setattr(t, name, getattr(fast, name) * v)
+                    t.weight_pim_s = fast.weight_pim_s if v == 1 else \
+                        self.pass_parts(ph.model, ctx, head, v)[0].weight_pim_s
+                    if v > 1:  # the MACs of the vectors beyond the first (energy; no DRAM command of their own)
+                        extra = self.pass_parts(ph.model, ctx, head, v)[0].commands.get(EXTRA_VECTOR_MACS, 0.0)
+                        t.commands[EXTRA_VECTOR_MACS] += extra
+                    for joined in runs:
+                        if joined is None:
+                            continue
                         timing = self.timer.run_continuous(joined)
                         for cat, cyc in timing.category_cycles.items():
                             t.seconds["kv_write" if cat == "pim_data" else cat] += cyc * tck_s
@@ -177,6 +203,25 @@ class SystemSimulator:
                         t.pim_busy_s += timing.cycles * tck_s
                     tally.add(t)
         return tally, tally.total_s
+
+    def _joined_token(self, mapper, ctx: int, head: bool, vectors: int):
+        """Exact mode: a token's PIM programs as one engine program (weight GEMVs for `vectors` sequences)."""
+        key = ("token", mapper, ctx, head, vectors)
+        if key not in self._joined:
+            pim_ops = [op.program for op in mapper.map_token(ctx, head=head, vectors=vectors).ops() if op.unit == "pim"]
+            self._joined.clear() if len(self._joined) > 64 else None
+            self._joined[key] = self.timer.joined(pim_ops) if pim_ops else None
+        return self._joined[key]
+
+    def _joined_rest(self, mapper, ctx: int, head: bool):
+        """Exact mode: one sequence's PIM programs other than the weight GEMVs (attention, KV appends)."""
+        key = ("rest", mapper, ctx, head)
+        if key not in self._joined:
+            pim_ops = [op.program for op in mapper.map_token(ctx, head=head).ops()
+                       if op.unit == "pim" and not _is_weight_gemv(op)]
+            self._joined.clear() if len(self._joined) > 64 else None
+            self._joined[key] = self.timer.joined(pim_ops) if pim_ops else None
+        return self._joined[key]
 
     def phase(self, ph: Phase) -> tuple[Tally, float]:
         """(tally of all ops, wall seconds) of one phase."""
@@ -191,6 +236,17 @@ class SystemSimulator:
         tally = Tally()
         wall = 0.0
         pipelined = self.mapping.overlap == "pipelined" and ph.batch > 1
+        k = self.hw.pim.vectors_per_pass
+        if k > 1 and ph.batch > 1:  # a step's weight GEMVs serve k sequences per pass
+            if pipelined:
+                raise ConfigError(f"{self.hw.name}: multi-vector PIM units (vectors_per_pass {k}) run the serial "
+                                  f"schedule; mapping {self.mapping.name} is pipelined")
+            for (ctx, head), count in sorted(per_token.items()):
+                steps = count // ph.batch
+                for v, passes in _passes(ph.batch, k):
+                    tally.add(self.pass_parts(ph.model, ctx, head, v)[0], passes * steps)
+                tally.add(self.pass_parts(ph.model, ctx, head, k)[1], count)
+            return tally, tally.total_s
         for (ctx, head), count in sorted(per_token.items()):
             t = self.token(ph.model, ctx, head)
             tally.add(t, count)
@@ -243,6 +299,16 @@ class SystemSimulator:
         issued = commands.get("MAC16", 0.0) * (d.banks // p.banks_per_unit) + commands.get("MAC", 0.0)
         slots = units * wall_s / (d.timing.get("nCCDL", 1) * d.tck_ns * 1e-9)
         return issued / slots if slots else 0.0
+
+
+def _is_weight_gemv(op) -> bool:
+    return op.unit == "pim" and op.category == "pim_mac"
+
+
+def _passes(batch: int, vectors: int) -> list[tuple[int, int]]:
+    """(vectors served, passes) covering `batch` sequences with passes of at most `vectors`."""
+    full, rem = divmod(batch, vectors)
+    return [(vectors, full)] * bool(full) + [(rem, 1)] * bool(rem)
 
 
 def simulate(model: ModelConfig | str | None = None, hardware: Hardware | str = "pimgpt-gddr6",

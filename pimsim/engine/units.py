@@ -22,6 +22,10 @@ from pimsim.errors import ConfigError
 from pimsim.hardware import Hardware
 
 
+# vector-MACs beyond the first of multi-vector units: counted beside the DRAM commands for their energy
+EXTRA_VECTOR_MACS = "MAC16.extra_vectors"
+
+
 class OpCost(NamedTuple):
     """What one op costs on its unit, and the PIM state it leaves (non-PIM units pass theirs on)."""
 
@@ -80,6 +84,9 @@ class PimUnit:
             else:
                 t.weight_pim_s += sec
         self.add_counts(t, timing, op.channels_active or self.hw.dram.channels)
+        if op.vectors > 1:  # each column read also fed the other vectors' MACs (energy, not a DRAM command)
+            t.commands[EXTRA_VECTOR_MACS] += timing.commands.get("MAC16", 0) * (op.vectors - 1) * \
+                (op.channels_active or self.hw.dram.channels)
         if not self.exact:
             sec += self._add_refresh_stall(t, op, refresh or self.timer.refresh_probe(op.program, entry),
                                            timing.cycles)

@@ -165,6 +165,10 @@ class PimConfig(_Strict):
                                      description="per-channel input buffer broadcast to banks")
     result_registers: int = Field(1, gt=0, le=MAX_LANES, description="MAC result registers per unit")
     unit_clock_ghz: float = Field(gt=0, description="clock of the PIM units")
+    vectors_per_pass: int = Field(
+        1, gt=0, le=64, description="input vectors one opened row serves: a global-buffer slot of "
+        "global_buffer_bytes and a set of result registers per vector, so one column read feeds that many "
+        "MACs (1: AiM; more: a batched-PIM design, e.g. NeuPIMs-style [assumption])")
 
     @field_validator("unit_clock_ghz")
     @classmethod

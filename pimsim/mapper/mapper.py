@@ -49,6 +49,7 @@ class MappedOp:
     asic_sram_bytes: int = 0
     link_bytes: int = 0
     channels_active: int | None = None  # channels running `program` (None: all, identical programs)
+    vectors: int = 1  # sequences one run of `program` serves (multi-vector PIM units; weight GEMVs only)
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ class Mapper:
         self.group = mapping.weights.output_group or hw.pim.result_registers
         self._programs: dict[tuple, Program] = {}
         self._kv_ops: tuple[MappedOp, MappedOp] | None = None
-        self._tokens: dict[tuple[int, bool], TokenStep] = {}
-        self._template = None
+        self._tokens: dict[tuple[int, bool, int], TokenStep] = {}
+        self._templates: dict[int, tuple] = {}
         self._regions: dict[str, int] = {}
         self._next_row = 0
         self.top_row = hw.dram.rows - 4  # rows above belong to the KV append and the idle state
@@ -162,10 +163,11 @@ class Mapper:
         full, rest = divmod(cols, self.gb_cols)
         return (self.gb_cols,) * full + ((rest,) if rest else ())
 
-    def weight_program(self, n_out: int, k_in: int, name: str = "weights") -> Program:
-        """y = W x for an N x K matrix over all units (layout per the mapping's `weights`)."""
+    def weight_program(self, n_out: int, k_in: int, name: str = "weights", vectors: int = 1) -> Program:
+        """y = W x for an N x K matrix over all units (layout per the mapping's `weights`), for `vectors`
+        input vectors at once (multi-vector units; 1 on AiM)."""
         w = self.mapping.weights
-        shape = GemvShape(ceil(n_out / self.units), self._tiles_cols(k_in))
+        shape = GemvShape(ceil(n_out / self.units), self._tiles_cols(k_in), vectors=vectors)
         return self._gemv(shape, packed=w.pack_rows, wr_bias=w.partial_sums == "wr_bias", region=name)
 
     def score_program(self, context: int) -> Program:
@@ -240,7 +242,7 @@ class Mapper:
         units = _SPECIAL_UNITS.get(fn or name, ())
         return MappedOp(name, category, "asic", asic_flops=flops, asic_units=units, asic_sram_bytes=sram_bytes)
 
-    def _weight_ops(self, op) -> list[MappedOp]:
+    def _weight_ops(self, op, vectors: int = 1) -> list[MappedOp]:
         """A weight matmul as PIM GEMV(s) plus the ASIC's partial-sum reduction."""
         m = self.model
         n, k = op.out_features, op.in_features
@@ -253,8 +255,8 @@ class Mapper:
         out: list[MappedOp] = []
         reduce_flops = 0
         for pn, pk in pieces:
-            prog = self.weight_program(pn, pk, name=op.name)
-            out.append(MappedOp(op.name, "pim_mac", "pim", program=prog))
+            prog = self.weight_program(pn, pk, name=op.name, vectors=vectors)
+            out.append(MappedOp(op.name, "pim_mac", "pim", program=prog, vectors=vectors))
             tiles = len(self._tiles_cols(pk))
             if self.mapping.weights.partial_sums == "asic":
                 reduce_flops += (tiles - 1) * pn
@@ -286,18 +288,20 @@ class Mapper:
                 out.append(self._asic(f"{op.name}.reduce", red, fn="residual", sram_bytes=2 * red * self.dtype_bytes))
         return out
 
-    def map_token(self, context: int, *, head: bool = True) -> TokenStep:
-        """Ops of one token whose cache holds `context` tokens after its own K/V are appended.
+    def map_token(self, context: int, *, head: bool = True, vectors: int = 1) -> TokenStep:
+        """Ops of one token whose cache holds `context` tokens after its own K/V are appended; with
+        `vectors` > 1 its weight GEMVs serve that many sequences' tokens at once (multi-vector units: the
+        other ops stay one sequence's).
 
         Ops whose shape does not depend on the context are built once and shared by every token
         (`TokenStep.layer_static`); the attention ops are built per context (`layer_dynamic`).
         """
-        key = (context, head)
+        key = (context, head, vectors)
         step = self._tokens.get(key)
         if step is None:
-            if self._template is None:
-                self._template = self._build_template()
-            pre, layer, post_with, post_without = self._template
+            if vectors not in self._templates:
+                self._templates[vectors] = self._build_template(vectors)
+            pre, layer, post_with, post_without = self._templates[vectors]
             dynamic: list[MappedOp] = []
             full: list[MappedOp] = []
             for item in layer:
@@ -327,7 +331,7 @@ class Mapper:
                 out.append(MappedOp("kv_append", "link", "link", link_bytes=2 * m.kv_features * self.dtype_bytes))
         return out + self._attention_ops(op, context, flops)
 
-    def _build_template(self):
+    def _build_template(self, vectors: int = 1):
         """Context-independent ops (pre, layer with attention placeholders, post with/without head)."""
         costs = {}
         for head in (True, False):
@@ -343,7 +347,7 @@ class Mapper:
                     out.append(op)  # placeholder, mapped per context
                 elif op.kind is OpKind.WEIGHT_MATMUL:
                     if c.tokens:
-                        out += self._weight_ops(op)
+                        out += self._weight_ops(op, vectors)
                         if op.name == "lm_head" and self.model.head == "lm":
                             out.append(self._asic("argmax", op.out_features, fn="relu"))
                 elif op.kind is OpKind.EMBEDDING:

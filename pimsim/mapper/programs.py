@@ -14,6 +14,9 @@ the results are read (RD_MAC, 16 banks' results per read). Layout decides row sw
   a segment crossing a row end is issued as two MAC_ABKs (a row switch between them);
 - unpacked: each output's tile segment starts a new DRAM row (CENT / naive).
 `wr_bias` preloads each group's registers before its MACs (CENT's accumulation over tiles).
+Multi-vector units (`vectors` > 1, a preset's `pim.vectors_per_pass`): each GB load writes every vector's
+tile into its own slot, each MAC_ABK column read feeds one MAC per vector (same command, same timing), and
+every output's result is read once per vector.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class GemvShape:
     outputs_per_unit: int  # P
     tiles: tuple[int, ...]  # columns of each input tile's segment (per output)
     gb_loads_per_tile: int = 1  # GB loads per tile (inputs differ by output group, e.g. per head in score.V)
+    vectors: int = 1  # input vectors served per pass (multi-vector units: one GB slot and results each)
 
 
 @dataclass(frozen=True)
@@ -59,12 +63,13 @@ def gemv_program(shape: GemvShape, *, columns_per_row: int, column_bytes: int, g
     next_free_row = base_row  # unpacked layout: next unused DRAM row
     for seg_cols in shape.tiles:
         for _ in range(shape.gb_loads_per_tile):
-            lines.append(f"AiM WR_GB {seg_cols} 0 {CH0_MASK}")
-            gb_bytes += seg_cols * column_bytes
+            for _ in range(shape.vectors):  # each vector's tile into its own buffer slot
+                lines.append(f"AiM WR_GB {seg_cols} 0 {CH0_MASK}")
+                gb_bytes += seg_cols * column_bytes
             for start in range(0, p, group):
                 n = min(group, p - start)
                 if wr_bias:
-                    lines.extend([f"AiM WR_BIAS 0 {CH0_MASK}"] * n)
+                    lines.extend([f"AiM WR_BIAS 0 {CH0_MASK}"] * (n * shape.vectors))
                 for _ in range(n):
                     if packed:
                         left = seg_cols
@@ -84,8 +89,8 @@ def gemv_program(shape: GemvShape, *, columns_per_row: int, column_bytes: int, g
                             next_free_row += 1
                             left -= take
                     macs += seg_cols
-                lines.extend([f"AiM RD_MAC 0 {CH0_MASK}"] * n)
-                result_bytes += n * column_bytes
+                lines.extend([f"AiM RD_MAC 0 {CH0_MASK}"] * (n * shape.vectors))
+                result_bytes += n * shape.vectors * column_bytes
     if eoc:
         lines.append("AiM EOC")
     return Program(tuple(lines), gb_bytes, result_bytes, macs, last_row)
