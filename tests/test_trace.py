@@ -233,3 +233,12 @@ def test_cli_trace_tokens_bad_input(cli, tmp_path, args, message):
     assert rc == 2
     assert message in err
     assert not (tmp_path / "t.json").exists()
+
+
+def test_cli_suggests_sampling_for_a_large_trace(cli, tmp_path, monkeypatch):
+    import pimsim.cli.simulate as simulate_cli
+
+    monkeypatch.setattr(simulate_cli, "LARGE_TRACE_EVENTS", 100)
+    rc, stdout, err = cli("simulate", *SMALL, "--trace", tmp_path / "t.json")
+    assert rc == 0, err
+    assert "note: over 100 events" in stdout and "--trace-tokens 64" in stdout

@@ -8,6 +8,9 @@ from pimsim.errors import ConfigError
 from pimsim.result import generating_role
 
 
+LARGE_TRACE_EVENTS = 1_000_000  # ~100 MB of JSON: past it, suggest --trace-tokens (docs/experiments.md, Traces)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("simulate", help="simulate a workload on a PIM system",
                        description="Simulate a workload on PIM: end-to-end latency, time to first token "
@@ -87,6 +90,9 @@ def _simulate(args) -> int:
         print(format_table(["command", "count"], sorted(result.commands.items())))
     if trace_info:
         print(f"\nwrote {args.trace}: {trace_info['events']:,} events; {trace_info['sampling']}")
+        if trace_info["events"] > LARGE_TRACE_EVENTS and args.trace_tokens is None:
+            print(f"note: over {LARGE_TRACE_EVENTS:,} events (~100 MB), which Perfetto's UI imports slowly; "
+                  "--trace-tokens 64 draws 64 token positions per phase at their true times")
     return 0
 
 
