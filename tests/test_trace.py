@@ -242,3 +242,17 @@ def test_cli_suggests_sampling_for_a_large_trace(cli, tmp_path, monkeypatch):
     rc, stdout, err = cli("simulate", *SMALL, "--trace", tmp_path / "t.json")
     assert rc == 0, err
     assert "note: over 100 events" in stdout and "--trace-tokens 64" in stdout
+
+
+def test_multi_vector_batch_trace_ends_at_the_latency(tmp_path):
+    """Multi-vector units (aim-32ch-mv4: weight GEMVs serve 4 sequences per pass): batch 6 = passes of 4 + 2."""
+    spec = GenerateSpec(prompt=4, generate=3, batch=6)
+    result, trace, _ = _trace(tmp_path, "m.json", "gpt2-small", "aim-32ch-mv4", "pimgpt", spec)
+    assert _end_us(trace) == pytest.approx(result.latency_s * 1e6, rel=1e-9)
+    _check_lanes(trace)
+    pim = [e for e in _slices(trace) if e["name"] == "L0.fc1" and e.get("cat") == "pim_mac"]
+    assert {e["args"]["seq"] for e in pim} == {"0-3", "4-5"}
+    power = sorted((e for e in trace["traceEvents"] if e["ph"] == "C" and e["name"] == "power (W)"),
+                   key=lambda e: e["ts"])
+    energy_j = sum(a["args"]["value"] * (b["ts"] - a["ts"]) * 1e-6 for a, b in zip(power, power[1:]))
+    assert energy_j == pytest.approx(result.energy_j, rel=1e-4)

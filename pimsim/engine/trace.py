@@ -8,6 +8,9 @@ What the trace draws (`write_chrome_trace`), every time in it simulated time, mi
   every token of every phase, at its time in the schedule the mapping names;
   - serial (as published): ops one after another, the B sequences of a batch one after another at each
     token position (`SystemSimulator.phase`: a phase's time is the sum of its tokens' ops);
+  - multi-vector PIM units (`pim.vectors_per_pass` k > 1, batch B > 1; serial): per token position,
+    passes of up to k sequences; a weight GEMV is one slice serving the pass (`seq` "a-b"), every other
+    op one slice per sequence, interleaved in forward order (`SystemSimulator.phase` sums them);
   - pipelined with batch B > 1: the B sequences of a token position run their chains at once, each holding
     a unit for a run of consecutive ops on it, first come first served (`schedule.pipelined_makespan`,
     re-run here recording when each run starts); each op slice names its sequence (`seq`);
@@ -162,9 +165,10 @@ class _TokenWalker:
             out.append((prefix + op.name, cost.unit, cost.seconds, op.category, hit[1], hit[2]))
         return out, entry
 
-    def segments(self, model, context: int, head: bool) -> list[list[tuple]]:
-        """The token's ops as consecutive segments (pre, each layer, post), records as in the class doc."""
-        step = self.sim.mapper(model).map_token(context, head=head)
+    def segments(self, model, context: int, head: bool, vectors: int = 1) -> list[list[tuple]]:
+        """The token's ops as consecutive segments (pre, each layer, post), records as in the class doc;
+        `vectors` > 1: its weight GEMVs serve that many sequences (multi-vector units)."""
+        step = self.sim.mapper(model).map_token(context, head=head, vectors=vectors)
         pre, entry = self._walk(step.pre, None)
         segs = [pre]
         done = 0
@@ -182,6 +186,28 @@ class _TokenWalker:
     def ops(self, model, context: int, head: bool):
         for seg in self.segments(model, context, head):
             yield from seg
+
+    def pass_ops(self, model, context: int, head: bool, vectors: int, first_seq: int) -> list[tuple]:
+        """One pass of multi-vector units over `vectors` sequences at one token position, as
+        `SystemSimulator.phase` costs it (the weight GEMVs once for all of them, from the walk of the
+        `vectors`-wide token; every other op once per sequence, from the one-sequence walk), drawn
+        interleaved in forward order: each weight GEMV, then the next ops of each sequence in turn. Records
+        carry their sequence (a label `a-b` for a GEMV serving several) as a seventh field."""
+        wide = [op for seg in self.segments(model, context, head, vectors) for op in seg]
+        one = [op for seg in self.segments(model, context, head) for op in seg]
+        assert len(wide) == len(one), "a multi-vector token has the ops of a one-sequence token"
+        out, pending = [], []
+        for w, r in zip(wide, one):
+            if w[1] == "pim" and w[3] == "pim_mac":  # a weight GEMV (`system._is_weight_gemv`)
+                for seq in range(vectors):
+                    out += [p + (first_seq + seq,) for p in pending]
+                pending = []
+                out.append(w + (f"{first_seq}-{first_seq + vectors - 1}" if vectors > 1 else first_seq,))
+            else:
+                pending.append(r)
+        for seq in range(vectors):
+            out += [p + (first_seq + seq,) for p in pending]
+        return out
 
 
 def _runs(ops: list[tuple]) -> list[tuple[str, list[tuple]]]:
@@ -261,9 +287,10 @@ class _PimDevice:
             t = t0
             run_start = t
             dyn = cols = 0.0
-            for name, _, sec, cat, dyn_j, mac_bytes in ops:
+            for name, _, sec, cat, dyn_j, mac_bytes, *own in ops:
                 end = t + sec * scale
-                self.ev.slice(self.pid, self.lanes[unit], name, t, end, None if seq is None else {"seq": seq},
+                who = own[0] if own else seq
+                self.ev.slice(self.pid, self.lanes[unit], name, t, end, None if who is None else {"seq": who},
                               cat)
                 t = end
                 dyn += dyn_j
@@ -277,15 +304,25 @@ class _PimDevice:
         positions = [(ph.past_context + s * ph.new_tokens + i + 1, i >= ph.new_tokens - hp)
                      for s in range(ph.steps) for i in range(ph.new_tokens)]
         pipelined = self.mapping.overlap == "pipelined" and ph.batch > 1
+        k = self.hw.pim.vectors_per_pass
+        multi = k > 1 and ph.batch > 1 and not pipelined  # pipelined multi-vector is refused by the engine
         fast_wall = 0.0
         plans = []
         for ctx, head in positions:  # time every token first (a scale needs the phase's fast time)
-            ops = [op for seg in self.walker.segments(ph.model, ctx, head) for op in seg]
-            runs = _runs(ops)
-            if pipelined:
-                starts, span = _pipelined_starts(runs, ph.batch)
+            if multi:  # passes of up to k sequences, all the batch's sequences in one serial run
+                ops, first = [], 0
+                for v in [k] * (ph.batch // k) + [ph.batch % k] * bool(ph.batch % k):
+                    ops += self.walker.pass_ops(ph.model, ctx, head, v, first)
+                    first += v
+                runs = _runs(ops)
+                starts, span = None, sum(op[2] for op in ops)
             else:
-                starts, span = None, sum(op[2] for op in ops) * ph.batch
+                ops = [op for seg in self.walker.segments(ph.model, ctx, head) for op in seg]
+                runs = _runs(ops)
+                if pipelined:
+                    starts, span = _pipelined_starts(runs, ph.batch)
+                else:
+                    starts, span = None, sum(op[2] for op in ops) * ph.batch
             plans.append((ctx, runs, starts, span))
             fast_wall += span
         scale = wall_s / fast_wall if wall_s is not None and fast_wall else 1.0
@@ -294,12 +331,17 @@ class _PimDevice:
         gap_start, gap_dyn, gap_cols = None, 0.0, 0.0
         for k, (ctx, runs, starts, span) in enumerate(plans):
             end = t + span * scale
-            dyn_j = sum(op[4] for _, ops in runs for op in ops) * ph.batch
-            cols = sum(op[5] for _, ops in runs for op in ops) * ph.batch
+            copies = 1 if multi else ph.batch  # a multi-vector plan holds every sequence's ops already
+            dyn_j = sum(op[4] for _, ops in runs for op in ops) * copies
+            cols = sum(op[5] for _, ops in runs for op in ops) * copies
             show = drawn is None or k in drawn
             if pipelined:
                 self.ev.slice(self.pid, self.tokens, f"token {ctx} x{ph.batch}", t, end,
                               {"phase": ph.name, "ctx": ctx, "batch": ph.batch, "drawn": show})
+            elif multi:
+                self.ev.slice(self.pid, self.tokens, f"token {ctx} x{ph.batch}", t, end,
+                              {"phase": ph.name, "ctx": ctx, "batch": ph.batch, "vectors_per_pass": k,
+                               "drawn": show})
             else:
                 per_seq = span * scale / ph.batch
                 for seq in range(ph.batch):
@@ -314,6 +356,8 @@ class _PimDevice:
                     for seq in range(ph.batch):
                         for (unit, ops), start in zip(runs, starts[seq]):
                             self._draw_runs([(unit, ops)], t + start * scale, scale, ctx, seq)
+                elif multi:
+                    self._draw_runs(runs, t, scale, ctx, None)
                 else:
                     cursor = t
                     for seq in range(ph.batch):
