@@ -113,3 +113,20 @@ def test_lazy_package_exports_resolve_to_their_definitions(package):
 def test_replay_help_does_not_import_numba():
     """numba (and the kernel cache load) is paid only when a trace is actually replayed."""
     assert "numba" not in _loaded_after(_run_main("replay", "--help"))
+
+
+def test_replay_as_a_program_prints_what_main_returns_and_keeps_exit_codes(run_cli, cli, tmp_path):
+    """`replay` run as the program skips the interpreter teardown (`_exit_now`): its output and exit codes
+    must be those of the in-process call, including the one-message exit 2 on bad input."""
+    trace = tmp_path / "one_mac.trace"
+    trace.write_text("AiM MAC_ABK 64 0x80000000 0\nAiM EOC\n")
+    argv = ("replay", trace, "--hardware", "aim-32ch", "--refresh", "off", "--json")
+    rc, out, err = run_cli(*argv)
+    assert (rc, err) == (0, "")
+    assert (rc, out, err) == cli(*argv)
+    # the public AiM simulator on this trace (shared/reference/aim_calibration/expected.csv, micro_a): 185 cycles,
+    # ACT16 x 1 and MAC16 x 64
+    assert json.loads(out)["cycles"] == 185 and json.loads(out)["commands"] == {"ACT16": 1, "MAC16": 64}
+    rc, out, err = run_cli("replay", trace, "--hardware", "no-such-preset")
+    assert rc == 2 and out == ""
+    assert err.startswith("pimsim: error: unknown hardware preset 'no-such-preset'") and "aim-32ch" in err
