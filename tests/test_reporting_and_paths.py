@@ -280,9 +280,10 @@ def test_watchdog_fallback_exits_when_the_parent_dies(tmp_path):
     script = textwrap.dedent("""
         import os, sys, threading, time
         from pimsim.experiments.executors import _watch_parent
+        parent = os.getpid()  # before the fork: the parent may exit before the child reads getppid()
         pid = os.fork()
         if pid == 0:
-            threading.Thread(target=_watch_parent, args=(os.getppid(), 0.1), daemon=True).start()
+            threading.Thread(target=_watch_parent, args=(parent, 0.1), daemon=True).start()
             time.sleep(60)
             os._exit(0)
         print(pid, flush=True)
