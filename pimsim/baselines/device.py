@@ -48,6 +48,17 @@ class PowerModel(_Strict):
         return self
 
 
+class Interconnect(_Strict):
+    """The device-to-device link of tensor-parallel groups (NVLink): one direction's bandwidth per device, a
+    latency per ring hop, and the energy per bit moved."""
+
+    name: str = Field(min_length=1)
+    bytes_per_s: PositiveFloat = Field(le=1e14, description="per device, one direction")
+    hop_latency_s: float = Field(ge=0, le=1e-3, description="latency of one ring step")
+    pj_per_bit: float = Field(ge=0, le=100)
+    source: str = Field(min_length=1)
+
+
 class DevicePreset(_Strict):
     """One GPU or CPU as a roofline per kernel plus a per-kernel overhead (see `pimsim.baselines.model`)."""
 
@@ -72,6 +83,7 @@ class DevicePreset(_Strict):
     kernel_overhead_s: dict[Mode, float] = Field(description="time added per kernel launch, per mode")
     default_mode: Mode
     power: PowerModel
+    interconnect: Interconnect | None = Field(None, description="device-to-device link for tensor parallelism")
     fit: dict[str, Any] | None = Field(None, description="what `pimsim baseline fit` fitted this preset on")
     notes: dict[str, str] = Field(default_factory=dict, description="field -> where its value came from")
 

@@ -14,6 +14,14 @@ that cross from memory- to compute-bound are exact.
 Energy (per-work model, `PowerModel`): (idle_w + active_w) x time + energy_per_byte_j x bytes +
 energy_per_flop_j x FLOPs.
 
+Tensor parallelism (`num_devices` N > 1, Megatron-style; needs the preset's `interconnect`): the weight
+matmuls, attention and KV appends split N ways (their FLOPs and bytes per device / N, the attention
+streams too); norms, activations, residuals and embeddings stay whole on every device [simplification:
+a pessimistic bound]; each layer adds two all-reduces of the step's activations (tokens x hidden), each a
+ring over the N devices: 2 (N-1)/N x bytes / bytes_per_s + 2 (N-1) x hop_latency_s. Energy: N devices'
+idle and active power over the time, the per-byte and per-FLOP energy of all devices' work, and the
+interconnect's bytes x 8 x pj_per_bit. Capacity: weights / N + KV cache / N per device.
+
 Capacity (`check_capacity`, run by `run_baseline` so every caller gets it): every weight copy the
 workload holds at once (`Workload.resident_copies`: one per model, plus an implicit PRM's reference
 model) at `dtype_bytes` per parameter, plus each copy's KV cache for the most sequences and the longest
@@ -31,7 +39,7 @@ import numpy as np
 
 from pimsim.baselines.device import DevicePreset, load_device
 from pimsim.baselines.kernels import CATEGORIES, KernelTable, kernel_table
-from pimsim.errors import CapacityError
+from pimsim.errors import CapacityError, ConfigError
 from pimsim.result import PhaseResult, Result
 
 
@@ -80,11 +88,43 @@ def evaluate(table: KernelTable, steps: int, device: DevicePreset, overhead_s: f
     )
 
 
-def phase_cost(phase, device: DevicePreset, overhead_s: float) -> PhaseCost:
-    """`evaluate` for a workload `Phase`."""
+SHARDED = ("weight_matmul", "attention", "kv_append")  # kernel categories tensor parallelism splits
+
+
+def shard(table: KernelTable, num_devices: int) -> KernelTable:
+    """One device's kernels of a tensor-parallel group: the `SHARDED` categories' FLOPs, bytes and attention
+    streams / N (module docstring)."""
+    if num_devices == 1:
+        return table
+    split = np.array([c in SHARDED for c in table.categories])
+    factor = np.where(split, 1.0 / num_devices, 1.0)
+    return KernelTable(table.names, table.categories, table.count,
+                       table.flops0 * factor, table.flops_slope * factor, table.bytes0 * factor,
+                       table.bytes_slope * factor, np.where(split, table.streams / num_devices, table.streams))
+
+
+def allreduce_s(nbytes: float, num_devices: int, device: DevicePreset) -> float:
+    """One ring all-reduce of `nbytes` over `num_devices` devices on the preset's interconnect."""
+    link = device.interconnect
+    n = num_devices
+    return 2 * (n - 1) / n * nbytes / link.bytes_per_s + 2 * (n - 1) * link.hop_latency_s
+
+
+def phase_cost(phase, device: DevicePreset, overhead_s: float, num_devices: int = 1) -> PhaseCost:
+    """`evaluate` for a workload `Phase` (on one device of a tensor-parallel group of `num_devices`; the
+    group's all-reduces are in `breakdown_s["allreduce"]`)."""
     table = kernel_table(phase.model, phase.new_tokens, phase.past_context, phase.batch, phase.steps,
                          device.dtype_bytes, phase.head_positions, device.fused_attention)
-    return evaluate(table, phase.steps, device, overhead_s)
+    cost = evaluate(shard(table, num_devices), phase.steps, device, overhead_s)
+    if num_devices == 1:
+        return cost
+    m = phase.model
+    activations = phase.batch * phase.new_tokens * m.hidden * device.dtype_bytes
+    ar = 2 * m.layers * allreduce_s(activations, num_devices, device)  # per step
+    breakdown = dict(cost.breakdown_s)
+    breakdown["allreduce"] = ar * phase.steps
+    return PhaseCost(step_time_s=cost.step_time_s + ar, breakdown_s=breakdown, flops=cost.flops,
+                     bytes=cost.bytes, kernels=cost.kernels, memory_bound_s=cost.memory_bound_s)
 
 
 def energy_j(device: DevicePreset, time_s: float, moved_bytes: float, flops: float) -> dict[str, float]:
@@ -119,13 +159,19 @@ def required_bytes(workload, device: DevicePreset) -> list[tuple[str, dict[str, 
     return out
 
 
-def check_capacity(workload, device: DevicePreset) -> None:
-    """CapacityError (byte counts: weights, KV cache, total, available) unless the workload fits `device`."""
+def check_capacity(workload, device: DevicePreset, num_devices: int = 1) -> None:
+    """CapacityError (byte counts: weights, KV cache, total, available) unless the workload fits `device`
+    (each of `num_devices` tensor-parallel devices holding 1/N of the weights and of the KV cache)."""
     need = required_bytes(workload, device)
-    weights = sum(n["weights_bytes"] for _, n in need)
-    kv = sum(n["kv_cache_bytes"] for _, n in need)
+    weights = -(-sum(n["weights_bytes"] for _, n in need) // num_devices)
+    kv = -(-sum(n["kv_cache_bytes"] for _, n in need) // num_devices)
     if weights + kv <= device.memory_bytes:
         return
+    if num_devices > 1:
+        raise CapacityError(
+            f"workload does not fit {num_devices} x {device.name}: each device holds weights {weights:,} + KV "
+            f"cache {kv:,} = {weights + kv:,} bytes (1/{num_devices} of each) but has {device.memory_bytes:,} "
+            "bytes (memory_bytes); use more devices, fewer sequences or a shorter context")
     copies = {c.label: c for c in workload.resident_copies()}
     parts = "; ".join(f"{label}: weights {n['weights_bytes']:,} + KV cache {n['kv_cache_bytes']:,} for "
                       f"{copies[label].sequences} sequence(s) x {copies[label].context} tokens" for label, n in need)
@@ -135,7 +181,7 @@ def check_capacity(workload, device: DevicePreset) -> None:
         "bytes (memory_bytes); use a device with more memory, fewer sequences or a shorter context")
 
 
-def run_baseline(workload, device: str | DevicePreset, mode: str | None = None) -> Result:
+def run_baseline(workload, device: str | DevicePreset, mode: str | None = None, num_devices: int = 1) -> Result:
     """Time and energy of every phase of `workload` on `device` (a preset name, YAML path or preset).
 
     `mode`: "graph" or "eager" (default: the device's `default_mode`). CapacityError if the workload's
@@ -144,7 +190,12 @@ def run_baseline(workload, device: str | DevicePreset, mode: str | None = None) 
     """
     dev = load_device(device)
     mode, overhead = dev.overhead_s(mode)
-    check_capacity(workload, dev)
+    if not isinstance(num_devices, int) or isinstance(num_devices, bool) or not 1 <= num_devices <= 1024:
+        raise ConfigError(f"num_devices must be a whole number from 1 to 1024, got {num_devices!r}")
+    if num_devices > 1 and dev.interconnect is None:
+        raise ConfigError(f"device {dev.name} has no interconnect: for tensor parallelism over {num_devices} "
+                          "devices its preset needs `interconnect:` (bandwidth, hop latency, pJ/bit)")
+    check_capacity(workload, dev, num_devices)
     phases = []
     total_s = 0.0
     total_j = 0.0
@@ -153,23 +204,31 @@ def run_baseline(workload, device: str | DevicePreset, mode: str | None = None) 
     flops = moved = mem_s = 0.0
     kernels = 0
     for ph in workload.phases:
-        cost = phase_cost(ph, dev, overhead)
+        cost = phase_cost(ph, dev, overhead, num_devices)
         t = float(cost.step_time_s.sum())
         e = energy_j(dev, t, cost.bytes, cost.flops)
+        if num_devices > 1:  # every device of the group, and the all-reduces' link traffic
+            e = {k: v * num_devices for k, v in e.items()}
+            ring_bytes = 2 * (num_devices - 1) * ph.batch * ph.new_tokens * ph.model.hidden * dev.dtype_bytes
+            e["interconnect"] = 2 * ph.model.layers * ph.steps * ring_bytes * 8 * dev.interconnect.pj_per_bit * 1e-12
         phases.append(PhaseResult.of(ph, t, sum(e.values()), cost.breakdown_s, e))
         total_s += t
         total_j += sum(e.values())
         for k, v in cost.breakdown_s.items():
-            breakdown_s[k] += v
+            breakdown_s[k] = breakdown_s.get(k, 0.0) + v
         for k, v in e.items():
             breakdown_j[k] = breakdown_j.get(k, 0.0) + v
         flops += cost.flops
         moved += cost.bytes
         kernels += cost.kernels
         mem_s += cost.memory_bound_s
-    kernel_s = total_s - breakdown_s["kernel_overhead"]
+    kernel_s = total_s - breakdown_s["kernel_overhead"] - breakdown_s.get("allreduce", 0.0)
+    config = {"baseline": {"device": dev.model_dump(mode="json"), "mode": mode},
+              "workload": workload_config(workload), "models": sorted({p.model.name for p in workload.phases})}
+    if num_devices > 1:
+        config["baseline"]["num_devices"] = num_devices
     return Result(
-        machine=dev.name,
+        machine=dev.name if num_devices == 1 else f"{dev.name} x{num_devices}",
         latency_s=total_s,
         energy_j=total_j,
         tokens=result_tokens(workload),
@@ -178,7 +237,5 @@ def run_baseline(workload, device: str | DevicePreset, mode: str | None = None) 
         phases=tuple(phases),
         counters={"flops": flops, "bytes": moved, "kernels": float(kernels),
                   "memory_bound_fraction": mem_s / kernel_s if kernel_s > 0 else 0.0},
-        config={"baseline": {"device": dev.model_dump(mode="json"), "mode": mode},
-                "workload": workload_config(workload),
-                "models": sorted({p.model.name for p in workload.phases})},
+        config=config,
     )

@@ -29,6 +29,8 @@ def add_parser(sub) -> None:
     p.add_argument("--device", metavar="NAME|FILE.yaml", help="device preset (see `pimsim baseline devices`)")
     p.add_argument("--mode", choices=MODES, help="graph (whole step captured) or eager (framework overhead "
                                                   "per kernel); default: the device's default")
+    p.add_argument("--num-devices", type=int, default=1, metavar="N",
+                   help="tensor-parallel devices (Megatron-style; the preset's interconnect joins them)")
     p.add_argument("--measured", metavar="PHASES.csv",
                    help="use measured per-phase figures (columns phase,latency_s,energy_j) instead of a device")
     p.add_argument("--json", action="store_true", help="print the Result as JSON")
@@ -70,11 +72,11 @@ def _run(args) -> int:
         raise ConfigError("baseline: give one model (--model or --model-config)")
     workload = expand(spec, models[0]) if models else expand(spec)
     if args.measured:
-        if args.mode:
-            raise ConfigError("baseline: --mode applies to a --device, not to --measured figures")
+        if args.mode or args.num_devices != 1:
+            raise ConfigError("baseline: --mode and --num-devices apply to a --device, not to --measured figures")
         result = measured_baseline(workload, args.measured)
     else:
-        result = run_baseline(workload, args.device, args.mode)
+        result = run_baseline(workload, args.device, args.mode, args.num_devices)
     if args.json:
         print_json(result.to_dict())
         return 0
