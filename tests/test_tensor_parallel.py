@@ -66,3 +66,27 @@ def test_bad_device_counts_and_devices_without_interconnect_exit_2(cli):
     rc, _, err = cli("baseline", "--device", "h100-sxm", "--num-devices", "0", "--model", "gpt2-small",
                      "--workload", "generate", "--prompt", "8", "--generate", "2")
     assert rc == 2 and "num_devices must be a whole number from 1 to 1024" in err
+
+
+def test_a_system_device_with_count_is_the_tensor_parallel_baseline(tmp_path):
+    """`count: 2` on a system's GPU entry: gpu-only equals `run_baseline(..., num_devices=2)`; the 72B model
+    that does not fit one H100 runs."""
+    import yaml
+
+    from pimsim.engine import simulate
+
+    system = {"kind": "system", "name": "2xh100-aim",
+              "devices": {"gpu": {"device": "h100-sxm", "count": 2}, "pim": {"pim": "aim-32ch"}},
+              "links": {"pcie": {"between": ["gpu", "pim"], "bytes_per_s": 6.3e10, "latency_ns": 1000,
+                                 "pj_per_bit": 4.4}}}
+    path = tmp_path / "2xh100.yaml"
+    path.write_text(yaml.safe_dump(system))
+    spec = GenerateSpec(prompt=256, generate=9, batch=4)
+    sys_result = simulate("qwen2.5-math-prm-72b", str(path), "gpu-only", spec)
+    alone = _run("qwen2.5-math-prm-72b", 2, spec)
+    assert sys_result.latency_s == alone.latency_s
+    assert sys_result.breakdown_j["gpu.interconnect"] == pytest.approx(alone.breakdown_j["interconnect"])
+    system["devices"]["pim"]["count"] = 2
+    path.write_text(yaml.safe_dump(system))
+    with pytest.raises(ConfigError, match="count: apply to a device"):
+        simulate("gpt2-small", str(path), "gpu-only", GenerateSpec(prompt=8, generate=2))

@@ -110,17 +110,41 @@ def allreduce_s(nbytes: float, num_devices: int, device: DevicePreset) -> float:
     return 2 * (n - 1) / n * nbytes / link.bytes_per_s + 2 * (n - 1) * link.hop_latency_s
 
 
+def allreduce_per_step_s(phase, device: DevicePreset, num_devices: int) -> float:
+    """The two ring all-reduces per layer of one step of `phase` over a tensor-parallel group."""
+    if num_devices == 1:
+        return 0.0
+    activations = phase.batch * phase.new_tokens * phase.model.hidden * device.dtype_bytes
+    return 2 * phase.model.layers * allreduce_s(activations, num_devices, device)
+
+
+def group_energy_j(phase, device: DevicePreset, cost: PhaseCost, time_s: float, num_devices: int = 1
+                   ) -> dict[str, float]:
+    """`energy_j` of one device, for a group of `num_devices`: every device's share, plus the interconnect
+    energy of the all-reduces (each ring moves 2 (N-1) x the activations over the links)."""
+    e = energy_j(device, time_s, cost.bytes, cost.flops)
+    if num_devices == 1:
+        return e
+    e = {k: v * num_devices for k, v in e.items()}
+    ring_bytes = 2 * (num_devices - 1) * phase.batch * phase.new_tokens * phase.model.hidden * device.dtype_bytes
+    e["interconnect"] = 2 * phase.model.layers * phase.steps * ring_bytes * 8 * device.interconnect.pj_per_bit * 1e-12
+    return e
+
+
 def phase_cost(phase, device: DevicePreset, overhead_s: float, num_devices: int = 1) -> PhaseCost:
     """`evaluate` for a workload `Phase` (on one device of a tensor-parallel group of `num_devices`; the
     group's all-reduces are in `breakdown_s["allreduce"]`)."""
     table = kernel_table(phase.model, phase.new_tokens, phase.past_context, phase.batch, phase.steps,
                          device.dtype_bytes, phase.head_positions, device.fused_attention)
-    cost = evaluate(shard(table, num_devices), phase.steps, device, overhead_s)
+    return with_allreduce(evaluate(shard(table, num_devices), phase.steps, device, overhead_s), phase, device,
+                          num_devices)
+
+
+def with_allreduce(cost: PhaseCost, phase, device: DevicePreset, num_devices: int) -> PhaseCost:
+    """`cost` of one device of a tensor-parallel group plus the group's all-reduces (`breakdown_s["allreduce"]`)."""
     if num_devices == 1:
         return cost
-    m = phase.model
-    activations = phase.batch * phase.new_tokens * m.hidden * device.dtype_bytes
-    ar = 2 * m.layers * allreduce_s(activations, num_devices, device)  # per step
+    ar = allreduce_per_step_s(phase, device, num_devices)
     breakdown = dict(cost.breakdown_s)
     breakdown["allreduce"] = ar * phase.steps
     return PhaseCost(step_time_s=cost.step_time_s + ar, breakdown_s=breakdown, flops=cost.flops,
@@ -206,11 +230,7 @@ def run_baseline(workload, device: str | DevicePreset, mode: str | None = None, 
     for ph in workload.phases:
         cost = phase_cost(ph, dev, overhead, num_devices)
         t = float(cost.step_time_s.sum())
-        e = energy_j(dev, t, cost.bytes, cost.flops)
-        if num_devices > 1:  # every device of the group, and the all-reduces' link traffic
-            e = {k: v * num_devices for k, v in e.items()}
-            ring_bytes = 2 * (num_devices - 1) * ph.batch * ph.new_tokens * ph.model.hidden * dev.dtype_bytes
-            e["interconnect"] = 2 * ph.model.layers * ph.steps * ring_bytes * 8 * dev.interconnect.pj_per_bit * 1e-12
+        e = group_energy_j(ph, dev, cost, t, num_devices)
         phases.append(PhaseResult.of(ph, t, sum(e.values()), cost.breakdown_s, e))
         total_s += t
         total_j += sum(e.values())

@@ -44,6 +44,7 @@ class _Device:
     preset: object = None  # DevicePreset (device)
     mode: str | None = None
     overhead_s: float = 0.0
+    count: int = 1  # GPU/CPU: devices of the tensor-parallel group
     busy_s: float = 0.0
     energy: dict[str, float] = field(default_factory=dict)
 
@@ -51,7 +52,7 @@ class _Device:
         if self.kind == "pim":
             e = self.hw.energy
             return self.hw.dram.channels * e.background_w_per_channel + e.asic_static_w
-        return self.preset.power.idle_w
+        return self.preset.power.idle_w * self.count
 
 
 def resolve_devices(system: SystemConfig, source: str, mapping, exact: bool) -> dict[str, _Device]:
@@ -71,7 +72,9 @@ def resolve_devices(system: SystemConfig, source: str, mapping, exact: bool) -> 
             else:
                 dev = load_device(entry.device)
                 mode, overhead = dev.overhead_s(entry.mode)
-                out[name] = _Device(name, "device", preset=dev, mode=mode, overhead_s=overhead)
+                if entry.count > 1 and dev.interconnect is None:
+                    raise ConfigError(f"count: {entry.count} devices of {dev.name} need its preset's interconnect:")
+                out[name] = _Device(name, "device", preset=dev, mode=mode, overhead_s=overhead, count=entry.count)
         except PimsimError as exc:
             raise type(exc)(f"{where}: {exc}") from None
     return out
@@ -114,7 +117,7 @@ def _check_capacity(workload, placed: list, devices: dict[str, _Device], source:
             need[name].append((c.label, weights, kv))
     for name, parts in need.items():
         dev = devices[name]
-        have = dev.hw.capacity_bytes if dev.kind == "pim" else dev.preset.memory_bytes
+        have = dev.hw.capacity_bytes if dev.kind == "pim" else dev.preset.memory_bytes * dev.count
         total = sum(w + k for _, w, k in parts)
         if total > have:
             detail = "; ".join(f"{label}: weights {w:,} + KV cache {k:,}" for label, w, k in parts)
@@ -149,17 +152,17 @@ def _link(system: SystemConfig, source: str, a: str, b: str, why: str):
 
 
 def _whole_phase(ph, dev: _Device) -> _Part:
-    from pimsim.baselines.model import energy_j, phase_cost
+    from pimsim.baselines.model import group_energy_j, phase_cost
     from pimsim.engine.energy import system_energy_j
     from pimsim.engine.tally import clean
 
     if dev.kind == "pim":
         tally, wall = dev.sim.phase(ph)
         return _Part(dev.name, wall, clean(tally.seconds), clean(system_energy_j(dev.hw, tally, wall)), tally)
-    cost = phase_cost(ph, dev.preset, dev.overhead_s)
+    cost = phase_cost(ph, dev.preset, dev.overhead_s, dev.count)
     wall = float(cost.step_time_s.sum())
     return _Part(dev.name, wall, {k: v for k, v in cost.breakdown_s.items() if v},
-                 clean(energy_j(dev.preset, wall, cost.bytes, cost.flops)))
+                 clean(group_energy_j(ph, dev.preset, cost, wall, dev.count)))
 
 
 def _split_phase(ph, gpu: _Device, pim: _Device, link_entry) -> list[_Part]:
@@ -170,7 +173,7 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry) -> list[_Part]:
     import numpy as np
 
     from pimsim.baselines.kernels import KernelTable, kernel_table
-    from pimsim.baselines.model import energy_j, evaluate
+    from pimsim.baselines.model import evaluate, group_energy_j, shard, with_allreduce
     from pimsim.engine.energy import system_energy_j
     from pimsim.engine.tally import Tally, clean
 
@@ -182,10 +185,10 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry) -> list[_Part]:
                       tuple(c for c, k in zip(table.categories, keep) if k),
                       *(getattr(table, f)[keep] for f in ("count", "flops0", "flops_slope", "bytes0",
                                                           "bytes_slope", "streams")))
-    cost = evaluate(sub, ph.steps, dev, gpu.overhead_s)
+    cost = with_allreduce(evaluate(shard(sub, gpu.count), ph.steps, dev, gpu.overhead_s), ph, dev, gpu.count)
     gpu_s = float(cost.step_time_s.sum())
     parts = [_Part(gpu.name, gpu_s, {k: v for k, v in cost.breakdown_s.items() if v},
-                   clean(energy_j(dev, gpu_s, cost.bytes, cost.flops)))]
+                   clean(group_energy_j(ph, dev, cost, gpu_s, gpu.count)))]
     # PIM: every sequence's attention ops of every token (contexts as the serial PIM schedule walks them)
     mapper = pim.sim.mapper(ph.model)
     per_ctx: dict[int, int] = defaultdict(int)

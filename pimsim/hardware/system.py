@@ -42,6 +42,8 @@ class DeviceEntry(_Strict):
     device: str | None = Field(None, description="GPU/CPU device preset name or YAML path (pimsim baseline)")
     overrides: dict[str, Any] = Field(default_factory=dict, description="PIM only: fields merged onto the preset")
     mode: Literal["graph", "eager"] | None = Field(None, description="GPU/CPU only: execution mode")
+    count: int = Field(1, ge=1, le=1024, description="GPU/CPU only: a tensor-parallel group of that many "
+                       "devices over the preset's interconnect (pimsim baseline --num-devices)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "DeviceEntry":
@@ -49,8 +51,8 @@ class DeviceEntry(_Strict):
             raise ValueError("give exactly one of pim: (a PIM hardware preset) or device: (a GPU/CPU preset)")
         if self.device is not None and self.overrides:
             raise ValueError("overrides: apply to a pim: device only")
-        if self.pim is not None and self.mode is not None:
-            raise ValueError("mode: applies to a device: (GPU/CPU) only")
+        if self.pim is not None and (self.mode is not None or self.count != 1):
+            raise ValueError("mode: and count: apply to a device: (GPU/CPU) only")
         return self
 
     @property
