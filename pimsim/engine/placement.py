@@ -165,53 +165,101 @@ def _whole_phase(ph, dev: _Device) -> _Part:
                  clean(group_energy_j(ph, dev.preset, cost, wall, dev.count)))
 
 
-def _split_phase(ph, gpu: _Device, pim: _Device, link_entry) -> list[_Part]:
-    """Weights on `gpu` for the whole batch, attention on `pim` sequence by sequence, and the per-layer
-    q/k/v and attention-output transfers over the link (module docstring)."""
+def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = False
+                 ) -> tuple[list[_Part], float]:
+    """(parts, wall seconds) of a phase split by op class: weights on `gpu` for the whole batch (or per
+    sub-batch), attention on `pim` sequence by sequence, and the per-layer q/k/v and attention-output
+    transfers over the link (module docstring). `overlapped` (mapping overlap: pipelined, batch >= 2): the
+    batch runs as two sub-batches whose layers alternate between the GPU and PIM (NeuPIMs' sub-batch
+    interleaving), timed by `schedule.pipelined_makespan`; the GPU then reads the weights once per sub-batch."""
     from collections import defaultdict
+
+    from pimsim.engine.schedule import pipelined_makespan
+    from pimsim.engine.tally import Tally
+
+    subs = [ph.batch] if not overlapped or ph.batch < 2 else [(ph.batch + 1) // 2, ph.batch // 2]
+    name, link = link_entry
+    m = ph.model
+    dtype = gpu.preset.dtype_bytes
+    mapper = pim.sim.mapper(ph.model)
+    per_seq: dict[int, Tally] = {}  # context -> one sequence's attention ops of one layer
+
+    def attention(ctx: int) -> Tally:
+        if ctx not in per_seq:
+            per_seq[ctx] = pim.sim._walk(mapper.map_token(ctx, head=False).layer_dynamic, None)[0]
+        return per_seq[ctx]
+
+    gpu_parts, pim_tally, link_bytes, link_s = [], Tally(), 0.0, 0.0
+    chains_per_step: list[list[list[tuple[str, float]]]] = [[] for _ in range(ph.steps)]
+    for b in subs:
+        cost, energy = _gpu_without_attention(ph, gpu, b)
+        gpu_parts.append((cost, energy))
+        to_pim = b * ph.new_tokens * (m.heads + 2 * m.kv_heads) * m.head_dim * dtype  # per layer
+        back = b * ph.new_tokens * m.heads * m.head_dim * dtype
+        hop = link.latency_ns * 1e-9
+        for s in range(ph.steps):
+            attn = Tally()
+            for i in range(ph.new_tokens):
+                attn.add(attention(ph.past_context + s * ph.new_tokens + i + 1), b)
+            pim_tally.add(attn, m.layers)
+            link_bytes += (to_pim + back) * m.layers
+            link_s += ((to_pim + back) / link.bytes_per_s + 2 * hop) * m.layers
+            g = float(cost.step_time_s[s]) / m.layers  # the step's GPU kernels spread evenly over layers
+            layer = [("gpu", g), ("link", to_pim / link.bytes_per_s + hop), ("pim", attn.total_s),
+                     ("link", back / link.bytes_per_s + hop)]
+            chains_per_step[s].append(layer * m.layers)
+    gpu_s = sum(float(c.step_time_s.sum()) for c, _ in gpu_parts)
+    gpu_seconds: dict[str, float] = {}
+    gpu_energy: dict[str, float] = {}
+    for c, e in gpu_parts:
+        for k, v in c.breakdown_s.items():
+            if v:
+                gpu_seconds[k] = gpu_seconds.get(k, 0.0) + v
+        for k, v in e.items():
+            gpu_energy[k] = gpu_energy.get(k, 0.0) + v
+    pim_s = pim_tally.total_s
+    parts = [_Part(gpu.name, gpu_s, gpu_seconds, gpu_energy),
+             _Part(pim.name, pim_s, _clean(pim_tally.seconds), _clean(_pim_energy(pim, pim_tally, pim_s)), pim_tally),
+             _Part(name, link_s, {"qkv_and_outputs": link_s},
+                   {"qkv_and_outputs": link_bytes * 8 * link.pj_per_bit * 1e-12}, link_bytes=link_bytes)]
+    if len(subs) == 1:
+        return parts, gpu_s + pim_s + link_s
+    return parts, sum(pipelined_makespan(chains) for chains in chains_per_step)
+
+
+def _gpu_without_attention(ph, gpu: _Device, batch: int):
+    """(cost, energy) of every GPU kernel of `ph` but attention and the KV appends, for `batch` sequences."""
+    from dataclasses import replace as dc_replace
 
     import numpy as np
 
     from pimsim.baselines.kernels import KernelTable, kernel_table
     from pimsim.baselines.model import evaluate, group_energy_j, shard, with_allreduce
-    from pimsim.engine.energy import system_energy_j
-    from pimsim.engine.tally import Tally, clean
+    from pimsim.engine.tally import clean
 
     dev = gpu.preset
-    table = kernel_table(ph.model, ph.new_tokens, ph.past_context, ph.batch, ph.steps, dev.dtype_bytes,
+    part = dc_replace(ph, batch=batch)
+    table = kernel_table(ph.model, ph.new_tokens, ph.past_context, batch, ph.steps, dev.dtype_bytes,
                          ph.head_positions, dev.fused_attention)
     keep = np.array([c not in ("attention", "kv_append") for c in table.categories])
     sub = KernelTable(tuple(n for n, k in zip(table.names, keep) if k),
                       tuple(c for c, k in zip(table.categories, keep) if k),
                       *(getattr(table, f)[keep] for f in ("count", "flops0", "flops_slope", "bytes0",
                                                           "bytes_slope", "streams")))
-    cost = with_allreduce(evaluate(shard(sub, gpu.count), ph.steps, dev, gpu.overhead_s), ph, dev, gpu.count)
-    gpu_s = float(cost.step_time_s.sum())
-    parts = [_Part(gpu.name, gpu_s, {k: v for k, v in cost.breakdown_s.items() if v},
-                   clean(group_energy_j(ph, dev, cost, gpu_s, gpu.count)))]
-    # PIM: every sequence's attention ops of every token (contexts as the serial PIM schedule walks them)
-    mapper = pim.sim.mapper(ph.model)
-    per_ctx: dict[int, int] = defaultdict(int)
-    for s in range(ph.steps):
-        for i in range(ph.new_tokens):
-            per_ctx[ph.past_context + s * ph.new_tokens + i + 1] += ph.batch
-    tally = Tally()
-    for ctx, count in sorted(per_ctx.items()):
-        step = mapper.map_token(ctx, head=False)
-        t, _ = pim.sim._walk(step.layer_dynamic, None)
-        tally.add(t, count * step.layers)
-    pim_s = tally.total_s
-    parts.append(_Part(pim.name, pim_s, clean(tally.seconds), clean(system_energy_j(pim.hw, tally, pim_s)), tally))
-    # link: per layer and step, q/k/v of every new token to PIM, attention outputs back
-    name, link = link_entry
-    m = ph.model
-    tokens = ph.batch * ph.new_tokens * ph.steps
-    nbytes = tokens * m.layers * (m.heads + 2 * m.kv_heads + m.heads) * m.head_dim * dev.dtype_bytes
-    transfers = 2 * m.layers * ph.steps
-    link_s = nbytes / link.bytes_per_s + transfers * link.latency_ns * 1e-9
-    parts.append(_Part(name, link_s, {"qkv_and_outputs": link_s},
-                       {"qkv_and_outputs": nbytes * 8 * link.pj_per_bit * 1e-12}, link_bytes=nbytes))
-    return parts
+    cost = with_allreduce(evaluate(shard(sub, gpu.count), ph.steps, dev, gpu.overhead_s), part, dev, gpu.count)
+    return cost, clean(group_energy_j(part, dev, cost, float(cost.step_time_s.sum()), gpu.count))
+
+
+def _clean(d):
+    from pimsim.engine.tally import clean
+
+    return clean(d)
+
+
+def _pim_energy(pim: _Device, tally, seconds: float):
+    from pimsim.engine.energy import system_energy_j
+
+    return system_energy_j(pim.hw, tally, seconds)
 
 
 def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact: bool = False,
@@ -241,6 +289,7 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
         key = (ph.model, ph.weight_copy)
         prev = holder.get(key)
         move_s = move_j = 0.0
+        lname = None
         if ph.past_context > 0 and prev is not None and prev[1] != kv_device:
             lname, link = _link(system, source, prev[1], kv_device, f"phase {ph.name} continues the KV cache "
                                 f"that {prev[0].name} left on {prev[1]}")
@@ -251,14 +300,16 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
             link_s[lname] = link_s.get(lname, 0.0) + move_s
             book(f"link.{lname}", {"kv_handoff": move_s}, {"kv_handoff": move_j})
         if isinstance(where, dict):
-            parts = _split_phase(ph, devices[where["weights"]], devices[where["attention"]],
-                                 _link(system, source, where["weights"], where["attention"],
-                                       f"phase {ph.name} splits weights and attention"))
+            parts, wall = _split_phase(ph, devices[where["weights"]], devices[where["attention"]],
+                                       _link(system, source, where["weights"], where["attention"],
+                                             f"phase {ph.name} splits weights and attention"),
+                                       overlapped=mapping.overlap == "pipelined")
         else:
             parts = [_whole_phase(ph, devices[where])]
-        phase_s, phase_j = move_s, move_j
-        phase_seconds: dict[str, float] = {}
-        phase_energy: dict[str, float] = {}
+            wall = parts[0].busy_s
+        phase_s, phase_j = move_s + wall, move_j
+        phase_seconds: dict[str, float] = {f"link.{lname}.kv_handoff": move_s} if move_s else {}
+        phase_energy: dict[str, float] = {f"link.{lname}.kv_handoff": move_j} if move_s else {}
         for part in parts:
             if part.device in devices:
                 devices[part.device].busy_s += part.busy_s
@@ -269,7 +320,6 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
             book(prefix, part.seconds, part.energy)
             phase_seconds.update({f"{prefix}.{k}": v for k, v in part.seconds.items()})
             phase_energy.update({f"{prefix}.{k}": v for k, v in part.energy.items()})
-            phase_s += part.busy_s
             phase_j += sum(part.energy.values())
             if part.tally is not None:
                 for k, v in part.tally.commands.items():
