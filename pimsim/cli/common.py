@@ -11,16 +11,19 @@ from pimsim.errors import ConfigError
 from pimsim.models import ModelConfig, load_model
 from pimsim.util.config_io import read_yaml
 from pimsim.workloads import KINDS, parse_workload
-from pimsim.workloads.spec import BeamSearchSpec, BestOfNSpec, GenerateSpec, PrmScoreSpec, workload_adapter
+from pimsim.workloads.spec import (BeamSearchSpec, BestOfNSpec, GenerateSpec, McAnnotateSpec, PrmScoreSpec,
+                                    workload_adapter)
 
 _SPEC_BY_KIND = {"generate": GenerateSpec, "prm-score": PrmScoreSpec, "best-of-n": BestOfNSpec,
+                 "mc-annotate": McAnnotateSpec,
                  "beam-search": BeamSearchSpec}
 # spec field -> CLI flag
 _FLAGS = {
     "prompt": "--prompt", "generate": "--generate", "batch": "--batch", "solutions": "--solutions",
     "question_tokens": "--question-tokens", "steps": "--steps", "step_tokens": "--step-tokens",
     "scoring": "--scoring", "verify_tokens": "--verify-tokens", "policy": "--policy", "prm": "--prm",
-    "n": "--n", "beam_width": "--beam-width", "expansions": "--expansions", "prefix_reuse": "--prefix-reuse",
+    "n": "--n", "rollouts": "--rollouts", "beam_width": "--beam-width", "expansions": "--expansions",
+    "prefix_reuse": "--prefix-reuse",
 }
 
 
@@ -54,13 +57,14 @@ def add_workload_args(parser: argparse.ArgumentParser, *, required: bool = True)
     g.add_argument("--scoring", choices=["single-pass", "per-step-prefix", "implicit", "generative"],
                    help="how the PRM scores (default single-pass)")
     g.add_argument("--verify-tokens", type=int, help="generative scoring: verification tokens (default 1024)")
-    g.add_argument("--policy", metavar="MODEL", help="best-of-n / beam-search: policy model")
+    g.add_argument("--policy", metavar="MODEL", help="best-of-n / beam-search / mc-annotate: policy model")
     g.add_argument("--prm", metavar="MODEL", help="best-of-n / beam-search: reward model")
     g.add_argument("--n", type=int, help="best-of-n: samples")
     g.add_argument("--beam-width", type=int, help="beam-search: beams kept")
     g.add_argument("--expansions", type=int, help="beam-search: candidates per beam and step")
     g.add_argument("--prefix-reuse", action="store_true", default=None,
                    help="beam-search: the PRM reuses the KV cache of the kept prefix")
+    g.add_argument("--rollouts", type=int, help="mc-annotate: completions decoded from each step boundary")
 
 
 # model fields a workload file may name, and the flags that name the same thing

@@ -51,7 +51,9 @@ def _explain(args) -> int:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(rows).to_csv(args.csv, index=False)
     if args.json:
-        print_json({"workload": spec.model_dump(), "phases": rows})
+        totals = {"generated_tokens": sum(w.generated_tokens for w in workloads),
+                  "result_tokens": sum(w.result_tokens for w in workloads)}
+        print_json({"workload": spec.model_dump(), "phases": rows, **totals})
         return 0
     table = [(r["model"], r["phase"], r["batch"], f"{r['context_start']}-{r['context_end']}", r["steps"],
               r["tokens"], r["flops"] / 1e9, r["weight_bytes"] / 1e6, r["kv_read_bytes"] / 1e6,

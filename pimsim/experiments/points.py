@@ -156,7 +156,7 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
                     raise ConfigError(f"{source}: workloads.{wi}: {exc}") from None
                 names = sorted({p.model.name for p in wl.phases})
                 dumps = [_model_dump(n)[1] for n in names] if model is None else [_model_dump(model)[1]]
-                shown = model if model is not None else f"{spec['policy']}+{spec['prm']}"
+                shown = model if model is not None else "+".join(spec[r] for r in ("policy", "prm") if spec.get(r))
                 roles = sorted({p.role for p in wl.phases})
                 ctx = max(p.end_context for p in wl.phases)
                 workloads.append((label, spec, model, shown, roles, ctx, dumps))

@@ -25,7 +25,8 @@ from typing import Callable, Iterator
 
 from pimsim.errors import ConfigError
 from pimsim.models import ModelConfig, ModelGraph, load_model
-from pimsim.workloads.spec import BeamSearchSpec, BestOfNSpec, GenerateSpec, PrmScoreSpec, check_scoring_head
+from pimsim.workloads.spec import (BeamSearchSpec, BestOfNSpec, GenerateSpec, McAnnotateSpec, PrmScoreSpec,
+                                    check_scoring_head)
 
 COST_KEYS = ("flops", "weight_bytes", "kv_read_bytes", "kv_write_bytes")
 
@@ -259,5 +260,20 @@ def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n:
                 phases.append(Phase(f"prm.score.step{s}", "prm", "prefill", prm, cand, q + s * (t + 1), 0,
                                     head_positions=s))
         return Workload(spec, tuple(phases), generated_tokens=cand * spec.steps * t)
+
+    if isinstance(spec, McAnnotateSpec):
+        # Math-Shepherd: per boundary s the prefix (question + s steps) is prefilled once, its last position's
+        # logits give every rollout's first token (as generate's prefill does), and the rollouts share the
+        # prefix's KV while each decodes its remaining (S - s) x T - 1 tokens
+        policy = resolve(spec.policy)
+        q, t, big_s, k = spec.question_tokens, spec.step_tokens, spec.steps, spec.rollouts
+        phases = []
+        for s in range(1, big_s):
+            prefix, rest = q + s * t, (big_s - s) * t
+            phases.append(Phase(f"policy.prefill.boundary{s}", "policy", "prefill", policy, 1, prefix, 0))
+            if rest > 1:
+                phases.append(Phase(f"policy.rollout.boundary{s}", "policy", "decode", policy, k, 1, prefix,
+                                    steps=rest - 1))
+        return Workload(spec, tuple(phases), generated_tokens=k * t * big_s * (big_s - 1) // 2)
 
     raise ConfigError(f"unknown workload spec {type(spec).__name__}")

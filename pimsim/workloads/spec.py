@@ -7,6 +7,10 @@ Kinds (flags of every command that takes a workload; YAML uses the same names wi
 - `best-of-n`: a policy samples `n` solutions, a PRM scores them.
 - `beam-search`: `beam_width` beams, each expanded `expansions` ways per step for `steps` steps;
   the PRM scores every candidate step, with or without reusing the KV cache of the kept prefix.
+- `mc-annotate`: Math-Shepherd's Monte Carlo step labels (models.md, "How PRMs are trained"): for a solution
+  of `steps` steps of `step_tokens` after a `question_tokens` question, at each step boundary s = 1..S-1
+  the policy prefills the prefix once and `rollouts` completions decode the remaining (S-s) x T tokens
+  from it; generated tokens = rollouts x T x S(S-1)/2.
 """
 
 from __future__ import annotations
@@ -115,17 +119,26 @@ class BeamSearchSpec(_Spec):
     prefix_reuse: bool = False
 
 
+class McAnnotateSpec(_Spec):
+    kind: Literal["mc-annotate"] = "mc-annotate"
+    policy: str
+    question_tokens: PositiveInt
+    steps: int = Field(ge=2, le=10_000, description="solution steps (boundaries 1..steps-1 are labelled)")
+    step_tokens: PositiveInt
+    rollouts: PositiveInt = Field(description="completions decoded from each step boundary (Math-Shepherd: N)")
+
+
 WorkloadSpec = Annotated[
-    Union[GenerateSpec, PrmScoreSpec, BestOfNSpec, BeamSearchSpec], Field(discriminator="kind")
+    Union[GenerateSpec, PrmScoreSpec, BestOfNSpec, BeamSearchSpec, McAnnotateSpec], Field(discriminator="kind")
 ]
-KINDS = ("generate", "prm-score", "best-of-n", "beam-search")
+KINDS = ("generate", "prm-score", "best-of-n", "beam-search", "mc-annotate")
 
 
 class _Wrapper(_Spec):
     workload: WorkloadSpec
 
 
-def parse_workload(data: dict, source: str = "<workload>") -> GenerateSpec | PrmScoreSpec | BestOfNSpec | BeamSearchSpec:
+def parse_workload(data: dict, source: str = "<workload>") -> WorkloadSpec:
     """Validate a workload mapping (YAML form); errors name `source` and the field path."""
     return validate(_Wrapper, {"workload": data}, source).workload
 
