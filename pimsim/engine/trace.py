@@ -485,14 +485,20 @@ def _system(ev: _Events, result: Result, workload, system, source: str, mp: Mapp
                      {"phase": ph.name, "bytes": nbytes})
             t += move_s
         if isinstance(where, dict):
-            parts = pl._split_phase(ph, devices[where["weights"]], devices[where["attention"]],
-                                    pl._link(system, source, where["weights"], where["attention"], ph.name))
-            for part in parts:
-                pid, tid = lane(part.device)
+            overlapped = mp.overlap == "pipelined"
+            parts, wall = pl._split_phase(ph, devices[where["weights"]], devices[where["attention"]],
+                                          pl._link(system, source, where["weights"], where["attention"], ph.name),
+                                          overlapped=overlapped)
+            start = t
+            for part in parts:  # serial: the parts one after another; overlapped: each unit's busy time from
+                pid, tid = lane(part.device)  # the phase's start (the makespan, `wall`, is the phase's length)
                 ev.slice(pid, tid, f"{ph.name}: {'/'.join(part.seconds)}", t, t + part.busy_s,
-                         {"phase": ph.name, "split": "serial block (placement books the parts one after another)",
+                         {"phase": ph.name, "split": "overlapped: unit busy time within the phase" if overlapped
+                          else "serial block (placement books the parts one after another)",
                           **{f"{k} (ms)": v * 1e3 for k, v in part.seconds.items()}})
-                t += part.busy_s
+                if not overlapped:
+                    t += part.busy_s
+            t = start + wall
         elif devices[where].kind == "pim":
             wall = None
             if exact:
