@@ -47,8 +47,8 @@ def cli(capsys):
 
 def pytest_addoption(parser):
     parser.addoption("--full-matrix", action="store_true", default=False,
-                     help="also run the full fast/exact matrix (200 pairs, ~2 min on 2 cores; CI runs the "
-                          "representative 70 through `pimsim validate`)")
+                     help="also run the full fast/exact matrix (240 pairs, ~2.5 min on 2 cores; CI runs the "
+                          "representative 80 here and through `pimsim validate`)")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -76,10 +76,10 @@ def run_pair(preset: str, mapping: str, model: str, refresh: str, workload_name:
 
 
 def cells(full: bool = True) -> list[tuple[str, str, str, str, str]]:
-    """(preset, mapping, model, refresh, workload) of the matrix: all 200 with `full`, else the
-    representative 70 that `pimsim validate` and CI run (every preset and refresh kind with every mapping on
+    """(preset, mapping, model, refresh, workload) of the matrix: all of them (240 with the
+    shipped mappings) with `full`, else the representative 80 that `pimsim validate` and CI run (every preset and refresh kind with every mapping on
     the MHA model's decode, plus the GQA model's decode and the MHA model's PRM scoring on pimgpt): the
-    full matrix takes about 2 minutes on two cores (`pytest tests/test_refresh_modes.py --full-matrix`)."""
+    full matrix takes about 2.5 minutes on two cores (`pytest tests/test_refresh_modes.py --full-matrix`)."""
     every = list(itertools.product(PRESETS, mappings(), MODELS, REFRESH, WORKLOADS))
     if full:
         return every
