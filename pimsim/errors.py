@@ -21,7 +21,8 @@ class UnknownNameError(PimsimError):
 
 
 class CapacityError(PimsimError):
-    """A model plus its KV cache does not fit the PIM capacity (required vs available bytes)."""
+    """Weights plus KV cache do not fit a device's memory: PIM capacity, a GPU/CPU's `memory_bytes`, or a
+    system device (the message gives required and available bytes)."""
 
 
 class TraceError(PimsimError):
