@@ -14,7 +14,8 @@ entry state as its refresh-free timing, with the first refresh falling due at `O
 points of its first min(L, I) cycles (one point once the stream is `LONG_INTERVALS` intervals long); c =
 extra cycles over those runs / refreshes issued. A layer stream is probed as a marginal cost, the stream
 repeated twice minus once, so that what its ends cost (the reopen a refresh at the end leaves to the next
-layer) cancels. Why so local: c differs several-fold between programs and contexts, and per-bank refresh
+layer) cancels; where the stall is ill-conditioned (I - c under a quarter of I: per-bank refresh) the shorter
+run holds at least two layers (`pim_timing.ILL_CONDITIONED`). Why so local: c differs several-fold between programs and contexts, and per-bank refresh
 on an all-bank PIM puts c within 10-80 cycles of I's 208-243, where a stream-average c is off by tens of
 percent and a one-layer probe by 4% (hbm3-pim; docs/validation.md, "Fast/exact matrix").
 The same runs give what each refresh adds to the command counts and row hits/misses.
