@@ -174,8 +174,9 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
     interleaving), timed by `schedule.pipelined_makespan`; the GPU then reads the weights once per sub-batch."""
     from collections import defaultdict
 
+    from pimsim.engine.energy import system_energy_j
     from pimsim.engine.schedule import pipelined_makespan
-    from pimsim.engine.tally import Tally
+    from pimsim.engine.tally import Tally, clean
 
     subs = [ph.batch] if not overlapped or ph.batch < 2 else [(ph.batch + 1) // 2, ph.batch // 2]
     name, link = link_entry
@@ -219,7 +220,8 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
             gpu_energy[k] = gpu_energy.get(k, 0.0) + v
     pim_s = pim_tally.total_s
     parts = [_Part(gpu.name, gpu_s, gpu_seconds, gpu_energy),
-             _Part(pim.name, pim_s, _clean(pim_tally.seconds), _clean(_pim_energy(pim, pim_tally, pim_s)), pim_tally),
+             _Part(pim.name, pim_s, clean(pim_tally.seconds), clean(system_energy_j(pim.hw, pim_tally, pim_s)),
+                   pim_tally),
              _Part(name, link_s, {"qkv_and_outputs": link_s},
                    {"qkv_and_outputs": link_bytes * 8 * link.pj_per_bit * 1e-12}, link_bytes=link_bytes)]
     if len(subs) == 1:
@@ -248,18 +250,6 @@ def _gpu_without_attention(ph, gpu: _Device, batch: int):
                                                           "bytes_slope", "streams")))
     cost = with_allreduce(evaluate(shard(sub, gpu.count), ph.steps, dev, gpu.overhead_s), part, dev, gpu.count)
     return cost, clean(group_energy_j(part, dev, cost, float(cost.step_time_s.sum()), gpu.count))
-
-
-def _clean(d):
-    from pimsim.engine.tally import clean
-
-    return clean(d)
-
-
-def _pim_energy(pim: _Device, tally, seconds: float):
-    from pimsim.engine.energy import system_energy_j
-
-    return system_energy_j(pim.hw, tally, seconds)
 
 
 def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact: bool = False,
