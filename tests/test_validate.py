@@ -355,3 +355,21 @@ def test_write_doc_api_counts_blocks(tmp_path, report):
     doc.write_text("<!-- BEGIN pimsim validate --markdown summary -->\n<!-- END pimsim validate -->\n")
     assert write_doc(doc, report) == 1
     assert "reference comparison" in doc.read_text()
+
+
+def test_tolerances_d_entries_join_and_clashes_are_named(tmp_path, monkeypatch):
+    """Groups of families keep their tolerances in tolerances.d/*.yaml; an entry that a second file
+    defines again is a ConfigError naming that file."""
+    from pimsim.errors import ConfigError
+    from pimsim.validate import tolerances as tolmod
+    base = tolmod.load_tolerances()
+    name = next(iter(base))
+    entry = {k: v for k, v in base[name].model_dump(exclude_none=True).items()}
+    import yaml
+    extra = tmp_path / "x.yaml"
+    extra.write_text(yaml.safe_dump({"version": 1, "checks": {"extra.family": entry}}))
+    monkeypatch.setattr(tolmod, "extra_paths", lambda: [extra])
+    assert "extra.family" in tolmod.load_tolerances()
+    extra.write_text(yaml.safe_dump({"version": 1, "checks": {name: entry}}))
+    with pytest.raises(ConfigError, match="x.yaml"):
+        tolmod.load_tolerances()

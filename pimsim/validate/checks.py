@@ -618,3 +618,22 @@ FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
     "pimgpt.asic_clock": asic_clock,
     "pimgpt.channel_scaling": channel_scaling,
 }
+
+
+def _add_family_modules() -> None:
+    """Families kept in their own modules (`pimsim/validate/checks_*.py`, each exporting FAMILIES) join the
+    registry here; their tolerances live in tolerances.d/. A name defined twice is an error."""
+    import importlib
+    import pkgutil
+
+    import pimsim.validate as package
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("checks_"):
+            more = importlib.import_module(f"pimsim.validate.{info.name}").FAMILIES
+            clash = sorted(set(more) & set(FAMILIES))
+            if clash:
+                raise RuntimeError(f"pimsim/validate/{info.name}.py redefines check families {clash}")
+            FAMILIES.update(more)
+
+
+_add_family_modules()

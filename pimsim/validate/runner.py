@@ -52,7 +52,7 @@ def run_validation(only: Iterable[str] | None = None, skip: Iterable[str] | None
     """Run the selected check families and return the `Report` (see `pimsim validate --help`)."""
     start = time.perf_counter()
     tol_path = str(tolerances) if tolerances is not None else str(default_path())
-    tol = load_tolerances(tol_path, families=list(FAMILIES))
+    tol = load_tolerances(tolerances, families=list(FAMILIES))
     families = select(tol, only, skip)
     refs = locate(reference)
     if any(tol[f].kind == "measured" for f in families):
@@ -74,7 +74,7 @@ def run_validation(only: Iterable[str] | None = None, skip: Iterable[str] | None
                 error_kind=t.error,
                 message=f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})",
             ))
-    shown_tol = "shipped pimsim/validate/tolerances.yaml" if tolerances is None else tol_path
+    shown_tol = ("shipped pimsim/validate/tolerances.yaml and tolerances.d/" if tolerances is None else tol_path)
     report = Report(checks, refs.describe(), shown_tol,
                     selection={"only": _tokens(only), "skip": _tokens(skip), "families": families})
     report.elapsed_s = time.perf_counter() - start

@@ -88,21 +88,44 @@ def default_path() -> Path:
     return Path(str(resources.files("pimsim.validate") / "tolerances.yaml"))
 
 
+def extra_paths() -> list[Path]:
+    """The shipped tolerance files beside tolerances.yaml: `tolerances.d/*.yaml`, one per group of families
+    kept in its own module (`checks_*.py`), so that groups are added without editing one shared file."""
+    folder = Path(str(resources.files("pimsim.validate") / "tolerances.d"))
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def _read(path: str | Path | None) -> tuple[str, dict[str, Tolerance]]:
+    if path is not None:
+        source = str(path)
+        return source, dict(validate(ToleranceFile, read_yaml(source), source).checks)
+    source = str(default_path())
+    checks = dict(validate(ToleranceFile, read_yaml(source), source).checks)
+    for extra in extra_paths():
+        more = validate(ToleranceFile, read_yaml(str(extra)), str(extra)).checks
+        clash = sorted(set(more) & set(checks))
+        if clash:
+            raise ConfigError(f"{extra}: checks: {', '.join(clash)} already have a tolerance entry elsewhere "
+                              f"(each family has exactly one)")
+        checks.update(more)
+    return source, checks
+
+
 def load_tolerances(path: str | Path | None = None, families: list[str] | None = None) -> dict[str, Tolerance]:
-    """The tolerance entries of `path` (default: the shipped file). With `families`, every family must
-    have an entry and every entry must name a family (ConfigError naming the file and entry otherwise)."""
-    source = str(path) if path is not None else str(default_path())
-    parsed = validate(ToleranceFile, read_yaml(source), source)
+    """The tolerance entries of `path` (default: the shipped tolerances.yaml and tolerances.d/*.yaml). With
+    `families`, every family must have an entry and every entry must name a family (ConfigError naming
+    the file and entry otherwise)."""
+    source, checks = _read(path)
     if families is not None:
-        missing = [f for f in families if f not in parsed.checks]
+        missing = [f for f in families if f not in checks]
         if missing:
             raise ConfigError(f"{source}: checks: no tolerance entry for {', '.join(missing)} (every check "
                               "family needs a tolerance and a reason)")
-        unknown = [f for f in parsed.checks if f not in families]
+        unknown = [f for f in checks if f not in families]
         if unknown:
             raise ConfigError(f"{source}: checks: unknown check famil{'y' if len(unknown) == 1 else 'ies'} "
                               f"{', '.join(unknown)}; known: {', '.join(families)}")
-    return dict(parsed.checks)
+    return checks
 
 
 def error_of(value: float, reference: Bound, kind: str) -> float:
