@@ -88,5 +88,5 @@ def test_a_system_device_with_count_is_the_tensor_parallel_baseline(tmp_path):
     assert sys_result.breakdown_j["gpu.interconnect"] == pytest.approx(alone.breakdown_j["interconnect"])
     system["devices"]["pim"]["count"] = 2
     path.write_text(yaml.safe_dump(system))
-    with pytest.raises(ConfigError, match="count: apply to a device"):
+    with pytest.raises(ConfigError, match="count: 2 PIM devices need parallel:"):  # engine/pim_group.py
         simulate("gpt2-small", str(path), "gpu-only", GenerateSpec(prompt=8, generate=2))

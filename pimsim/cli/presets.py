@@ -32,7 +32,8 @@ def _list(args) -> int:
     systems = []
     for name in system_names():
         system, _ = load_system(name)
-        devices = ", ".join(f"{d}={e.pim or e.device}" for d, e in system.devices.items())
+        devices = ", ".join(f"{d}={e.pim or e.device}" + (f" x{e.count}" if e.count > 1 else "") +
+                            (f" ({e.parallel})" if e.parallel else "") for d, e in system.devices.items())
         links = ", ".join(f"{n}({'-'.join(link.between)}, {link.bytes_per_s / 1e9:g} GB/s)"
                           for n, link in system.links.items())
         systems.append((name, devices, links, system.description))

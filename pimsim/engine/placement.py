@@ -44,11 +44,14 @@ class _Device:
     preset: object = None  # DevicePreset (device)
     mode: str | None = None
     overhead_s: float = 0.0
-    count: int = 1  # GPU/CPU: devices of the tensor-parallel group
+    count: int = 1  # devices of the group (GPU/CPU: tensor-parallel; PIM: `group`)
+    group: object = None  # PimGroup (a PIM entry with count > 1; `engine.pim_group`)
     busy_s: float = 0.0
     energy: dict[str, float] = field(default_factory=dict)
 
     def standby_w(self) -> float:
+        if self.group is not None:
+            return self.group.standby_w()
         if self.kind == "pim":
             e = self.hw.energy
             return self.hw.dram.channels * e.background_w_per_channel + e.asic_static_w
@@ -58,6 +61,7 @@ class _Device:
 def resolve_devices(system: SystemConfig, source: str, mapping, exact: bool) -> dict[str, _Device]:
     """Every device of `system` loaded (presets validated; errors name the file and field)."""
     from pimsim.baselines.device import load_device
+    from pimsim.engine.pim_group import PimGroup
     from pimsim.engine.system import SystemSimulator
     from pimsim.errors import PimsimError
     from pimsim.hardware import load_hardware
@@ -66,7 +70,13 @@ def resolve_devices(system: SystemConfig, source: str, mapping, exact: bool) -> 
     for name, entry in system.devices.items():
         where = f"{source}: devices.{name}"
         try:
-            if entry.kind == "pim":
+            if entry.kind == "pim" and entry.count > 1:
+                hw = load_hardware(entry.pim, overrides=entry.overrides or None)
+                every = _merge(entry.overrides, {"dram": {"channels": hw.dram.channels * entry.count}})
+                group = PimGroup(hw, load_hardware(entry.pim, overrides=every), mapping, entry.count,
+                                 entry.parallel, entry.interconnect, exact)
+                out[name] = _Device(name, "pim", hw=group.hw, sim=group.sim, count=entry.count, group=group)
+            elif entry.kind == "pim":
                 hw = load_hardware(entry.pim, overrides=entry.overrides or None)
                 out[name] = _Device(name, "pim", hw=hw, sim=SystemSimulator(hw, mapping, exact=exact))
             else:
@@ -80,6 +90,14 @@ def resolve_devices(system: SystemConfig, source: str, mapping, exact: bool) -> 
     return out
 
 
+def _merge(base: dict, extra: dict) -> dict:
+    """`base` with `extra` merged in, nested mappings key by key."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def _check_placement(workload, mapping, devices: dict[str, _Device], source: str) -> list:
     placed = []
     for ph in workload.phases:
@@ -89,6 +107,10 @@ def _check_placement(workload, mapping, devices: dict[str, _Device], source: str
                 raise ConfigError(f"mapping {mapping.name}: placement puts phase {ph.name} ({ph.role} {ph.kind}) "
                                   f"on device {name!r}, which {source} does not have; devices: "
                                   f"{', '.join(devices)}")
+        if isinstance(where, dict) and devices[where["attention"]].group is not None:
+            raise ConfigError(f"mapping {mapping.name}: phase {ph.name}: an op-class split onto a group of PIM "
+                              f"devices ({where['attention']}, count {devices[where['attention']].count}) is not "
+                              "modelled; give the split's attention one PIM device")
         if isinstance(where, dict) and not (devices[where["weights"]].kind == "device"
                                             and devices[where["attention"]].kind == "pim"):
             raise ConfigError(f"mapping {mapping.name}: phase {ph.name}: an op-class split runs weights on a "
@@ -117,6 +139,9 @@ def _check_capacity(workload, placed: list, devices: dict[str, _Device], source:
             need[name].append((c.label, weights, kv))
     for name, parts in need.items():
         dev = devices[name]
+        if dev.group is not None and dev.group.parallel == "pipeline":
+            _check_stage_capacity(workload, placed, dev, source)
+            continue
         have = dev.hw.capacity_bytes if dev.kind == "pim" else dev.preset.memory_bytes * dev.count
         total = sum(w + k for _, w, k in parts)
         if total > have:
@@ -125,6 +150,25 @@ def _check_capacity(workload, placed: list, devices: dict[str, _Device], source:
             raise CapacityError(f"{source}: the workload does not fit device {name} ({preset}): requires "
                                 f"{total:,} bytes ({detail}) but it has {have:,} bytes; place less on it, use "
                                 "fewer sequences or a shorter context")
+
+
+def _check_stage_capacity(workload, placed: list, dev: _Device, source: str) -> None:
+    """A pipeline-parallel PIM group: the fullest device's layers, embedding or head and KV share of every
+    copy placed on the group must fit one device (`PimGroup.stage_bytes`)."""
+    parts = []
+    for c in workload.resident_copies():
+        if any((ph.model, ph.weight_copy) == (c.model, c.copy) and dev.name in
+               ((w["weights"], w["attention"]) if isinstance(w, dict) else (w,))
+               for ph, w in zip(workload.phases, placed)):
+            parts.append((c.label, dev.group.stage_bytes(c.model, c.sequences, c.context)))
+    have = dev.group.device_hw.capacity_bytes
+    total = sum(n for _, n in parts)
+    if total > have:
+        detail = "; ".join(f"{label}: {n:,}" for label, n in parts)
+        raise CapacityError(f"{source}: the workload does not fit device {dev.name} ({dev.group.device_hw.name} "
+                            f"x {dev.count}, pipeline-parallel): its fullest device holds {total:,} bytes ({detail}: "
+                            f"weights of its layers and its embedding or head, plus its layers' KV cache) but each "
+                            f"device has {have:,} bytes; use more devices, fewer sequences or a shorter context")
 
 
 def _kv_bytes(ph, dev: _Device) -> int:
@@ -156,6 +200,11 @@ def _whole_phase(ph, dev: _Device) -> _Part:
     from pimsim.engine.energy import system_energy_j
     from pimsim.engine.tally import clean
 
+    if dev.group is not None:
+        g = dev.group.phase(ph)
+        seconds = clean(g.tally.seconds)
+        seconds["interconnect"] = g.fabric_s
+        return _Part(dev.name, g.wall_s, clean(seconds), dev.group.energy_j(g), g.tally, link_bytes=g.fabric_bytes)
     if dev.kind == "pim":
         tally, wall = dev.sim.phase(ph)
         return _Part(dev.name, wall, clean(tally.seconds), clean(system_energy_j(dev.hw, tally, wall)), tally)
@@ -190,24 +239,24 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
             per_seq[ctx] = pim.sim._walk(mapper.map_token(ctx, head=False).layer_dynamic, None)[0]
         return per_seq[ctx]
 
-    gpu_parts, pim_tally, link_bytes, link_s = [], Tally(), 0.0, 0.0
+    gpu_parts, pim_tally, link_bytes, link_s, link_j = [], Tally(), 0.0, 0.0, 0.0
     chains_per_step: list[list[list[tuple[str, float]]]] = [[] for _ in range(ph.steps)]
     for b in subs:
         cost, energy = _gpu_without_attention(ph, gpu, b)
         gpu_parts.append((cost, energy))
         to_pim = b * ph.new_tokens * (m.heads + 2 * m.kv_heads) * m.head_dim * dtype  # per layer
         back = b * ph.new_tokens * m.heads * m.head_dim * dtype
-        hop = link.latency_ns * 1e-9
+        to_s, back_s = link.transfer_s(to_pim), link.transfer_s(back)
         for s in range(ph.steps):
             attn = Tally()
             for i in range(ph.new_tokens):
                 attn.add(attention(ph.past_context + s * ph.new_tokens + i + 1), b)
             pim_tally.add(attn, m.layers)
             link_bytes += (to_pim + back) * m.layers
-            link_s += ((to_pim + back) / link.bytes_per_s + 2 * hop) * m.layers
+            link_j += (link.energy_j(to_pim) + link.energy_j(back)) * m.layers
+            link_s += (to_s + back_s) * m.layers
             g = float(cost.step_time_s[s]) / m.layers  # the step's GPU kernels spread evenly over layers
-            layer = [("gpu", g), ("link", to_pim / link.bytes_per_s + hop), ("pim", attn.total_s),
-                     ("link", back / link.bytes_per_s + hop)]
+            layer = [("gpu", g), ("link", to_s), ("pim", attn.total_s), ("link", back_s)]
             chains_per_step[s].append(layer * m.layers)
     gpu_s = sum(float(c.step_time_s.sum()) for c, _ in gpu_parts)
     gpu_seconds: dict[str, float] = {}
@@ -223,7 +272,7 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
              _Part(pim.name, pim_s, clean(pim_tally.seconds), clean(system_energy_j(pim.hw, pim_tally, pim_s)),
                    pim_tally),
              _Part(name, link_s, {"qkv_and_outputs": link_s},
-                   {"qkv_and_outputs": link_bytes * 8 * link.pj_per_bit * 1e-12}, link_bytes=link_bytes)]
+                   {"qkv_and_outputs": link_j}, link_bytes=link_bytes)]
     if len(subs) == 1:
         return parts, gpu_s + pim_s + link_s
     return parts, sum(pipelined_makespan(chains) for chains in chains_per_step)
@@ -284,8 +333,7 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
             lname, link = _link(system, source, prev[1], kv_device, f"phase {ph.name} continues the KV cache "
                                 f"that {prev[0].name} left on {prev[1]}")
             nbytes = _kv_bytes(prev[0], devices[prev[1]])
-            move_s = nbytes / link.bytes_per_s + link.latency_ns * 1e-9
-            move_j = nbytes * 8 * link.pj_per_bit * 1e-12
+            move_s, move_j = link.transfer_s(nbytes), link.energy_j(nbytes)
             link_bytes[lname] = link_bytes.get(lname, 0.0) + nbytes
             link_s[lname] = link_s.get(lname, 0.0) + move_s
             book(f"link.{lname}", {"kv_handoff": move_s}, {"kv_handoff": move_j})
@@ -303,6 +351,10 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
         for part in parts:
             if part.device in devices:
                 devices[part.device].busy_s += part.busy_s
+                if devices[part.device].group is not None:  # the group's own fabric
+                    fabric = f"{part.device}.interconnect"
+                    link_bytes[fabric] = link_bytes.get(fabric, 0.0) + part.link_bytes
+                    link_s[fabric] = link_s.get(fabric, 0.0) + part.seconds.get("interconnect", 0.0)
             else:  # a link
                 link_bytes[part.device] = link_bytes.get(part.device, 0.0) + part.link_bytes
                 link_s[part.device] = link_s.get(part.device, 0.0) + part.busy_s

@@ -123,6 +123,23 @@ class SystemSimulator:
         tally.add(post)
         return tally
 
+    def token_layers(self, model: ModelConfig, context: int, head: bool) -> tuple[Tally, list[Tally], Tally]:
+        """(pre, one tally per layer, post) of one token, walked as `_token_walk` walks it (the layers
+        after the entry repeats share one tally): the per-stage times of pipeline-parallel groups."""
+        key = ("layers", model, context, head)
+        parts = self._pass_parts.get(key)
+        if parts is None:
+            step = self.mapper(model).map_token(context, head=head)
+            pre, entry = self._walk(step.pre, None)
+            layers: list[Tally] = []
+            while len(layers) < step.layers:
+                t, exit_ = self._walk(step.layer, entry, stream=step.layers)
+                layers += [t] * (step.layers - len(layers) if exit_ == entry else 1)
+                entry = exit_
+            post, _ = self._walk(step.post, entry)
+            parts = self._pass_parts[key] = (pre, layers, post)
+        return parts
+
     def pass_parts(self, model: ModelConfig, context: int, head: bool, vectors: int) -> tuple[Tally, Tally]:
         """Multi-vector units (`pim.vectors_per_pass`): (the weight GEMVs of one pass serving `vectors`
         sequences' tokens, everything else of one sequence's token: attention, KV appends, ASIC, link)."""

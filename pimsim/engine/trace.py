@@ -479,7 +479,7 @@ def _system(ev: _Events, result: Result, workload, system, source: str, mp: Mapp
         if ph.past_context > 0 and prev is not None and prev[1] != kv_device:
             lname, link = pl._link(system, source, prev[1], kv_device, f"phase {ph.name} hand-off")
             nbytes = pl._kv_bytes(prev[0], devices[prev[1]])
-            move_s = nbytes / link.bytes_per_s + link.latency_ns * 1e-9
+            move_s = link.transfer_s(nbytes)
             pid, tid = lane(lname)
             ev.slice(pid, tid, f"KV hand-off {prev[1]} -> {kv_device}", t, t + move_s,
                      {"phase": ph.name, "bytes": nbytes})

@@ -19,6 +19,7 @@ units (`pimsim.engine.placement`); this module checks the file's shape and its i
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -35,15 +36,56 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+class Fabric(_Strict):
+    """A transfer path: bandwidth per direction, a fixed latency per transfer, pins energy; optionally
+    flits (`flit_bytes` on the wire carrying `flit_payload_bytes` of data, as CXL's 256-byte flits carry
+    three 64-byte messages: CENT's cxl_latency.py)."""
+
+    bytes_per_s: PositiveFloat = Field(le=1e14, description="bandwidth of one direction")
+    latency_ns: NonNegativeFloat = Field(le=1e9, description="fixed cost of one transfer")
+    pj_per_bit: NonNegativeFloat = Field(le=1000, description="energy per bit moved")
+    flit_bytes: int | None = Field(None, ge=1, le=1 << 20, description="bytes of one flit on the wire")
+    flit_payload_bytes: int | None = Field(None, ge=1, le=1 << 20, description="data bytes one flit carries")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _flits(self) -> "Fabric":
+        if (self.flit_bytes is None) != (self.flit_payload_bytes is None):
+            raise ValueError("give both flit_bytes and flit_payload_bytes, or neither")
+        if self.flit_bytes is not None and self.flit_payload_bytes > self.flit_bytes:
+            raise ValueError(f"flit_payload_bytes {self.flit_payload_bytes} exceeds flit_bytes {self.flit_bytes}")
+        return self
+
+    def wire_bytes(self, nbytes: float) -> float:
+        """Bytes on the wire for one transfer of `nbytes` of data (whole flits where flits are given)."""
+        if self.flit_bytes is None or nbytes <= 0:
+            return float(nbytes)
+        return math.ceil(nbytes / self.flit_payload_bytes) * self.flit_bytes
+
+    def transfer_s(self, nbytes: float) -> float:
+        """Seconds of one transfer of `nbytes`: latency_ns + wire bytes / bytes_per_s."""
+        return self.wire_bytes(nbytes) / self.bytes_per_s + self.latency_ns * 1e-9
+
+    def energy_j(self, nbytes: float) -> float:
+        """Joules of moving `nbytes` (wire bytes x 8 x pj_per_bit)."""
+        return self.wire_bytes(nbytes) * 8 * self.pj_per_bit * 1e-12
+
+
 class DeviceEntry(_Strict):
-    """One device of a system: a PIM hardware preset (`pim:`) or a GPU/CPU device preset (`device:`)."""
+    """One device of a system: a PIM hardware preset (`pim:`) or a GPU/CPU device preset (`device:`).
+    `count` > 1: a group of that many identical devices, tensor-parallel over the GPU preset's
+    interconnect, or (PIM) tensor- or pipeline-parallel (`parallel:`) over the group's `interconnect:`
+    (CXL as in CENT; `pimsim.engine.pim_group`)."""
 
     pim: str | None = Field(None, description="PIM hardware preset name or YAML path")
     device: str | None = Field(None, description="GPU/CPU device preset name or YAML path (pimsim baseline)")
     overrides: dict[str, Any] = Field(default_factory=dict, description="PIM only: fields merged onto the preset")
     mode: Literal["graph", "eager"] | None = Field(None, description="GPU/CPU only: execution mode")
-    count: int = Field(1, ge=1, le=1024, description="GPU/CPU only: a tensor-parallel group of that many "
-                       "devices over the preset's interconnect (pimsim baseline --num-devices)")
+    count: int = Field(1, ge=1, le=1024, description="a group of that many devices: GPU/CPU tensor-parallel "
+                       "over the preset's interconnect (pimsim baseline --num-devices); PIM as `parallel:` says")
+    parallel: Literal["tensor", "pipeline"] | None = Field(None, description="PIM groups: tensor (every device "
+                                                           "holds a slice of every matmul) or pipeline (layers)")
+    interconnect: Fabric | None = Field(None, description="PIM groups: the device-to-device fabric (e.g. CXL)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "DeviceEntry":
@@ -51,8 +93,16 @@ class DeviceEntry(_Strict):
             raise ValueError("give exactly one of pim: (a PIM hardware preset) or device: (a GPU/CPU preset)")
         if self.device is not None and self.overrides:
             raise ValueError("overrides: apply to a pim: device only")
-        if self.pim is not None and (self.mode is not None or self.count != 1):
-            raise ValueError("mode: and count: apply to a device: (GPU/CPU) only")
+        if self.pim is not None and self.mode is not None:
+            raise ValueError("mode: applies to a device: (GPU/CPU) only")
+        if self.device is not None and (self.parallel is not None or self.interconnect is not None):
+            raise ValueError("parallel: and interconnect: apply to a pim: group only (a GPU preset has its own "
+                             "interconnect:)")
+        if self.pim is not None and self.count > 1 and (self.parallel is None or self.interconnect is None):
+            raise ValueError(f"count: {self.count} PIM devices need parallel: (tensor or pipeline) and "
+                             "interconnect: (the fabric between them)")
+        if self.pim is not None and self.count == 1 and (self.parallel is not None or self.interconnect is not None):
+            raise ValueError("parallel: and interconnect: describe a group: give count: 2 or more")
         return self
 
     @property
@@ -60,14 +110,10 @@ class DeviceEntry(_Strict):
         return "pim" if self.pim is not None else "device"
 
 
-class LinkEntry(_Strict):
+class LinkEntry(Fabric):
     """A link between two devices: bandwidth per direction, a fixed latency per transfer, pins energy."""
 
     between: list[str] = Field(min_length=2, max_length=2, description="the two devices it joins")
-    bytes_per_s: PositiveFloat = Field(le=1e14, description="bandwidth of one direction")
-    latency_ns: NonNegativeFloat = Field(le=1e9, description="fixed cost of one transfer")
-    pj_per_bit: NonNegativeFloat = Field(le=1000, description="energy per bit moved")
-    source: str = ""
 
 
 class SystemConfig(_Strict):
