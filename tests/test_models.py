@@ -28,6 +28,7 @@ EXPECTED_ZOO = [
     "qwen2.5-math-1.5b-instruct", "qwen2.5-math-7b-instruct", "qwen2.5-math-prm-7b", "qwen2.5-math-prm-72b",
     "skywork-prm-1.5b", "skywork-prm-7b", "math-shepherd-7b", "rlhflow-8b-prm",
     "thinkprm-1.5b", "thinkprm-14b", "llama-3.2-1b", "llama-3.2-3b", "eurus-prm-7b",
+    "llama2-7b", "llama2-13b", "llama2-70b",  # CENT (peer_studies.md)
 ]
 
 
@@ -36,7 +37,7 @@ EXPECTED_ZOO = [
 
 def test_zoo_has_every_reference_model():
     assert sorted(zoo_names()) == sorted(EXPECTED_ZOO)
-    assert len(zoo_names()) == 21
+    assert len(zoo_names()) == 24
 
 
 @pytest.mark.parametrize("name", zoo_names())

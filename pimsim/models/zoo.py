@@ -158,6 +158,19 @@ _MODELS: tuple[ModelConfig, ...] = (
         "llama-3.2-3b", "llama", 28, 3072, 24, 8, 128, 8192, 128256, 131072, True, "lm", 3_210_000_000,
         "meta-llama/Llama-3.2-3B config.json, card 3.21B",
     ),
+    # ---- CENT's models (peer_studies.md, CENT: Llama2-7B/13B/70B on 8/20/32 devices), untied heads
+    _rotary(
+        "llama2-7b", "llama", 32, 4096, 32, 32, 128, 11008, 32000, 4096, False, "lm", 6_738_415_616,
+        "meta-llama/Llama-2-7b-hf config.json; 6,738,415,616 parameters (its safetensors index)",
+    ),
+    _rotary(
+        "llama2-13b", "llama", 40, 5120, 40, 40, 128, 13824, 32000, 4096, False, "lm", 13_015_864_320,
+        "meta-llama/Llama-2-13b-hf config.json; 13,015,864,320 parameters (its safetensors index)",
+    ),
+    _rotary(
+        "llama2-70b", "llama", 80, 8192, 64, 8, 128, 28672, 32000, 4096, False, "lm", 68_976_648_192,
+        "meta-llama/Llama-2-70b-hf config.json; 68,976,648,192 parameters (its safetensors index)",
+    ),
 )
 
 # EurusPRM (Cui et al. 2025, implicit PRM): a fine-tuned Qwen2.5-Math-7B-Instruct read out through its
