@@ -235,3 +235,38 @@ def test_an_op_class_split_onto_a_group_is_refused(tmp_path, cli):
     rc, _, err = cli("simulate", "--model", "gpt2-small", "--hardware", path, "--mapping", "attacc",
                      "--workload", "generate", "--prompt", "8", "--generate", "4")
     assert rc == 2 and "group of PIM devices" in err
+
+
+# --------------------------------------------------------------------------------- hybrid (CENT's)
+def test_a_pipeline_of_tensor_groups_reduces_to_its_two_ends():
+    """tensor_group = count is one stage: the tensor group's time, plus nothing for hops; tensor_group 1 is
+    the plain pipeline. Between them, at batch 1, a decode step costs the stage tensor group's token time
+    plus (S-1) hidden hops."""
+    model = load_model("gpt2-small")
+    spec = GenerateSpec(prompt=4, generate=5)
+    tensor = simulate(model, _system("tensor", 4), "pimgpt", spec)
+    one_stage = dict(_system("pipeline", 4))
+    one_stage["devices"]["pim"]["tensor_group"] = 4
+    assert simulate(model, one_stage, "pimgpt", spec).latency_s == pytest.approx(tensor.latency_s, rel=1e-9)
+    plain = simulate(model, _system("pipeline", 4), "pimgpt", spec)
+    by_one = dict(_system("pipeline", 4))
+    by_one["devices"]["pim"]["tensor_group"] = 1
+    assert simulate(model, by_one, "pimgpt", spec).latency_s == plain.latency_s
+    hybrid = dict(_system("pipeline", 4))
+    hybrid["devices"]["pim"]["tensor_group"] = 2
+    pairs = simulate(model, _system("tensor", 2), "pimgpt", spec)
+    dec_h = next(p for p in simulate(model, hybrid, "pimgpt", spec).phases if p.kind == "decode")
+    dec_p = next(p for p in pairs.phases if p.kind == "decode")
+    hop, back = 2 * model.hidden / BW + LAT_NS * 1e-9, 4 / BW + LAT_NS * 1e-9
+    steps = 4
+    assert dec_h.latency_s == pytest.approx(dec_p.latency_s + steps * hop + (steps - 1) * back, rel=1e-9)
+
+
+def test_tensor_group_must_divide_a_pipeline_group(tmp_path, cli):
+    data = _system("pipeline", 6)
+    data["devices"]["pim"]["tensor_group"] = 4
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump(data))
+    rc, _, err = cli("simulate", "--model", "gpt2-small", "--hardware", path, "--mapping", "pimgpt",
+                     "--workload", "generate", "--prompt", "8", "--generate", "4")
+    assert rc == 2 and "tensor_group: 4" in err and "multiple" in err

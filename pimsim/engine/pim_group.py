@@ -9,10 +9,11 @@
   dtype bytes) and gathers their outputs (one transfer of N-1 slices of out_features / N, CENT's
   `cxl_latency.py` gather); attention likewise broadcasts q, k and v (qkv_features) and gathers the
   attention outputs (q_features). Transfers add to the token's time (serial).
-- pipeline: device i holds a contiguous run of layers (the first L mod N devices one more), the embedding
-  on the first device and the final norm and head on the last, each on its own channels. A token crosses
-  N-1 stage boundaries (one hidden vector each); in decode its sampled id (4 bytes) returns to the first
-  device. What is in flight overlaps across stages: the B sequences of a decode step, the B x T tokens of a
+- pipeline: S stages, each one device, or with `tensor_group: G` G devices tensor-parallel as above (CENT's
+  hybrid; their broadcasts and gathers add to the stage's time), S = N / G. Stage i holds a contiguous run
+  of layers (the first L mod S stages one more), the embedding on the first stage and the final norm and
+  head on the last. A token crosses S-1 stage boundaries (one hidden vector each); in decode its sampled
+  id (4 bytes) returns to the first stage. What is in flight overlaps across stages: the B sequences of a decode step, the B x T tokens of a
   prompt (entering token by token, the batch's sequences interleaved). With t_k(s) the stage times of a token of step s:
     step period  P_s = max(B x max_k sum_tokens t_k(s), F_s + x_id)   (closed loop: the bottleneck stage,
                    or one sequence's cycle: the marked-graph cycle time, exact in steady state)
@@ -71,31 +72,39 @@ def gather_s(fabric: Fabric, slice_bytes: float, parts: int) -> tuple[float, flo
     return wire / fabric.bytes_per_s + fabric.latency_ns * 1e-9, wire
 
 
+def _matmul_transfer(model, op, devices: int, dtype_bytes: int, fabric: Fabric) -> tuple[float, float]:
+    """(seconds, wire bytes) of one op's broadcast and gather on a tensor-parallel group (module docstring)."""
+    if op.kind is OpKind.WEIGHT_MATMUL:
+        inputs, outputs = op.in_features, op.out_features
+    elif op.kind is OpKind.ATTN_SCORE:
+        inputs, outputs = model.qkv_features, model.q_features  # q, k, v out; attention outputs back
+    else:
+        return 0.0, 0.0
+    b_bytes = inputs * dtype_bytes
+    g_s, g_wire = gather_s(fabric, outputs * dtype_bytes / devices, devices - 1)
+    return fabric.transfer_s(b_bytes) + g_s, fabric.wire_bytes(b_bytes) + g_wire
+
+
+def tensor_layer_and_head(model, devices: int, dtype_bytes: int, fabric: Fabric
+                          ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((seconds, wire bytes) of one layer's broadcasts and gathers, the same of the head's) on a
+    tensor-parallel group of `devices` (module docstring); zero for one device."""
+    if devices == 1:
+        return (0.0, 0.0), (0.0, 0.0)
+    graph = ModelGraph(model)
+
+    def total(ops):
+        parts = [_matmul_transfer(model, op, devices, dtype_bytes, fabric) for op in ops]
+        return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+    return total(graph.layer_ops(0)), total(graph.post_ops())
+
+
 def tensor_transfers(model, devices: int, dtype_bytes: int, fabric: Fabric, head: bool) -> tuple[float, float]:
     """(seconds, wire bytes) of one token's broadcasts and gathers on a tensor-parallel group (module
     docstring): every layer's weight matmuls and attention, and the head's matmuls where `head`."""
-    graph = ModelGraph(model)
-
-    def op_cost(op) -> tuple[float, float]:
-        if op.kind is OpKind.WEIGHT_MATMUL:
-            inputs, outputs = op.in_features, op.out_features
-        elif op.kind is OpKind.ATTN_SCORE:
-            inputs, outputs = model.qkv_features, model.q_features  # q, k, v out; attention outputs back
-        else:
-            return 0.0, 0.0
-        b_bytes = inputs * dtype_bytes
-        g_s, g_wire = gather_s(fabric, outputs * dtype_bytes / devices, devices - 1)
-        return fabric.transfer_s(b_bytes) + g_s, fabric.wire_bytes(b_bytes) + g_wire
-
-    sec = wire = 0.0
-    for op in graph.layer_ops(0):
-        s, w = op_cost(op)
-        sec, wire = sec + s * model.layers, wire + w * model.layers
-    if head:
-        for op in graph.post_ops():
-            s, w = op_cost(op)
-            sec, wire = sec + s, wire + w
-    return sec, wire
+    (ls, lw), (hs, hw) = tensor_layer_and_head(model, devices, dtype_bytes, fabric)
+    return ls * model.layers + (hs if head else 0.0), lw * model.layers + (hw if head else 0.0)
 
 
 def _tokens(ph):
@@ -143,8 +152,10 @@ def pipeline_wall_s(steps: list[list[list[float]]], batch: int, x_hidden_s: floa
 class PimGroup:
     """`count` identical PIM devices of `hw`, tensor- or pipeline-parallel over `fabric` (module docstring)."""
 
-    def __init__(self, hw, hw_all, mapping, count: int, parallel: str, fabric: Fabric, exact: bool):
-        """`hw`: one device; `hw_all`: the same preset with every device's channels (count x)."""
+    def __init__(self, hw, hw_all, mapping, count: int, parallel: str, fabric: Fabric, exact: bool,
+                 tensor_group: int = 1, hw_stage=None):
+        """`hw`: one device; `hw_all`: the same preset with every device's channels (count x); pipeline
+        groups with `tensor_group` T > 1: `hw_stage` has T devices' channels (a stage, tensor-parallel)."""
         from pimsim.engine.system import SystemSimulator
 
         if parallel == "pipeline" and exact:
@@ -153,7 +164,10 @@ class PimGroup:
         if parallel == "pipeline" and hw.pim.vectors_per_pass > 1:
             raise ConfigError(f"{hw.name}: multi-vector PIM units in a pipeline-parallel group are not modelled")
         self.device_hw, self.hw, self.count, self.parallel, self.fabric = hw, hw_all, count, parallel, fabric
-        self.sim = SystemSimulator(hw_all if parallel == "tensor" else hw, mapping, exact=exact)
+        self.tensor_group = tensor_group if parallel == "pipeline" else count
+        self.stages = count // tensor_group if parallel == "pipeline" else 1
+        stage_hw = hw_stage if tensor_group > 1 else hw
+        self.sim = SystemSimulator(hw_all if parallel == "tensor" else stage_hw, mapping, exact=exact)
 
     def standby_w(self) -> float:
         e = self.hw.energy
@@ -181,28 +195,37 @@ class PimGroup:
         return clean(e)
 
     def _pipeline(self, ph) -> tuple[Tally, float, float, float]:
-        bounds = split_layers(ph.model.layers, self.count)
+        """Stages of `tensor_group` devices each: a stage's layers cost their tallies plus, where T > 1,
+        each layer's (and the head's) tensor-parallel broadcasts and gathers within the stage."""
+        bounds = split_layers(ph.model.layers, self.stages)
         dtype = self.device_hw.pim.dtype_bytes
+        (tp_layer_s, tp_layer_w), (tp_head_s, tp_head_w) = tensor_layer_and_head(
+            ph.model, self.tensor_group, dtype, self.fabric)
+        tp_s = tp_w = 0.0
         hidden_b = ph.model.hidden * dtype
         x_h = self.fabric.transfer_s(hidden_b)
-        x_id = self.fabric.transfer_s(TOKEN_ID_BYTES) if ph.kind == "decode" else 0.0
+        returns = ph.kind == "decode" and self.stages > 1  # the sampled id back to the first stage
+        x_id = self.fabric.transfer_s(TOKEN_ID_BYTES) if returns else 0.0
         tally = Tally()
         steps: list[list[list[float]]] = [[] for _ in range(ph.steps)]
         for s, _, ctx, head in _tokens(ph):
             pre, layers, post = self.sim.token_layers(ph.model, ctx, head)
             stage, start = [], 0
             for k, n in enumerate(bounds):
-                t = sum(x.total_s for x in layers[start:start + n])
-                stage.append(t + (pre.total_s if k == 0 else 0.0) + (post.total_s if k == len(bounds) - 1 else 0.0))
+                t = sum(x.total_s for x in layers[start:start + n]) + n * tp_layer_s
+                last = post.total_s + (tp_head_s if head else 0.0)
+                stage.append(t + (pre.total_s if k == 0 else 0.0) + (last if k == len(bounds) - 1 else 0.0))
                 start += n
+            tp_s += ph.batch * (ph.model.layers * tp_layer_s + (tp_head_s if head else 0.0))
+            tp_w += ph.batch * (ph.model.layers * tp_layer_w + (tp_head_w if head else 0.0))
             steps[s].append(stage)
             tally.add(self.sim.token(ph.model, ctx, head), ph.batch)
         wall = pipeline_wall_s(steps, ph.batch, x_h, x_id)
-        per_token = (self.count - 1) * self.fabric.wire_bytes(hidden_b)
+        hops = self.stages - 1
         tokens = ph.batch * ph.steps * ph.new_tokens
-        wire = per_token * tokens + (self.fabric.wire_bytes(TOKEN_ID_BYTES) * ph.batch * ph.steps
-                                     if ph.kind == "decode" else 0.0)
-        sec = ((self.count - 1) * x_h * tokens + (x_id * ph.batch * ph.steps))  # fabric busy time
+        wire = hops * self.fabric.wire_bytes(hidden_b) * tokens + tp_w + \
+            (self.fabric.wire_bytes(TOKEN_ID_BYTES) * ph.batch * ph.steps if returns else 0.0)
+        sec = hops * x_h * tokens + x_id * ph.batch * ph.steps + tp_s  # fabric busy time
         return tally, wall, sec, wire
 
     def stage_bytes(self, model, sequences: int, context: int) -> int:
@@ -211,7 +234,8 @@ class PimGroup:
         mapper = self.sim.mapper(model)
         dtype = self.device_hw.pim.dtype_bytes
         kv_all = sequences * mapper.reserved_context(context) * mapper.kv_bytes_per_token()
-        most = split_layers(model.layers, self.count)[0]
+        most = split_layers(model.layers, self.stages)[0]
         ends = max(model.embedding_params, model.head_params + model.norm_params +
                    (model.vocab * model.hidden if model.tied_embeddings and model.head == "lm" else 0))
-        return (most * model.weight_params_per_layer + ends) * dtype + math.ceil(kv_all * most / model.layers)
+        stage = (most * model.weight_params_per_layer + ends) * dtype + math.ceil(kv_all * most / model.layers)
+        return math.ceil(stage / self.tensor_group)  # a stage's T devices hold 1/T of it each

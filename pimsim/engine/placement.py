@@ -73,8 +73,10 @@ def resolve_devices(system: SystemConfig, source: str, mapping, exact: bool) -> 
             if entry.kind == "pim" and entry.count > 1:
                 hw = load_hardware(entry.pim, overrides=entry.overrides or None)
                 every = _merge(entry.overrides, {"dram": {"channels": hw.dram.channels * entry.count}})
+                stage = _merge(entry.overrides, {"dram": {"channels": hw.dram.channels * entry.tensor_group}})
                 group = PimGroup(hw, load_hardware(entry.pim, overrides=every), mapping, entry.count,
-                                 entry.parallel, entry.interconnect, exact)
+                                 entry.parallel, entry.interconnect, exact, entry.tensor_group,
+                                 load_hardware(entry.pim, overrides=stage) if entry.tensor_group > 1 else None)
                 out[name] = _Device(name, "pim", hw=group.hw, sim=group.sim, count=entry.count, group=group)
             elif entry.kind == "pim":
                 hw = load_hardware(entry.pim, overrides=entry.overrides or None)

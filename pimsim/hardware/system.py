@@ -86,6 +86,8 @@ class DeviceEntry(_Strict):
     parallel: Literal["tensor", "pipeline"] | None = Field(None, description="PIM groups: tensor (every device "
                                                            "holds a slice of every matmul) or pipeline (layers)")
     interconnect: Fabric | None = Field(None, description="PIM groups: the device-to-device fabric (e.g. CXL)")
+    tensor_group: int = Field(1, ge=1, le=1024, description="pipeline PIM groups: devices per stage, "
+                              "tensor-parallel within it (CENT's hybrid); count must be a multiple")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "DeviceEntry":
@@ -101,6 +103,9 @@ class DeviceEntry(_Strict):
         if self.pim is not None and self.count > 1 and (self.parallel is None or self.interconnect is None):
             raise ValueError(f"count: {self.count} PIM devices need parallel: (tensor or pipeline) and "
                              "interconnect: (the fabric between them)")
+        if self.tensor_group > 1 and (self.parallel != "pipeline" or self.count % self.tensor_group):
+            raise ValueError(f"tensor_group: {self.tensor_group} splits a pipeline group's count into stages: "
+                             f"give parallel: pipeline and a count that is a multiple (count: {self.count})")
         if self.pim is not None and self.count == 1 and (self.parallel is not None or self.interconnect is not None):
             raise ValueError("parallel: and interconnect: describe a group: give count: 2 or more")
         return self
