@@ -216,13 +216,17 @@ def _whole_phase(ph, dev: _Device) -> _Part:
                  clean(group_energy_j(ph, dev.preset, cost, wall, dev.count)))
 
 
-def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = False
+def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = False, head_pipeline: int = 1
                  ) -> tuple[list[_Part], float]:
     """(parts, wall seconds) of a phase split by op class: weights on `gpu` for the whole batch (or per
     sub-batch), attention on `pim` sequence by sequence, and the per-layer q/k/v and attention-output
     transfers over the link (module docstring). `overlapped` (mapping overlap: pipelined, batch >= 2): the
     batch runs as two sub-batches whose layers alternate between the GPU and PIM (NeuPIMs' sub-batch
-    interleaving), timed by `schedule.pipelined_makespan`; the GPU then reads the weights once per sub-batch."""
+    interleaving), timed by `schedule.pipelined_makespan`; the GPU then reads the weights once per sub-batch.
+    `head_pipeline` C > 1 (AttAcc's head-level pipelining): per layer the heads go in C chunks, each chunk's
+    q/k/v transfer, PIM attention (1/C of the layer's) and output transfer a flow shop over the link's two
+    directions and PIM (`pim_group.flow_completions`, exact), after the layer's GPU kernels."""
+    from pimsim.engine.pim_group import flow_completions
     from collections import defaultdict
 
     from pimsim.engine.energy import system_energy_j
@@ -230,6 +234,11 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
     from pimsim.engine.tally import Tally, clean
 
     subs = [ph.batch] if not overlapped or ph.batch < 2 else [(ph.batch + 1) // 2, ph.batch // 2]
+    chunks = min(head_pipeline, ph.model.heads)
+    if chunks > 1 and len(subs) > 1:
+        raise ConfigError("head_pipeline with overlap: pipelined (sub-batch interleaving) is not modelled; "
+                          "use one of the two")
+    head_wall = 0.0
     name, link = link_entry
     m = ph.model
     dtype = gpu.preset.dtype_bytes
@@ -248,16 +257,19 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
         gpu_parts.append((cost, energy))
         to_pim = b * ph.new_tokens * (m.heads + 2 * m.kv_heads) * m.head_dim * dtype  # per layer
         back = b * ph.new_tokens * m.heads * m.head_dim * dtype
-        to_s, back_s = link.transfer_s(to_pim), link.transfer_s(back)
+        to_s, back_s = link.transfer_s(to_pim / chunks), link.transfer_s(back / chunks)
         for s in range(ph.steps):
             attn = Tally()
             for i in range(ph.new_tokens):
                 attn.add(attention(ph.past_context + s * ph.new_tokens + i + 1), b)
             pim_tally.add(attn, m.layers)
             link_bytes += (to_pim + back) * m.layers
-            link_j += (link.energy_j(to_pim) + link.energy_j(back)) * m.layers
-            link_s += (to_s + back_s) * m.layers
+            link_j += (link.energy_j(to_pim / chunks) + link.energy_j(back / chunks)) * chunks * m.layers
+            link_s += (to_s + back_s) * chunks * m.layers
             g = float(cost.step_time_s[s]) / m.layers  # the step's GPU kernels spread evenly over layers
+            if chunks > 1:  # head chunks: to PIM, attention, back, as a flow shop over the two directions and PIM
+                heads_s = flow_completions([([to_s, attn.total_s / chunks, back_s], chunks)], 0.0)[-1]
+                head_wall += (g + heads_s) * m.layers
             layer = [("gpu", g), ("link", to_s), ("pim", attn.total_s), ("link", back_s)]
             chains_per_step[s].append(layer * m.layers)
     gpu_s = sum(float(c.step_time_s.sum()) for c, _ in gpu_parts)
@@ -276,7 +288,7 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
              _Part(name, link_s, {"qkv_and_outputs": link_s},
                    {"qkv_and_outputs": link_j}, link_bytes=link_bytes)]
     if len(subs) == 1:
-        return parts, gpu_s + pim_s + link_s
+        return parts, head_wall if chunks > 1 else gpu_s + pim_s + link_s
     return parts, sum(pipelined_makespan(chains) for chains in chains_per_step)
 
 
@@ -343,7 +355,8 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
             parts, wall = _split_phase(ph, devices[where["weights"]], devices[where["attention"]],
                                        _link(system, source, where["weights"], where["attention"],
                                              f"phase {ph.name} splits weights and attention"),
-                                       overlapped=mapping.overlap == "pipelined")
+                                       overlapped=mapping.overlap == "pipelined",
+                                       head_pipeline=mapping.head_pipeline)
         else:
             parts = [_whole_phase(ph, devices[where])]
             wall = parts[0].busy_s

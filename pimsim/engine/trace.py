@@ -485,10 +485,10 @@ def _system(ev: _Events, result: Result, workload, system, source: str, mp: Mapp
                      {"phase": ph.name, "bytes": nbytes})
             t += move_s
         if isinstance(where, dict):
-            overlapped = mp.overlap == "pipelined"
+            overlapped = mp.overlap == "pipelined" or mp.head_pipeline > 1
             parts, wall = pl._split_phase(ph, devices[where["weights"]], devices[where["attention"]],
                                           pl._link(system, source, where["weights"], where["attention"], ph.name),
-                                          overlapped=overlapped)
+                                          overlapped=mp.overlap == "pipelined", head_pipeline=mp.head_pipeline)
             start = t
             for part in parts:  # serial: the parts one after another; overlapped: each unit's busy time from
                 pid, tid = lane(part.device)  # the phase's start (the makespan, `wall`, is the phase's length)

@@ -76,6 +76,10 @@ class Mapping(_Strict):
         "serial", description="serial: an instruction completes before the next starts (PIM-GPT); "
         "pipelined: ASIC work and transfers overlap the next PIM op"
     )
+    head_pipeline: int = Field(
+        1, ge=1, le=4096, description="op-class split phases: the heads of a layer's attention go to PIM in this "
+        "many chunks (capped at the model's heads), so one chunk's transfers overlap another's PIM attention "
+        "(AttAcc's head-level pipelining); 1: one transfer each way per layer")
     placement: dict[str, str | dict[str, str]] = Field(
         default_factory=dict, description="which device of the system runs each phase: keys `default`, a "
         "phase kind (prefill, decode), a role (policy, prm, verifier, reference) or `role.kind`; values: a "
