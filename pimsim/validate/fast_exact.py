@@ -8,6 +8,7 @@ full matrix).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -63,8 +64,10 @@ def hardware(preset: str, refresh: str):
     return load_hardware({"base": preset, "name": f"{preset}-{refresh}", "dram": {"refresh": refresh}})
 
 
+@functools.lru_cache(maxsize=None)
 def run_pair(preset: str, mapping: str, model: str, refresh: str, workload_name: str) -> Pair:
-    """Fast and exact mode on one cell of the matrix."""
+    """Fast and exact mode on one cell of the matrix (kept for the process: the test suite and `pimsim
+    validate` read the same cells, and a Pair is immutable; planted faults run in fresh processes)."""
     from pimsim.engine import simulate
 
     hw = hardware(preset, refresh)
