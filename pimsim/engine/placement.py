@@ -242,13 +242,9 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
     name, link = link_entry
     m = ph.model
     dtype = gpu.preset.dtype_bytes
-    mapper = pim.sim.mapper(ph.model)
-    per_seq: dict[int, Tally] = {}  # context -> one sequence's attention ops of one layer
 
-    def attention(ctx: int) -> Tally:
-        if ctx not in per_seq:
-            per_seq[ctx] = pim.sim._walk(mapper.map_token(ctx, head=False).layer_dynamic, None)[0]
-        return per_seq[ctx]
+    def attention(ctx: int) -> Tally:  # one sequence's attention ops of one layer
+        return pim.sim.layer_attention(m, ctx)
 
     gpu_parts, pim_tally, link_bytes, link_s, link_j = [], Tally(), 0.0, 0.0, 0.0
     chains_per_step: list[list[list[tuple[str, float]]]] = [[] for _ in range(ph.steps)]

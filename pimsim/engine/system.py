@@ -123,6 +123,16 @@ class SystemSimulator:
         tally.add(post)
         return tally
 
+    def layer_attention(self, model: ModelConfig, context: int) -> Tally:
+        """One sequence's context-dependent ops of one layer at `context` (KV appends, q.K^T, softmax,
+        score.V), walked from a closed state: the PIM side of an op-class split (`engine.placement`)."""
+        key = ("attention", model, context)
+        tally = self._token_tally.get(key)
+        if tally is None:
+            tally = self._token_tally[key] = self._walk(self.mapper(model).map_token(context, head=False)
+                                                        .layer_dynamic, None)[0]
+        return tally
+
     def token_layers(self, model: ModelConfig, context: int, head: bool) -> tuple[Tally, list[Tally], Tally]:
         """(pre, one tally per layer, post) of one token, walked as `_token_walk` walks it (the layers
         after the entry repeats share one tally): the per-stage times of pipeline-parallel groups."""
