@@ -65,7 +65,8 @@ class EngineResult:
 
 def _cmdinfo(t: CompiledTable) -> np.ndarray:
     n = len(t.command_names)
-    info = np.zeros((n, 7), np.int64)
+    info = np.zeros((n, K.NCI), np.int64)
+    info[:, K.CI_TLEV] = t.target_level
     info[:, K.CI_LEVELS] = t.follow_levels
     info[:, K.CI_SCOPE] = t.scope
     info[:, K.CI_ROLE] = t.role
@@ -84,7 +85,7 @@ class _Arrays:
     def __init__(self, dram: DramConfig, table: CompiledTable):
         self.nch = dram.channels
         self.nbanks = dram.banks
-        nnodes = 1 + dram.ranks + dram.ranks * dram.bank_groups + dram.banks
+        nnodes = int(sum(dram.banks // b for b in table.level_banks))
         ncmd = len(table.command_names)
         wmax = int(max(1, table.cons_window.max(initial=1)))
         self.ready = np.zeros((self.nch, nnodes, ncmd), np.int64)
@@ -121,8 +122,11 @@ class CommandEngine:
         self.refresh = bool(refresh)
         self.row_policy = row_policy
         self.table = compile_table(dram)
+        K.ensure_layout()
         t = self.table
-        if any(t.scope[i] == 2 and t.role[i] in (3, 4) for i in range(len(t.command_names))):
+        timing = t.timing_ticks
+        if any(t.scope[i] == K.SC_ALL and t.role[i] in (K.RO_ACCESS, K.RO_ACCESS_CLOSE)
+               for i in range(len(t.command_names))):
             if t.open_all < 0 or t.close_all < 0:
                 raise ConfigError(f"standard {dram.standard}: all-bank accesses need row_commands.all_banks "
                                   "open and close commands")
@@ -134,17 +138,26 @@ class CommandEngine:
                 raise ConfigError(f"standard {dram.standard} has no per-bank refresh command")
             if not per_bank and t.ref_all < 0:
                 raise ConfigError(f"standard {dram.standard} has no all-bank refresh command")
-        self.refresh_interval_cycles = (dram.timing.get("nREFI", 1) // (dram.banks if per_bank else 1)) or 1
+        self.refresh_interval_cycles = (timing.get("nREFI", 1) // (dram.banks if per_bank else 1)) or 1
         if self.refresh:
-            cost = dram.timing.get("nRFCpb" if per_bank else "nRFC", 0) + dram.timing.get("nRC", 0)
+            rfc = ("nRFCpb",) if per_bank else ("nRFC", "nRFCab")
+            cost = max(timing.get(k, 0) for k in rfc) + timing.get("nRC", 0)
             if self.refresh_interval_cycles <= cost:
                 raise ConfigError(f"refresh interval {self.refresh_interval_cycles} cycles (nREFI"
                                   f"{'/banks' if per_bank else ''}) must exceed the refresh time plus a row cycle "
                                   f"({cost} cycles): the channel would only refresh")
         self._cmdinfo = _cmdinfo(t)
-        self._cons = np.stack([t.cons_level, t.cons_follow, t.cons_latency, t.cons_window], axis=1).astype(np.int64)
+        self._cons = np.stack([t.cons_level, t.cons_follow, t.cons_latency, t.cons_window, t.cons_sibling],
+                              axis=1).astype(np.int64)
         ins = np.zeros((len(ISA), 6), np.int64)
         ins[:, K.II_CMD] = t.ins_command
+        if row_policy == "close":
+            # close-row policy: a single access uses the table's auto-precharge variant (RD -> RDA) where
+            # it has one, instead of the access and a separate precharge
+            for o in range(len(ISA)):
+                c = t.ins_command[o]
+                if c >= 0 and t.ins_repeat[o] == 0 and t.auto_precharge[c] >= 0:
+                    ins[o, K.II_CMD] = t.auto_precharge[c]
         ins[:, K.II_REPEAT] = t.ins_repeat
         ins[:, K.II_MODE] = t.ins_mode
         ins[:, K.II_BLOCK] = t.ins_blocking
@@ -160,15 +173,21 @@ class CommandEngine:
         d, t = self.dram, self.table
         cfg = np.zeros(K.NCFG, np.int64)
         cfg[K.C_NCH] = d.channels
-        cfg[K.C_NRANKS] = d.ranks
-        cfg[K.C_NBG] = d.bank_groups
-        cfg[K.C_NBPG] = d.banks_per_group
+        cfg[K.C_NLEV] = len(t.level_names)
+        cfg[K.C_NBANKS] = d.banks
+        off = 0
+        for lv, per in enumerate(t.level_banks):
+            cfg[K.C_LVOFF + lv] = off
+            cfg[K.C_LVDIV + lv] = per
+            off += d.banks // int(per)
+        cfg[K.C_LVOFF + len(t.level_names)] = off
         cfg[K.C_REFON] = int(self.refresh)
         cfg[K.C_REFINT] = self.refresh_interval_cycles
         cfg[K.C_REFPB] = int(d.refresh == "per_bank")
         cfg[K.C_CLOSE] = int(self.row_policy == "close")
         cfg[K.C_RL] = int(runlength)
         cfg[K.C_OPENB], cfg[K.C_CLOSEB] = t.open_bank, t.close_bank
+        cfg[K.C_OPEN2B] = t.open_bank_second
         cfg[K.C_OPENA], cfg[K.C_CLOSEA] = t.open_all, t.close_all
         cfg[K.C_REFA], cfg[K.C_REFB] = t.ref_all, t.ref_bank
         cfg[K.C_MODESW] = t.mode_switch
@@ -283,7 +302,7 @@ class CommandEngine:
                 log[name] = logarr[:, j]
             log = log[np.argsort(log["cycle"], kind="stable")]
         return EngineResult(
-            cycles=end, ns=end * self.dram.tck_ns, commands=commands, row_hits=int(st.chs[:, K.S_HITS].sum()),
+            cycles=end, ns=end * self.dram.tck_ns / self.table.ticks_per_cycle, commands=commands, row_hits=int(st.chs[:, K.S_HITS].sum()),
             row_misses=int(st.chs[:, K.S_MISSES].sum()),
             channel_busy_cycles=[int(b) for b in st.chs[:, K.S_BUSY]], end_state=state,
             category_cycles=category, channel_category_cycles=st.cat.copy(), channel_commands=st.counts.copy(),

@@ -32,6 +32,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from pimsim.dram.table import CATEGORIES, ISA, MAX_LEVELS, ROLES, SCOPES
+
 # The kernel allocates nothing, so it is compiled without numba's runtime (NRT): with it, every call between
 # these functions increfs and decrefs each of its ~15 array arguments atomically, which was most of the
 # per-command cost (8-channel GEMV: 1.9 -> 5.9 M commands/s in one run). `_nrt` is numba's own switch.
@@ -40,62 +42,72 @@ _JIT = dict(cache=True, _nrt=False)
 QUEUE_DEPTH = 33  # the AiM simulator's ReqBuffer: max_size 32, enqueue accepted while size <= 32
 NEG = -(1 << 60)
 
-# per-command info columns
-CI_SCOPE, CI_ROLE, CI_DONE, CI_CAT, CI_SPACING, CI_HASWIN, CI_LEVELS = range(7)
-# scopes / roles (indices of table.SCOPES / table.ROLES)
-SC_CHANNEL, SC_BANK, SC_ALL = 0, 1, 2
-RO_NONE, RO_OPEN, RO_CLOSE, RO_ACCESS, RO_ACCESS_CLOSE, RO_REFRESH, RO_MODE = range(7)
-# categories (table.CATEGORIES)
-CAT_RESULT, CAT_MODE, CAT_REFRESH, CAT_WAIT, CAT_DRAIN = 4, 6, 7, 8, 9
-NCAT = 10
+# Integer codes shared with pimsim.dram.table, derived from its name tuples (never repeated here). numba
+# freezes module globals into the compiled code and keys its cache on this file only, so `ensure_layout`
+# recompiles the kernel when a cached copy was built with other codes.
+SC_CHANNEL, SC_BANK, SC_ALL, SC_GROUP = (SCOPES.index(n) for n in ("channel", "bank", "all_banks", "group"))
+(RO_NONE, RO_OPEN, RO_CLOSE, RO_ACCESS, RO_ACCESS_CLOSE, RO_REFRESH, RO_MODE, RO_OPEN_FIRST) = (
+    ROLES.index(n) for n in ("none", "open", "close", "access", "access_close", "refresh", "mode_switch",
+                             "open_first"))
+CAT_RESULT, CAT_MODE, CAT_REFRESH, CAT_WAIT, CAT_DRAIN = (
+    CATEGORIES.index(n) for n in ("result_read", "mode_switch", "refresh", "wait", "drain"))
+NCAT = len(CATEGORIES)
+OP_SYNC, OP_EOC = ISA.index("SYNC"), ISA.index("EOC")
+NLEVMAX = MAX_LEVELS
+# an activating bank (first step of a two-step activate) stores ACTIVATING - row as its open row
+ACTIVATING = -3
+LAYOUT = (SC_CHANNEL, SC_BANK, SC_ALL, SC_GROUP, RO_NONE, RO_OPEN, RO_CLOSE, RO_ACCESS, RO_ACCESS_CLOSE,
+          RO_REFRESH, RO_MODE, RO_OPEN_FIRST, CAT_RESULT, CAT_MODE, CAT_REFRESH, CAT_WAIT, CAT_DRAIN, NCAT,
+          OP_SYNC, OP_EOC, NLEVMAX)
+
+# per-command info columns (CI_TLEV: the deepest level at which the command names one node)
+CI_SCOPE, CI_ROLE, CI_DONE, CI_CAT, CI_SPACING, CI_HASWIN, CI_LEVELS, CI_TLEV = range(8)
+NCI = 8
 # per-channel scalar columns
 (S_LAST, S_FPREV, S_MODE, S_NEXTREF, S_REFPTR, S_REQS, S_WDEP, S_LSERVE, S_BUSY, S_BUSYEND, S_FRONT,
  S_HITS, S_MISSES, S_END, S_UNIROW, S_PCAT, S_PSPC) = range(17)
 NSCAL = 17
-# config columns
-(C_NCH, C_NRANKS, C_NBG, C_NBPG, C_REFON, C_REFINT, C_REFPB, C_CLOSE, C_RL, C_OPENB, C_CLOSEB, C_OPENA,
+# config columns; C_LVOFF + lv: first node of level lv (NLEVMAX + 1 entries), C_LVDIV + lv: banks per node
+(C_NCH, C_NLEV, C_NBANKS, C_REFON, C_REFINT, C_REFPB, C_CLOSE, C_RL, C_OPENB, C_OPEN2B, C_CLOSEB, C_OPENA,
  C_CLOSEA, C_REFA, C_REFB, C_MODESW, C_LOG, C_WMAX, C_AFROW) = range(19)
-NCFG = 19
+C_LVOFF = 19
+C_LVDIV = C_LVOFF + NLEVMAX + 1
+NCFG = C_LVDIV + NLEVMAX
 # instruction info columns
 II_CMD, II_REPEAT, II_MODE, II_BLOCK, II_READER, II_AF = range(6)
-OP_SYNC, OP_EOC = 14, 15
+
+
+@njit(**_JIT)
+def _compiled_layout():
+    return (SC_CHANNEL, SC_BANK, SC_ALL, SC_GROUP, RO_NONE, RO_OPEN, RO_CLOSE, RO_ACCESS, RO_ACCESS_CLOSE,
+            RO_REFRESH, RO_MODE, RO_OPEN_FIRST, CAT_RESULT, CAT_MODE, CAT_REFRESH, CAT_WAIT, CAT_DRAIN, NCAT,
+            OP_SYNC, OP_EOC, NLEVMAX)
 
 
 @njit(**_JIT, inline="always")
 def _node(cfg, level, bank):
-    if level == 0:
-        return 0
-    nranks = cfg[C_NRANKS]
-    nbg = cfg[C_NBG]
-    nbpg = cfg[C_NBPG]
-    if level == 1:
-        return 1 + bank // (nbg * nbpg)
-    if level == 2:
-        return 1 + nranks + bank // nbpg
-    return 1 + nranks + nranks * nbg + bank
+    return cfg[C_LVOFF + level] + bank // cfg[C_LVDIV + level]
 
 
 @njit(**_JIT, inline="always")
 def _level_range(cfg, level):
-    nranks = cfg[C_NRANKS]
-    nbg = cfg[C_NBG] * nranks
-    if level == 0:
-        return 0, 1
-    if level == 1:
-        return 1, 1 + nranks
-    if level == 2:
-        return 1 + nranks, 1 + nranks + nbg
-    nb = nbg * cfg[C_NBPG]
-    return 1 + nranks + nbg, 1 + nranks + nbg + nb
+    return cfg[C_LVOFF + level], cfg[C_LVOFF + level + 1]
 
 
 @njit(**_JIT, inline="always")
-def _nodes(cfg, lv, bank, single):
-    """Node range [lo, hi) of level `lv` a command touches: its own bank's node, or every node."""
-    if single:
+def _nodes(cfg, lv, bank, tlev):
+    """Node range [lo, hi) of level `lv` that a command aimed at `bank` with target level `tlev` touches:
+    the node holding the bank down to the target level, every node inside the target node below it, every
+    node of the level when bank < 0."""
+    if bank < 0:
+        return _level_range(cfg, lv)
+    if lv <= tlev:
         lo = _node(cfg, lv, bank)
         return lo, lo + 1
-    return _level_range(cfg, lv)
+    d = cfg[C_LVDIV + tlev]
+    per = d // cfg[C_LVDIV + lv]
+    lo = cfg[C_LVOFF + lv] + (bank // d) * per
+    return lo, lo + per
 
 
 @njit(**_JIT)
@@ -103,31 +115,28 @@ def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
     """Earliest cycle command `c` may issue on (ch, bank) given timing alone (bank -1: every bank)."""
     best = 0
     levels = cmdinfo[c, CI_LEVELS]
-    single = cmdinfo[c, CI_SCOPE] == SC_BANK and bank >= 0
-    for lv in range(4):
+    tlev = cmdinfo[c, CI_TLEV]
+    for lv in range(cfg[C_NLEV]):
         if (levels >> lv) & 1 == 0:
             continue
-        if single:
-            v = ready[ch, _node(cfg, lv, bank), c]
+        lo, hi = _nodes(cfg, lv, bank, tlev)
+        for n in range(lo, hi):
+            v = ready[ch, n, c]
             if v > best:
                 best = v
-        else:
-            lo, hi = _level_range(cfg, lv)
-            for n in range(lo, hi):
-                v = ready[ch, n, c]
-                if v > best:
-                    best = v
     return best
 
 
 @njit(**_JIT)
 def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, bank, t):
-    """Raise next-allowed cycles after command `c` issues at `t` on (ch, bank) (bank -1: every bank)."""
-    single = cmdinfo[c, CI_SCOPE] == SC_BANK and bank >= 0
+    """Raise next-allowed cycles after command `c` issues at `t` on (ch, bank) (bank -1: every bank).
+    A sibling rule at level L raises the other nodes of L under the target's parent node (Ramulator 2.1
+    node.cpp update_timing); it binds nothing for a command that names no single node at L."""
+    tlev = cmdinfo[c, CI_TLEV]
     wmax = hist.shape[3]
     if cmdinfo[c, CI_HASWIN] != 0:
-        for lv in range(4):
-            lo, hi = _nodes(cfg, lv, bank, single)
+        for lv in range(cfg[C_NLEV]):
+            lo, hi = _nodes(cfg, lv, bank, tlev)
             for n in range(lo, hi):
                 p = hpos[ch, n, c]
                 hist[ch, n, c, p % wmax] = t
@@ -137,7 +146,19 @@ def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, 
         f = cons[k, 1]
         lat = cons[k, 2]
         w = cons[k, 3]
-        lo, hi = _nodes(cfg, lv, bank, single)
+        if cons[k, 4] != 0:
+            if bank < 0 or lv > tlev:
+                continue
+            own = _node(cfg, lv, bank)
+            dp = cfg[C_LVDIV + lv - 1]
+            per = dp // cfg[C_LVDIV + lv]
+            lo = cfg[C_LVOFF + lv] + (bank // dp) * per
+            v = t + lat
+            for n in range(lo, lo + per):
+                if n != own and v > ready[ch, n, f]:
+                    ready[ch, n, f] = v
+            continue
+        lo, hi = _nodes(cfg, lv, bank, tlev)
         for n in range(lo, hi):
             if w <= 1:
                 v = t + lat
@@ -163,19 +184,25 @@ def _uni_row(open_row, ch):
 @njit(**_JIT)
 def update_rows(cfg, cmdinfo, open_row, chs, ch, c, bank, row):
     role = cmdinfo[c, CI_ROLE]
-    allb = not (cmdinfo[c, CI_SCOPE] == SC_BANK and bank >= 0)
     if role == RO_OPEN:
-        if allb:
-            open_row[ch, :] = row
-        else:
-            open_row[ch, bank] = row
+        value = row
+    elif role == RO_OPEN_FIRST:
+        value = ACTIVATING - row
     elif role == RO_CLOSE or role == RO_ACCESS_CLOSE:
-        if allb:
-            open_row[ch, :] = -1
-        else:
-            open_row[ch, bank] = -1
+        value = -1
     else:
         return
+    sc = cmdinfo[c, CI_SCOPE]
+    if bank < 0 or sc == SC_ALL or sc == SC_CHANNEL:
+        lo, hi = 0, cfg[C_NBANKS]
+    elif sc == SC_BANK:
+        lo, hi = bank, bank + 1
+    else:
+        d = cfg[C_LVDIV + cmdinfo[c, CI_TLEV]]
+        lo = (bank // d) * d
+        hi = lo + d
+    for b in range(lo, hi):
+        open_row[ch, b] = value
     chs[ch, S_UNIROW] = _uni_row(open_row, ch)
 
 
@@ -195,7 +222,7 @@ def _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, cou
         cat[ch, CAT_WAIT] += w
         gap -= w
     role = cmdinfo[c, CI_ROLE]
-    if role == RO_OPEN or role == RO_CLOSE or role == RO_REFRESH or role == RO_MODE:
+    if role == RO_OPEN or role == RO_CLOSE or role == RO_REFRESH or role == RO_MODE or role == RO_OPEN_FIRST:
         own = chs[ch, S_PSPC]
         if own > gap:
             own = gap
@@ -270,6 +297,8 @@ def _preq(cfg, cmdinfo, open_row, chs, ch, fc, bank, row):
             r = open_row[ch, bank]
             if r == -1:
                 return cfg[C_OPENB], bank
+            if r <= ACTIVATING:
+                return cfg[C_OPEN2B], bank
             if r != row:
                 return cfg[C_CLOSEB], bank
             return fc, bank
@@ -552,3 +581,22 @@ def simulate(prog_op, prog_opsize, prog_mask, prog_bank, prog_row, insinfo, cfg,
             cat[ch, CAT_WAIT] += tail - own
             chs[ch, S_FRONT] = end
     return end
+
+
+_DISPATCHERS = (_compiled_layout, _node, _level_range, _nodes, ready_cycle, apply_constraints, _uni_row,
+                update_rows, _issue, _refresh, _preq, _request, _busy, simulate)
+_layout_checked = False
+
+
+def ensure_layout() -> None:
+    """Make sure the compiled kernel uses this import's integer codes (LAYOUT): a cached build made with
+    another order of pimsim.dram.table's names is dropped and the kernel compiled afresh."""
+    global _layout_checked
+    if _layout_checked:
+        return
+    if tuple(_compiled_layout()) != LAYOUT:
+        for d in _DISPATCHERS:
+            d.recompile()
+        if tuple(_compiled_layout()) != LAYOUT:
+            raise RuntimeError("command engine: the compiled kernel does not match pimsim.dram.table's codes")
+    _layout_checked = True

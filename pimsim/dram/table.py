@@ -1,9 +1,16 @@
 """Compile a DRAM standard's constraint table (pimsim/hardware/standards/NAME.yaml) for one preset.
 
-The YAML is data (format described at the top of gddr6-aim.yaml). Compiling evaluates every latency
-expression with the preset's timing (pimsim.dram.expr, no `eval`), drops constraints that use a
-parameter named in `disabled_constraints`, and lays the result out as flat integer arrays for the
-numba kernel: for each preceding command, its constraints (level, following command, latency, window).
+The YAML is data (format described at the top of gddr6-aim.yaml; levels, siblings, command lengths and
+ticks in docs/dram_standards.md). Compiling scales the timing to ticks (`ticks_per_cycle`, HBM3: 2 half-CK
+ticks per tCK), evaluates every latency expression (pimsim.dram.expr, no `eval`), adjusts it by the two
+commands' lengths, adds the command-bus occupancy of multi-tick commands, drops constraints that use a
+parameter named in `disabled_constraints`, and lays the result out as flat integer arrays for the numba
+kernel: for each preceding command, its constraints (level, following command, latency, window, sibling).
+
+Command lengths and bus rules as Ramulator 2.1 states them (python/ramulator/dram/spec.py, to_config and
+_generate_bus_constraints): a command of c ticks is recorded at its first tick, so a constraint p -> f
+binds (c_p - 1) - (c_f - 1) ticks more than its nominal value; a command of c > 1 ticks keeps every
+command of its bus (row / column, or one bus when the table declares none) c ticks behind it.
 """
 
 from __future__ import annotations
@@ -18,9 +25,15 @@ from pimsim.errors import ConfigError
 from pimsim.hardware.schema import DramConfig
 from pimsim.hardware.standards import load_standard_table
 
+# Units a table's hierarchy levels are counted in (DramConfig fields); the default hierarchy is these four.
 LEVELS = ("channel", "rank", "bankgroup", "bank")
-SCOPES = ("channel", "bank", "all_banks")
-ROLES = ("none", "open", "close", "access", "access_close", "refresh", "mode_switch")
+MAX_LEVELS = 6
+# channel: the channel's own resources (AiM registers); bank: one bank; all_banks: every bank of the
+# channel; group: every bank of one node of the command's `scope` level (e.g. PREab of one rank).
+SCOPES = ("channel", "bank", "all_banks", "group")
+# open_first: the first step of a two-step activate (LPDDR5 ACT-1: the bank is activating, its row opens
+# with the second step, the table's `open` command ACT-2).
+ROLES = ("none", "open", "close", "access", "access_close", "refresh", "mode_switch", "open_first")
 CATEGORIES = ("mac", "row_switch", "gb_write", "bias_write", "result_read", "data", "mode_switch",
               "refresh", "wait", "drain")
 MODES = {"any": 0, "compute": 1, "register": 2}
@@ -39,7 +52,13 @@ class CompiledTable:
 
     standard: str
     command_names: tuple[str, ...]
+    level_names: tuple[str, ...]   # hierarchy, top (channel) first
+    level_banks: np.ndarray        # per level: banks per node (channel: every bank, bank: 1)
+    ticks_per_cycle: int           # engine ticks per tCK (HBM3: 2)
+    timing_ticks: dict             # the preset's timing in ticks
+    command_ticks: np.ndarray      # per command: length on its command bus (ticks)
     scope: np.ndarray          # per command: index into SCOPES
+    target_level: np.ndarray   # per command: deepest level at which it names one node (0 for all-bank)
     role: np.ndarray           # per command: index into ROLES
     done_cycles: np.ndarray    # per command: issue -> completion
     category: np.ndarray       # per command: index into CATEGORIES
@@ -48,9 +67,11 @@ class CompiledTable:
     cons_follow: np.ndarray
     cons_latency: np.ndarray
     cons_window: np.ndarray
+    cons_sibling: np.ndarray   # 1: binds the siblings of the target's node at cons_level, not the node
     self_spacing: np.ndarray   # per command: spacing of back-to-back issues to one target (-1: windowed)
     follow_levels: np.ndarray  # per command: bit L set when some constraint at level L constrains it
     open_bank: int
+    open_bank_second: int      # second step of a two-step activate (-1: one-step)
     close_bank: int
     open_all: int              # -1 when the standard has no all-bank commands
     close_all: int
@@ -66,7 +87,8 @@ class CompiledTable:
     ins_reader: np.ndarray
     ins_af_row: np.ndarray
     ins_supported: np.ndarray
-    constraints: tuple[tuple[str, tuple[str, ...], tuple[str, ...], int, int], ...] = field(repr=False)
+    auto_precharge: np.ndarray  # per command: its auto-precharge variant (RD -> RDA), -1 none
+    constraints: tuple[tuple[str, tuple[str, ...], tuple[str, ...], int, int, bool], ...] = field(repr=False)
 
     def cmd(self, name: str) -> int:
         try:
@@ -83,16 +105,67 @@ def _as_list(value, where: str) -> list[str]:
     return [str(v) for v in value]
 
 
+def level_banks(raw: dict, dram_counts: tuple[int, int, int], src: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The table's hierarchy (`levels:`, default channel / rank / bankgroup / bank) and the banks under one
+    node of each level for an organisation of (ranks, bank_groups per rank, banks_per_group).
+
+    A level is counted in a DramConfig unit (channel, rank, bankgroup, bank) or groups bank groups:
+    `sid: {bank_groups: 4}` (HBM3: four bank groups per stack ID). Each level's node must hold a whole
+    number of the next level's nodes."""
+    ranks, nbg, nbpg = dram_counts
+    unit_banks = {"channel": ranks * nbg * nbpg, "rank": nbg * nbpg, "bankgroup": nbpg, "bank": 1}
+    spec = raw.get("levels") or {name: name for name in LEVELS}
+    if not isinstance(spec, dict) or not spec:
+        raise ConfigError(f"{src}: levels: expected a mapping of level name -> unit ({', '.join(LEVELS)}) "
+                          "or {bank_groups: k}")
+    if len(spec) > MAX_LEVELS:
+        raise ConfigError(f"{src}: levels: at most {MAX_LEVELS} levels, got {len(spec)}")
+    names, banks = [], []
+    for name, unit in spec.items():
+        where = f"{src}: levels.{name}"
+        if isinstance(unit, dict) and set(unit) == {"bank_groups"}:
+            k = int(unit["bank_groups"])
+            if k <= 0 or nbg % k:
+                raise ConfigError(f"{where}: {k} bank groups per node do not divide the {nbg} bank groups of a "
+                                  "rank (dram.bank_groups)")
+            b = k * nbpg
+        elif unit in unit_banks:
+            b = unit_banks[unit]
+        else:
+            raise ConfigError(f"{where}: unit must be one of {LEVELS} or {{bank_groups: k}}, got {unit!r}")
+        if banks and (b > banks[-1] or banks[-1] % b):
+            raise ConfigError(f"{where}: a node of {b} banks does not split the {banks[-1]} banks of a "
+                              f"{names[-1]} node; list levels from the channel down")
+        names.append(str(name))
+        banks.append(b)
+    if banks[0] != unit_banks["channel"] or banks[-1] != 1:
+        raise ConfigError(f"{src}: levels: the first level must span the channel and the last be the bank")
+    return tuple(names), tuple(banks)
+
+
 def compile_table(dram: DramConfig) -> CompiledTable:
     """The constraint table of `dram.standard` with latencies evaluated for `dram.timing`."""
-    return _compile(dram.standard, tuple(sorted(dram.timing.items())), tuple(dram.disabled_constraints))
+    return _compile(dram.standard, tuple(sorted(dram.timing.items())), tuple(dram.disabled_constraints),
+                    (dram.ranks, dram.bank_groups, dram.banks_per_group))
+
+
+def _ticks(value, mult: int, where: str) -> int:
+    t = float(value) * mult
+    if t != int(t) or t < 1:
+        raise ConfigError(f"{where}: a command length of {value} tCK is not a whole number (>= 1) of the "
+                          f"table's {mult} ticks per tCK")
+    return int(t)
 
 
 @lru_cache(maxsize=64)
-def _compile(standard: str, timing_items: tuple, disabled: tuple) -> CompiledTable:
+def _compile(standard: str, timing_items: tuple, disabled: tuple, counts: tuple = (1, 1, 1)) -> CompiledTable:
     raw = load_standard_table(standard)
-    timing = dict(timing_items)
     src = f"standards/{standard}.yaml"
+    mult = int(raw.get("ticks_per_cycle", 1))
+    if mult < 1:
+        raise ConfigError(f"{src}: ticks_per_cycle must be >= 1, got {mult}")
+    timing = {k: int(v) * mult for k, v in dict(timing_items).items()}
+    lnames, lbanks = level_banks(raw, counts, src)
     cmds = raw.get("commands") or {}
     names = tuple(cmds)
     idx = {n: i for i, n in enumerate(names)}
@@ -104,18 +177,47 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple) -> CompiledTab
 
     n = len(names)
     scope = np.zeros(n, np.int64)
+    tlevel = np.zeros(n, np.int64)
     role = np.zeros(n, np.int64)
     done = np.ones(n, np.int64)
     category = np.zeros(n, np.int64)
+    length = np.full(n, mult, np.int64)
+    bus = []
     for i, (name, attrs) in enumerate(cmds.items()):
         attrs = attrs or {}
-        scope[i] = SCOPES.index(attrs.get("scope", "bank"))
-        role[i] = ROLES.index(attrs.get("role", "none"))
+        where = f"commands.{name}"
+        sc = attrs.get("scope", "bank")
+        if sc in ("channel", "bank", "all_banks"):
+            scope[i] = SCOPES.index(sc)
+            tlevel[i] = len(lnames) - 1 if sc == "bank" else 0
+        elif sc in lnames:
+            scope[i] = SCOPES.index("group")
+            tlevel[i] = lnames.index(sc)
+        else:
+            raise ConfigError(f"{src}: {where}: scope must be channel, bank, all_banks or a level "
+                              f"({', '.join(lnames)}), got {sc!r}")
+        r = attrs.get("role", "none")
+        if r not in ROLES:
+            raise ConfigError(f"{src}: {where}: role must be one of {ROLES}, got {r!r}")
+        role[i] = ROLES.index(r)
         done[i] = max(1, expr.evaluate(attrs.get("done", 1), timing))
-        category[i] = CATEGORIES.index(attrs.get("category", "data"))
+        c = attrs.get("category", "data")
+        if c not in CATEGORIES:
+            raise ConfigError(f"{src}: {where}: category must be one of {CATEGORIES}, got {c!r}")
+        category[i] = CATEGORIES.index(c)
+        if "cycles" in attrs:
+            length[i] = _ticks(attrs["cycles"], mult, where)
+        bus.append(attrs.get("bus", "command"))
 
     rc = raw.get("row_commands") or {}
-    open_bank = cid(rc["bank"]["open"], "row_commands.bank")
+    bank_open = rc["bank"]["open"]
+    if isinstance(bank_open, list):
+        if len(bank_open) != 2:
+            raise ConfigError(f"{src}: row_commands.bank.open: one command or a two-step activate [first, second]")
+        open_bank = cid(bank_open[0], "row_commands.bank")
+        open_second = cid(bank_open[1], "row_commands.bank")
+    else:
+        open_bank, open_second = cid(bank_open, "row_commands.bank"), -1
     close_bank = cid(rc["bank"]["close"], "row_commands.bank")
     allb = rc.get("all_banks") or {}
     open_all = cid(allb["open"], "row_commands.all_banks") if "open" in allb else -1
@@ -126,14 +228,30 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple) -> CompiledTab
     ref_all = cid(refc["all_bank"], "refresh_commands") if "all_bank" in refc else -1
     ref_bank = cid(refc["per_bank"], "refresh_commands") if "per_bank" in refc else -1
     mode_switch = cid(raw["mode_switch"], "mode_switch") if raw.get("mode_switch") else -1
+    auto_pre = np.full(n, -1, np.int64)
+    for plain, variant in (raw.get("auto_precharge") or {}).items():
+        auto_pre[cid(plain, "auto_precharge")] = cid(variant, "auto_precharge")
 
-    per_cmd: list[list[tuple[int, int, int, int]]] = [[] for _ in range(n)]
+    per_cmd: list[list[tuple[int, int, int, int, int]]] = [[] for _ in range(n)]
     kept = []
+    # command-bus occupancy of multi-tick commands (Ramulator 2.1 spec.py _generate_bus_constraints)
+    buses: dict[str, list[int]] = {}
+    for i, b in enumerate(bus):
+        buses.setdefault(b, []).append(i)
+    for members in buses.values():
+        for p in members:
+            if length[p] > 1:
+                for f in members:
+                    per_cmd[p].append((0, f, int(length[p]), 1, 0))
     for k, c in enumerate(raw.get("constraints") or []):
         where = f"constraints[{k}]"
         level = c.get("level")
-        if level not in LEVELS:
-            raise ConfigError(f"{src}: {where}: level must be one of {LEVELS}, got {level!r}")
+        if level not in lnames:
+            raise ConfigError(f"{src}: {where}: level must be one of {lnames}, got {level!r}")
+        lv = lnames.index(level)
+        sibling = bool(c.get("sibling", False))
+        if sibling and lv == 0:
+            raise ConfigError(f"{src}: {where}: a sibling rule needs a level below {lnames[0]}")
         lat_text = c.get("latency")
         used = expr.names(lat_text)
         if used & set(disabled):
@@ -143,24 +261,28 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple) -> CompiledTab
         except expr.ExprError as exc:
             raise ConfigError(f"{src}: {where}: {exc}") from None
         window = int(c.get("window", 1))
+        if sibling and window != 1:
+            raise ConfigError(f"{src}: {where}: a sibling rule has no window")
         frm = _as_list(c.get("from"), where)
         to = _as_list(c.get("to"), where)
-        kept.append((level, tuple(frm), tuple(to), lat, window))
-        if lat <= 0:
-            continue
+        kept.append((level, tuple(frm), tuple(to), lat, window, sibling))
         for p in frm:
             for f in to:
-                per_cmd[cid(p, where)].append((LEVELS.index(level), cid(f, where), lat, window))
+                pi, fi = cid(p, where), cid(f, where)
+                adj = lat + (int(length[pi]) - 1) - (int(length[fi]) - 1)
+                if adj > 0:
+                    per_cmd[pi].append((lv, fi, adj, window, int(sibling)))
 
-    # merge duplicates: one constraint per (preceding, level, following, window), the largest latency
+    # merge duplicates: one constraint per (preceding, level, following, window, sibling), the largest latency
     for p in range(n):
-        best: dict[tuple[int, int, int], int] = {}
-        for lv, f, lat, w in per_cmd[p]:
-            best[(lv, f, w)] = max(best.get((lv, f, w), lat), lat)
-        per_cmd[p] = sorted((lv, f, lat, w) for (lv, f, w), lat in best.items())
+        best: dict[tuple[int, int, int, int], int] = {}
+        for lv, f, lat, w, sib in per_cmd[p]:
+            key = (lv, f, w, sib)
+            best[key] = max(best.get(key, lat), lat)
+        per_cmd[p] = sorted((lv, f, lat, w, sib) for (lv, f, w, sib), lat in best.items())
     follow_levels = np.zeros(n, np.int64)
     for p in range(n):
-        for lv, f, lat, w in per_cmd[p]:
+        for lv, f, lat, w, sib in per_cmd[p]:
             follow_levels[f] |= 1 << lv
     start = np.zeros(n + 1, np.int64)
     flat = []
@@ -168,16 +290,15 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple) -> CompiledTab
         start[p] = len(flat)
         flat.extend(per_cmd[p])
     start[n] = len(flat)
-    arr = np.array(flat, np.int64).reshape(-1, 4)
+    arr = np.array(flat, np.int64).reshape(-1, 5)
     spacing = np.ones(n, np.int64)
     for p in range(n):
-        for lv, f, lat, w in per_cmd[p]:
-            if f == p:
+        for lv, f, lat, w, sib in per_cmd[p]:
+            if f == p and not sib:
                 if w > 1:
                     spacing[p] = -1
                     break
                 spacing[p] = max(spacing[p], lat)
-
     ins = raw.get("instructions") or {}
     k = len(ISA)
     ins_command = np.full(k, -1, np.int64)
@@ -205,11 +326,14 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple) -> CompiledTab
         ins_reader[o] = int(bool(spec.get("reader", False)))
         ins_af[o] = 1 if spec.get("row") == "af" else 0
     return CompiledTable(
-        standard=standard, command_names=names, scope=scope, role=role, done_cycles=done,
+        standard=standard, command_names=names, level_names=lnames, level_banks=np.array(lbanks, np.int64),
+        ticks_per_cycle=mult, timing_ticks=timing, command_ticks=length, scope=scope, target_level=tlevel,
+        role=role, done_cycles=done,
         category=category, cons_start=start, cons_level=arr[:, 0].copy(), cons_follow=arr[:, 1].copy(),
-        cons_latency=arr[:, 2].copy(), cons_window=arr[:, 3].copy(), self_spacing=spacing, follow_levels=follow_levels,
-        open_bank=open_bank, close_bank=close_bank, open_all=open_all, close_all=close_all,
+        cons_latency=arr[:, 2].copy(), cons_window=arr[:, 3].copy(), cons_sibling=arr[:, 4].copy(),
+        self_spacing=spacing, follow_levels=follow_levels,
+        open_bank=open_bank, open_bank_second=open_second, close_bank=close_bank, open_all=open_all, close_all=close_all,
         ref_all=ref_all, ref_bank=ref_bank, mode_switch=mode_switch, ins_command=ins_command,
         ins_repeat=ins_repeat, ins_mode=ins_mode, ins_blocking=ins_blocking, ins_reader=ins_reader,
-        ins_af_row=ins_af, ins_supported=supported, constraints=tuple(kept),
+        ins_af_row=ins_af, ins_supported=supported, auto_precharge=auto_pre, constraints=tuple(kept),
     )
