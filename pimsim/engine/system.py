@@ -218,6 +218,9 @@ class SystemSimulator:
                     if v > 1:  # the MACs of the vectors beyond the first (energy; no DRAM command of their own)
                         extra = self.pass_parts(ph.model, ctx, head, v)[0].commands.get(EXTRA_VECTOR_MACS, 0.0)
                         t.commands[EXTRA_VECTOR_MACS] += extra
+                    if k > 1:  # and those of GQA query heads sharing a pass in attention, per sequence
+                        rest = self.pass_parts(ph.model, ctx, head, 1)[1]
+                        t.commands[EXTRA_VECTOR_MACS] += rest.commands.get(EXTRA_VECTOR_MACS, 0.0) * v
                     for joined in runs:
                         if joined is None:
                             continue

@@ -49,7 +49,8 @@ class MappedOp:
     asic_sram_bytes: int = 0
     link_bytes: int = 0
     channels_active: int | None = None  # channels running `program` (None: all, identical programs)
-    vectors: int = 1  # sequences one run of `program` serves (multi-vector PIM units; weight GEMVs only)
+    vectors: int = 1  # vectors one run of `program` serves (multi-vector units: sequences of a weight GEMV,
+    # or query heads of a GQA group in attention)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,15 @@ class Mapper:
         self._regions: dict[str, int] = {}
         self._next_row = 0
         self.top_row = hw.dram.rows - 4  # rows above belong to the KV append and the idle state
+        # Multi-vector units and grouped-query attention with `attention.kv_head_passes`: a KV head's K and V
+        # are stored once and each pass over them serves up to `vectors_per_pass` of the query heads sharing
+        # them, one per buffer slot (the batching of NeuPIMs/AttAcc applied to a GQA group). Otherwise every
+        # query head is its own pass.
+        g = model.heads // model.kv_heads
+        k = hw.pim.vectors_per_pass
+        self.attn_vectors = min(k, g) if k > 1 and g > 1 and mapping.attention.kv_head_passes else 1
+        self.attn_heads = model.kv_heads if self.attn_vectors > 1 else model.heads  # heads laid out in PIM
+        self.attn_passes = ceil(g / self.attn_vectors) if self.attn_vectors > 1 else 1  # passes per KV head
 
     # ------------------------------------------------------------------ capacity
     def reserved_context(self, workload_context: int | None = None) -> int:
@@ -103,8 +113,8 @@ class Mapper:
         `value_split: channels` V under every query head it serves (GQA: heads / kv_heads copies)."""
         m = self.model
         per_token = m.kv_bytes_per_token(self.dtype_bytes)
-        if self.mapping.attention.value_split == "channels":
-            per_token += per_token // 2 * (m.heads // m.kv_heads - 1)
+        if self.mapping.attention.value_split == "channels":  # V under every head laid out (attn_heads)
+            per_token += per_token // 2 * (self.attn_heads // m.kv_heads - 1)
         return per_token
 
     def required_bytes(self, sequences: int, workload_context: int | None = None) -> dict[str, int]:
@@ -179,21 +189,26 @@ class Mapper:
         Either way the rows opened and the MACs equal this program's (each q head's segments read as
         their own rows); only the KV capacity (`required_bytes`, by KV heads) differs, and it is counted
         separately.
+
+        With multi-vector units and GQA (`attn_vectors` > 1) the layout is by KV head: each load's buffer
+        slots hold up to `attn_vectors` query heads of the group, and `attn_passes` loads sweep each K.
         """
         m = self.model
+        heads = self.attn_heads
         heads_per_load = max(1, (self.gb_cols * self.elems_per_col) // m.head_dim)
-        loads = ceil(m.heads / heads_per_load)
+        loads = ceil(heads / heads_per_load) * self.attn_passes
         keys_per_unit = ceil(context / self.units)
         seg = ceil(m.head_dim / self.elems_per_col)
-        shape = GemvShape(keys_per_unit * min(heads_per_load, m.heads), (seg,), gb_loads_per_tile=loads)
+        shape = GemvShape(keys_per_unit * min(heads_per_load, heads), (seg,), gb_loads_per_tile=loads,
+                          vectors=self.attn_vectors)
         return self._gemv(shape, packed=self.mapping.attention.concat_heads, wr_bias=False, region="attn_score")
 
     def value_split(self) -> tuple[int, int]:
         """(heads per channel, channels per head) of the `value_split: channels` layout: the q heads are
         dealt to the channels; with more channels than heads each head's context is split over
         channels // heads channels (their partial sums are added on the ASIC)."""
-        m, nch = self.model, self.hw.dram.channels
-        return ceil(m.heads / nch), max(1, nch // m.heads)
+        nch = self.hw.dram.channels
+        return ceil(self.attn_heads / nch), max(1, nch // self.attn_heads)
 
     def value_program(self, context: int) -> Program:
         """score.V over `context` positions: outputs (q head, dim), segments of `context` elements.
@@ -201,21 +216,22 @@ class Mapper:
         `value_split: outputs` (PIM-GPT): the outputs of the heads in one global-buffer load are spread over
         every unit, so with few outputs per load most units multiply padding. `channels`: each channel
         multiplies its heads' scores (one load per head) with its slice of the context, the head's head_dim
-        outputs spread over the channel's units."""
-        m = self.model
+        outputs spread over the channel's units. With multi-vector units and GQA the heads laid out are the
+        KV heads, each pass's buffer slots holding up to `attn_vectors` of the query heads' scores."""
+        m, heads, v = self.model, self.attn_heads, self.attn_vectors
         if self.mapping.attention.value_split == "channels":
             heads_per_channel, channels_per_head = self.value_split()
             units_per_channel = self.hw.dram.banks // self.hw.pim.banks_per_unit
             shape = GemvShape(ceil(m.head_dim / units_per_channel),
                               self._tiles_cols(ceil(context / channels_per_head)),
-                              gb_loads_per_tile=heads_per_channel)
+                              gb_loads_per_tile=heads_per_channel * self.attn_passes, vectors=v)
             return self._gemv(shape, packed=False, wr_bias=False, region="attn_value")
         gb_elems = self.gb_cols * self.elems_per_col
         padded = ceil(context / self.elems_per_col) * self.elems_per_col
         heads_per_load = max(1, gb_elems // padded) if self.mapping.attention.concat_heads else 1
-        outputs = min(heads_per_load, m.heads) * m.head_dim
+        outputs = min(heads_per_load, heads) * m.head_dim
         shape = GemvShape(ceil(outputs / self.units), self._tiles_cols(context),
-                          gb_loads_per_tile=ceil(m.heads / heads_per_load))
+                          gb_loads_per_tile=ceil(heads / heads_per_load) * self.attn_passes, vectors=v)
         return self._gemv(shape, packed=False, wr_bias=False, region="attn_value")
 
     def kv_append_ops(self) -> tuple[MappedOp, MappedOp]:
@@ -228,7 +244,7 @@ class Mapper:
                 heads_per_channel, _ = self.value_split()
                 units_per_channel = d.banks // self.hw.pim.banks_per_unit
                 v_writes = ceil(heads_per_channel * m.head_dim / units_per_channel)
-                v_channels = min(d.channels, m.heads)  # the channels holding the new position's slice
+                v_channels = min(d.channels, self.attn_heads)  # the channels holding the new position's slice
             self._kv_ops = (
                 MappedOp("k_append", "kv_write", "pim", program=kv_append_program(k_cols, 0, k_row=d.rows - 2, v_row=d.rows - 3),
                          channels_active=1),
@@ -276,7 +292,7 @@ class Mapper:
             return [MappedOp(f"{op.name}.read_kv", "link", "link", link_bytes=kv_bytes),
                     self._asic(op.name, flops, fn="residual", sram_bytes=kv_bytes, category="attention")]
         prog = self.score_program(context) if op.kind is OpKind.ATTN_SCORE else self.value_program(context)
-        out = [MappedOp(op.name, "attention", "pim", program=prog)]
+        out = [MappedOp(op.name, "attention", "pim", program=prog, vectors=self.attn_vectors)]
         if op.kind is OpKind.ATTN_VALUE:
             if self.mapping.attention.value_split == "channels":
                 ctx = ceil(context / self.value_split()[1])

@@ -61,6 +61,10 @@ class AttentionLayout(_Strict):
         "outputs", description="score.V over the units: outputs (PIM-GPT: the (head, dim) outputs spread over "
         "every unit, one head's scores per global-buffer load) or channels (each channel serves its heads and "
         "a slice of the context, partial sums added on the ASIC; V stored under every query head it serves)")
+    kv_head_passes: bool = Field(
+        False, description="multi-vector units and GQA: lay out K and V once per KV head and serve the query "
+        "heads of a group as the vectors of one pass (ceil(group / vectors_per_pass) passes per KV head); "
+        "false: one pass per query head. A trade-off: fewer MACs and KV bytes, more result reads per channel")
     reserve: Literal["max_context", "workload"] = Field(
         "max_context", description="KV cache reserved per sequence: the model's maximum context (PIM-GPT) "
         "or the longest context the workload reaches")
