@@ -4,10 +4,15 @@ Written separately from the kernel (plain Python, its own expression parser, its
 table in pimsim/hardware/standards/NAME.yaml). For every logged command it checks:
 - every constraint (level, from -> to, latency, window) against the earlier commands of the log: the
   command may not issue before latency after the (window-th most recent) `from` command at any node of
-  that level shared with its target (every node of the channel for all-bank / channel-scope commands);
+  that level shared with its target (every node of the channel for all-bank / channel-scope commands,
+  every node inside the named node for a command of a level's scope, e.g. PREab of one rank); a sibling
+  rule binds a command at a node after a `from` command that named another node of the same parent;
+  latencies in ticks (`ticks_per_cycle`), adjusted by both commands' lengths, and a command longer than
+  one tick holds its command bus (Ramulator 2.1 python/ramulator/dram/spec.py, read independently here);
 - at most one command per channel per cycle (the command bus);
-- row state: ACT only to closed banks, column accesses only to the open row, REF only with the
-  refreshed banks precharged;
+- row state: ACT only to closed banks (a two-step activate: its first step to a closed bank, its second
+  to a bank activating that row), column accesses only to the open row, REF only with the refreshed
+  banks precharged;
 - refresh interval (when `refresh` is on): with interval I (nREFI; nREFI/banks for per-bank refresh)
   and `refresh_phase_cycles` p elapsed at cycle 0, the k-th refresh falls due at k*I - p and must be
   issued before (max_postponed + 1) * I later (JEDEC lets a controller postpone refreshes; the engine
@@ -124,21 +129,47 @@ def _names_in(text) -> set[str]:
     return {t for t in _tokens(text) if t[0].isalpha() and t not in ("max", "min")}
 
 
+def _level_banks(table: dict, dram: DramConfig) -> dict[str, int]:
+    """Banks under one node of each level of the table's hierarchy (default channel/rank/bankgroup/bank)."""
+    per_unit = {"channel": dram.banks, "rank": dram.bank_groups * dram.banks_per_group,
+                "bankgroup": dram.banks_per_group, "bank": 1}
+    spec = table.get("levels") or {u: u for u in ("channel", "rank", "bankgroup", "bank")}
+    return {name: (int(unit["bank_groups"]) * dram.banks_per_group if isinstance(unit, dict) else per_unit[unit])
+            for name, unit in spec.items()}
+
+
 def check_log(log: np.ndarray, dram: DramConfig, *, refresh: bool = False, refresh_phase_cycles: int = 0,
               end_cycle: int | None = None, max_postponed: int = 1, initial_open_rows: dict[tuple[int, int], int] | None = None
               ) -> list[Violation]:
     """All violations in `log` (fields cycle, channel, bank, command, row; bank -1 = all banks) of the
-    constraint table of `dram.standard`; an empty list when the log is legal."""
+    constraint table of `dram.standard`; an empty list when the log is legal. Cycles are the table's
+    ticks (tCK x ticks_per_cycle)."""
     table = load_standard_table(dram.standard)
     cmds = table["commands"]
     names = list(cmds)
     scope = {n: (cmds[n] or {}).get("scope", "bank") for n in names}
     role = {n: (cmds[n] or {}).get("role", "none") for n in names}
-    timing = dict(dram.timing)
+    mult = int(table.get("ticks_per_cycle", 1))
+    timing = {k: int(v) * mult for k, v in {**(table.get("parameter_defaults") or {}), **dram.timing}.items()}
+    length = {n: int(round(float((cmds[n] or {}).get("cycles", 1)) * mult)) for n in names}
+    bus = {n: (cmds[n] or {}).get("bus", "command") for n in names}
     disabled = set(dram.disabled_constraints)
-    nbpg, nbg, nranks = dram.banks_per_group, dram.bank_groups, dram.ranks
     nbanks = dram.banks
+    lv_banks = _level_banks(table, dram)
+    levels = list(lv_banks)
+    bank_open = ((table.get("row_commands") or {}).get("bank") or {}).get("open")
+    two_step = isinstance(bank_open, list)
 
+    def target_level(name: str) -> str:
+        sc = scope[name]
+        if sc == "bank":
+            return levels[-1]
+        if sc in ("channel", "all_banks"):
+            return levels[0]
+        return sc
+
+    # rules by following command: (level, preceding, latency in ticks, window, sibling, label); a rule's
+    # latency is adjusted by both commands' lengths, a command longer than a tick holds its bus
     rules_by_follow: dict[str, list] = {n: [] for n in names}
     maxwin = 1
     for k, c in enumerate(table.get("constraints") or []):
@@ -149,20 +180,40 @@ def check_log(log: np.ndarray, dram: DramConfig, *, refresh: bool = False, refre
         frm = c["from"] if isinstance(c["from"], list) else [c["from"]]
         to = c["to"] if isinstance(c["to"], list) else [c["to"]]
         w = int(c.get("window", 1))
+        sib = bool(c.get("sibling", False))
         maxwin = max(maxwin, w)
-        label = f"{lat_text} ({c['level']}, {'/'.join(frm)} -> {'/'.join(to)}{f', window {w}' if w > 1 else ''})"
+        label = (f"{lat_text} ({c['level']}{' sibling' if sib else ''}, {'/'.join(frm)} -> {'/'.join(to)}"
+                 f"{f', window {w}' if w > 1 else ''})")
         for f in to:
-            rules_by_follow[f].append((c["level"], tuple(frm), lat, w, label))
+            for p in frm:
+                rules_by_follow[f].append((c["level"], p, lat + (length[p] - 1) - (length[f] - 1), w, sib, label))
+    for p in names:
+        if length[p] > 1:
+            for f in names:
+                if bus[f] == bus[p]:
+                    rules_by_follow[f].append((levels[0], p, length[p], 1, False,
+                                               f"{bus[p]} bus held {length[p]} ticks by {p}"))
 
     def node_ids(level: str, name: str, bank: int) -> list[int]:
-        if scope[name] != "bank" or bank < 0:
-            count = {"channel": 1, "rank": nranks, "bankgroup": nranks * nbg, "bank": nbanks}[level]
-            return list(range(count))
-        return [{"channel": 0, "rank": bank // (nbg * nbpg), "bankgroup": bank // nbpg, "bank": bank}[level]]
+        per = lv_banks[level]
+        if bank < 0:
+            return list(range(nbanks // per))
+        top = lv_banks[target_level(name)]
+        if per >= top:
+            return [bank // per]
+        first = (bank // top) * (top // per)
+        return list(range(first, first + top // per))
+
+    def siblings(level: str, node: int) -> list[int]:
+        parent = lv_banks[levels[levels.index(level) - 1]]
+        k = parent // lv_banks[level]
+        first = (node // k) * k
+        return [s for s in range(first, first + k) if s != node]
 
     out: list[Violation] = []
     order = np.lexsort((np.arange(len(log)), log["cycle"]))
     hist: dict[tuple, deque] = {}
+    single: dict[tuple, int] = {}   # (ch, level, node, command) -> last cycle it named that node alone
     open_rows: dict[tuple[int, int], int] = dict(initial_open_rows or {})
     last_cycle: dict[int, int] = {}
     refreshes: dict[int, list[int]] = {}
@@ -186,22 +237,38 @@ def check_log(log: np.ndarray, dram: DramConfig, *, refresh: bool = False, refre
             bad("command bus", "a second command in the same cycle on this channel")
         last_cycle[ch] = t
         # timing constraints
-        for level, frm, lat, w, label in rules_by_follow[name]:
+        for level, p, lat, w, sib, label in rules_by_follow[name]:
             for node in node_ids(level, name, bank):
-                for p in frm:
-                    h = hist.get((ch, level, node, p))
-                    if h is None or len(h) < w:
-                        continue
-                    tp = h[-w]
-                    if t < tp + lat:
-                        bad(label, f"{p} at cycle {tp} -> {name} needs {lat} cycles, got {t - tp}")
+                if sib:
+                    for other in siblings(level, node):
+                        tp = single.get((ch, level, other, p))
+                        if tp is not None and t < tp + lat:
+                            bad(label, f"{p} at cycle {tp} to sibling {level} {other} -> {name} needs {lat} "
+                                f"cycles, got {t - tp}")
+                    continue
+                h = hist.get((ch, level, node, p))
+                if h is None or len(h) < w:
+                    continue
+                tp = h[-w]
+                if t < tp + lat:
+                    bad(label, f"{p} at cycle {tp} -> {name} needs {lat} cycles, got {t - tp}")
         # row state
-        banks = range(nbanks) if (scope[name] != "bank" or bank < 0) else [bank]
+        if bank < 0 or scope[name] in ("channel", "all_banks"):
+            banks = range(nbanks)
+        else:
+            span = lv_banks[target_level(name)]
+            banks = range((bank // span) * span, (bank // span) * span + span)
         r = role[name]
-        if r == "open":
+        if r == "open_first" or (r == "open" and not two_step):
             for b in banks:
                 if open_rows.get((ch, b), -1) != -1:
-                    bad("row state", f"ACT to bank {b} whose row {open_rows[(ch, b)]} is open")
+                    bad("row state", f"{name} to bank {b} whose row {open_rows[(ch, b)]} is open")
+                open_rows[(ch, b)] = ("activating", row) if r == "open_first" else row
+        elif r == "open":
+            for b in banks:
+                if open_rows.get((ch, b), -1) != ("activating", row):
+                    bad("row state", f"{name} to bank {b} not activating row {row} (state "
+                        f"{open_rows.get((ch, b), -1)})")
                 open_rows[(ch, b)] = row
         elif r in ("access", "access_close"):
             for b in banks:
@@ -221,12 +288,15 @@ def check_log(log: np.ndarray, dram: DramConfig, *, refresh: bool = False, refre
                     bad("row state", f"refresh with bank {b} open")
         if name in ref_cmds and ((scope[name] == "bank") == per_bank):
             refreshes.setdefault(ch, []).append(t)
-        for level in ("channel", "rank", "bankgroup", "bank"):
-            for node in node_ids(level, name, bank):
+        for level in levels:
+            nodes = node_ids(level, name, bank)
+            for node in nodes:
                 key = (ch, level, node, name)
                 if key not in hist:
                     hist[key] = deque(maxlen=maxwin)
                 hist[key].append(t)
+            if bank >= 0 and lv_banks[level] >= lv_banks[target_level(name)]:
+                single[(ch, level, nodes[0], name)] = t
 
     if refresh:
         interval = timing["nREFI"] // (nbanks if per_bank else 1)

@@ -23,7 +23,7 @@ import numpy as np
 from pimsim.dram import expr
 from pimsim.errors import ConfigError
 from pimsim.hardware.schema import DramConfig
-from pimsim.hardware.standards import load_standard_table
+from pimsim.hardware.standards import load_standard_table, timing_with_defaults
 
 # Units a table's hierarchy levels are counted in (DramConfig fields); the default hierarchy is these four.
 LEVELS = ("channel", "rank", "bankgroup", "bank")
@@ -145,7 +145,8 @@ def level_banks(raw: dict, dram_counts: tuple[int, int, int], src: str) -> tuple
 
 def compile_table(dram: DramConfig) -> CompiledTable:
     """The constraint table of `dram.standard` with latencies evaluated for `dram.timing`."""
-    return _compile(dram.standard, tuple(sorted(dram.timing.items())), tuple(dram.disabled_constraints),
+    timing = timing_with_defaults(dram.standard, dram.timing)
+    return _compile(dram.standard, tuple(sorted(timing.items())), tuple(dram.disabled_constraints),
                     (dram.ranks, dram.bank_groups, dram.banks_per_group))
 
 

@@ -3,7 +3,11 @@
 Each standard is a constraint table in `pimsim/hardware/standards/NAME.yaml` (data, as Ramulator 2
 declares them). A preset's `dram.standard` names one; its timing parameters must be exactly the
 table's `parameters:` list: every one the latencies reference, and no other (a misspelt key would
-otherwise be kept and ignored, leaving the default value in force).
+otherwise be kept and ignored, leaving the default value in force). A table's `parameter_defaults` may
+give a parameter a value a preset need not repeat (gddr6: nPPD 1, which binds nothing).
+
+A table may also ship the device presets of its source (`presets:`, e.g. ddr4's DDR4_2400R from
+Ramulator 2.1): `standard_dram(standard, preset)` builds that DramConfig.
 """
 
 from __future__ import annotations
@@ -38,6 +42,34 @@ def standard_parameters(name: str) -> tuple[str, ...]:
     return tuple(load_standard_table(name).get("parameters", []))
 
 
+def parameter_defaults(name: str) -> dict[str, int]:
+    """Values of the parameters a preset of standard `name` may leave out."""
+    return {str(k): int(v) for k, v in (load_standard_table(name).get("parameter_defaults") or {}).items()}
+
+
+def timing_with_defaults(name: str, timing: dict[str, int]) -> dict[str, int]:
+    """`timing` completed with the table's parameter defaults (the preset's own values win)."""
+    return {**parameter_defaults(name), **timing}
+
+
+def standard_presets(name: str) -> dict[str, dict]:
+    """The device presets the table of standard `name` ships (name -> organisation, tck_ns, timing)."""
+    return dict(load_standard_table(name).get("presets") or {})
+
+
+def standard_dram(standard: str, preset: str, *, channels: int = 1, refresh: str = "all_bank"):
+    """The DramConfig of `preset` in standard `standard`'s table (ValueError naming both if unknown)."""
+    from pimsim.hardware.schema import DramConfig
+
+    presets = standard_presets(standard)
+    if preset not in presets:
+        raise ValueError(f"standard {standard} ships no preset {preset!r}; known: {', '.join(presets) or 'none'}")
+    p = presets[preset]
+    fields = ("ranks", "bank_groups", "banks_per_group", "rows", "columns", "column_bytes", "tck_ns")
+    return DramConfig(standard=standard, channels=channels, refresh=refresh, timing=dict(p["timing"]),
+                      **{k: p[k] for k in fields})
+
+
 def closest_name(key: str, names: list[str] | tuple[str, ...]) -> str | None:
     """The name in `names` closest to `key` ignoring case (difflib ratio >= 0.6), or None."""
     by_lower = {n.lower(): n for n in names}
@@ -52,7 +84,7 @@ def check_standard_timing(name: str, timing: dict[str, int]) -> None:
         allowed = standard_parameters(name)
     except ValueError as exc:
         raise ValueError(f"standard: {exc}") from None
-    missing = sorted(set(allowed) - set(timing))
+    missing = sorted(set(allowed) - set(timing) - set(parameter_defaults(name)))
     if missing:
         raise ValueError(f"timing: standard {name} needs parameters {missing}")
     for key in timing:

@@ -90,7 +90,7 @@ def test_catches_row_state_violations(run):
     i = _first(log, engine, "PREA")
     log["command"][i] = engine.command_names.index("TMOD")   # the row is never closed: next ACT16 is illegal
     v = check_log(log, AIM)
-    assert any(x.rule == "row state" and "ACT to bank" in x.detail for x in v)
+    assert any(x.rule == "row state" and x.detail.startswith("ACT16 to bank") and "is open" in x.detail for x in v)
     log = res.log.copy()
     j = _first(log, engine, "MAC16")
     log["row"][j] += 1

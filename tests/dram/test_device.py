@@ -8,10 +8,11 @@ import yaml
 
 from pimsim.dram import Device
 from pimsim.hardware import load_hardware
-from pimsim.hardware.standards import load_standard_table
+from pimsim.hardware.standards import load_standard_table, standard_dram
 
 AIM = load_hardware("pimgpt-gddr6").dram
-# Plain GDDR6 (standard gddr6): Ramulator 2's GDDR6_2000_1350mV_quad timing with nFAW binding over 4 ACTs
+# Plain GDDR6 (standard gddr6) with the timing of an older Ramulator 2 preset (GDDR6_2000_1350mV_quad) and
+# nFAW binding over 4 ACTs; nPPD left to the table's default
 GDDR6 = load_hardware({"base": "pimgpt-gddr6", "dram": {
     "standard": "gddr6", "disabled_constraints": [], "tck_ns": 0.57,
     "timing": {"nBL": 4, "nCL": 24, "nRCDRD": 26, "nRCDWR": 16, "nRP": 26, "nRAS": 53, "nRC": 79, "nWR": 26,
@@ -35,49 +36,100 @@ def _latency(text, timing):
     return total
 
 
+def _banks_per_node(raw, dram):
+    unit = {"channel": dram.banks, "rank": dram.bank_groups * dram.banks_per_group,
+            "bankgroup": dram.banks_per_group, "bank": 1}
+    spec = raw.get("levels") or {u: u for u in ("channel", "rank", "bankgroup", "bank")}
+    return {n: (u["bank_groups"] * dram.banks_per_group if isinstance(u, dict) else unit[u]) for n, u in spec.items()}
+
+
+def _expected(raw, dram, p, pb, f, fb):
+    """Ticks f must wait after p (spec.py to_config: latencies x ticks_per_cycle, + (len_p - 1) -
+    (len_f - 1); a command of c > 1 ticks holds its bus c ticks; node.cpp: a rule binds the same node at its
+    level, a sibling rule the other nodes under the same parent, never a command that names no node there)."""
+    mult = raw.get("ticks_per_cycle", 1)
+    timing = {k: v * mult for k, v in {**raw.get("parameter_defaults", {}), **dram.timing}.items()}
+    cmds = raw["commands"]
+    length = {n: round((a or {}).get("cycles", 1) * mult) for n, a in cmds.items()}
+    bus = {n: (a or {}).get("bus", "command") for n, a in cmds.items()}
+    per = _banks_per_node(raw, dram)
+    levels = list(per)
+    lat = [length[p]] if length[p] > 1 and bus[p] == bus[f] else []
+    for c in raw["constraints"]:
+        if p not in c["from"] or f not in c["to"] or set(c["latency"].split() if isinstance(c["latency"], str)
+                                                        else []) & set(dram.disabled_constraints):
+            continue
+        if c.get("window", 1) > 1:
+            continue
+        lv = c["level"]
+        if c.get("sibling"):
+            if pb < 0:
+                continue
+            parent = per[levels[levels.index(lv) - 1]]
+            if fb >= 0 and not (pb // per[lv] != fb // per[lv] and pb // parent == fb // parent):
+                continue
+        elif pb >= 0 and fb >= 0 and pb // per[lv] != fb // per[lv]:
+            continue
+        lat.append(_latency(c["latency"], timing) + (length[p] - 1) - (length[f] - 1))
+    return max(lat + [0])
+
+
 def _cases(dram):
+    """(preceding, its bank, following, its bank, src) for every rule of the table: the following command on
+    the same node of the rule's level but another node one level down (a sibling node for sibling rules)."""
     raw = load_standard_table(dram.standard)
     scope = {n: (a or {}).get("scope", "bank") for n, a in raw["commands"].items()}
-    rules = []
-    for c in raw["constraints"]:
-        if c.get("window", 1) > 1 or (set(str(c["latency"]).replace("max(", "").replace(")", "").replace(",", " ")
-                                          .replace("+", " ").replace("-", " ").split()) & set(dram.disabled_constraints)):
-            continue
-        rules.append((c["level"], c["from"], c["to"], _latency(c["latency"], dram.timing)))
+    per = _banks_per_node(raw, dram)
+    levels = list(per)
     cases = set()
-    for level, frm, to, _ in rules:
-        for p, f in itertools.product(frm, to):
-            cases.add((p, f, level))
-    return sorted(cases), rules, scope
+    for c in raw["constraints"]:
+        if c.get("window", 1) > 1:
+            continue
+        lv = c["level"]
+        if c.get("sibling"):
+            parent = per[levels[levels.index(lv) - 1]]
+            if parent == per[lv]:
+                continue                     # a single child: no sibling exists in this organisation
+            fbank = per[lv]                  # first bank of node 1 of the level: same parent as bank 0
+        else:
+            # the first deeper level that splits the node (a rank level with one rank splits nothing)
+            fbank = next((per[d] for d in levels[levels.index(lv) + 1:] if per[d] < per[lv]), 0)
+        for p, f in itertools.product(c["from"], c["to"]):
+            pb = 0 if scope[p] == "bank" else -1
+            fb = fbank if scope[f] == "bank" else -1
+            cases.add((p, pb, f, fb, c.get("src", lv)))
+    return sorted(cases), raw
 
 
-def _target(scope, name, where):
-    """Bank for `name` relative to bank 0: same bank, same bank group, another bank group."""
-    if scope[name] != "bank":
-        return -1
-    return {"bank": 0, "bankgroup": 1, "rank": 4, "channel": 4}[where]
+def _dram_of(standard, preset, **org):
+    base = standard_dram(standard, preset, channels=2)
+    return base.model_copy(update=org) if org else base
 
 
-def _shared(level, pb, fb, dram):
-    if pb < 0 or fb < 0 or level == "channel":
-        return True
-    key = {"rank": lambda b: b // dram.banks, "bankgroup": lambda b: b // dram.banks_per_group, "bank": lambda b: b}
-    return key[level](pb) == key[level](fb)
+# The tables restating Ramulator 2.1 (CMU-SAFARI/ramulator2 c5b1c3a, python/ramulator/dram/*.py) with
+# the presets it ships; DDR4 and LPDDR5 with two ranks so that their sibling (rank-switch) rules bind.
+DDR4 = _dram_of("ddr4", "DDR4_2400R")
+DDR4_2R = _dram_of("ddr4", "DDR4_2400R", ranks=2)
+GDDR6_R21 = _dram_of("gddr6", "GDDR6_14000_1250mV_double")
+HBM3 = _dram_of("hbm3", "HBM3_6400Mbps")
+LPDDR5 = _dram_of("lpddr5", "LPDDR5_6400")
+LPDDR5_2R = _dram_of("lpddr5", "LPDDR5_6400", ranks=2)
+ALL = {"gddr6-aim": AIM, "gddr6-old-preset": GDDR6, "gddr6": GDDR6_R21, "ddr4": DDR4, "ddr4-2rank": DDR4_2R,
+       "hbm3": HBM3, "lpddr5": LPDDR5, "lpddr5-2rank": LPDDR5_2R}
 
 
-@pytest.mark.parametrize("dram", [GDDR6, AIM], ids=["gddr6", "gddr6-aim"])
-def test_every_constraint_probe_issue_probe(dram):
-    cases, rules, scope = _cases(dram)
-    assert len(cases) >= len(rules)
-    for p, f, level in cases:
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_every_constraint_probe_issue_probe(name):
+    dram = ALL[name]
+    cases, raw = _cases(dram)
+    assert len(cases) >= len([c for c in raw["constraints"] if c.get("window", 1) == 1 and not c.get("sibling")])
+    for p, pb, f, fb, src in cases:
         dev = Device(dram)
-        pb = _target(scope, p, "bank")
-        fb = _target(scope, f, level)
-        assert dev.can_issue(p, T0, bank=pb)
-        assert dev.can_issue(f, T0, bank=fb)
+        where = f"{name}: {p} bank {pb} -> {f} bank {fb} ({src})"
+        assert dev.can_issue(p, T0, bank=pb), where
+        assert dev.can_issue(f, T0, bank=fb), where
         dev.issue(p, T0, bank=pb)
-        lat = max([l for lv, fr, to, l in rules if p in fr and f in to and _shared(lv, pb, fb, dram)] + [0])
-        where = f"{p} -> {f} ({level}, banks {pb} -> {fb})"
+        lat = _expected(raw, dram, p, pb, f, fb)
         # a latency <= 0 (e.g. RDMAC16 -> WR: nCLREG + nBL + 3 - nCWL + nWPRE = 0) constrains nothing
         assert dev.earliest(f, bank=fb) == (T0 + lat if lat > 0 else 0), where
         if lat > 0:
@@ -85,6 +137,14 @@ def test_every_constraint_probe_issue_probe(dram):
         assert dev.can_issue(f, T0 + max(lat, 0), bank=fb), where
         # another channel is independent
         assert dev.can_issue(f, T0, channel=1, bank=fb), where
+
+
+def test_sibling_rules_are_probed_where_the_organisation_has_siblings():
+    """Every sibling rule of ddr4 / lpddr5 (two ranks) and hbm3 (two SIDs) gets a case."""
+    for dram in (DDR4_2R, LPDDR5_2R, HBM3):
+        cases, raw = _cases(dram)
+        sib_src = {c["src"] for c in raw["constraints"] if c.get("sibling")}
+        assert sib_src and sib_src <= {src for *_, src in cases}
 
 
 def test_hand_checked_aim_numbers():
@@ -113,11 +173,11 @@ def test_hand_checked_gddr6_numbers():
     assert dev.earliest("ACT", bank=1) == 6       # nRRDL, same bank group
     assert dev.earliest("ACT", bank=4) == 4       # nRRDS, other bank group
     assert dev.earliest("ACT", bank=0) == 79      # nRC
-    assert dev.earliest("PRE", bank=0) == 53      # nRAS
+    assert dev.earliest("PREpb", bank=0) == 53    # nRAS
     dev.issue("RD", 26, bank=0)
     assert dev.earliest("RD", bank=1) == 32       # nCCDL
     assert dev.earliest("RD", bank=4) == 30       # nCCDS = nBL
-    assert dev.earliest("WR", bank=4) == 26 + 24 + 4 + 2 - 6   # nCL + nBL + 2 - nCWL
+    assert dev.earliest("WR", bank=4) == 26 + 24 + 1   # nCL + 1 (Ramulator 2.1 gddr6.py:77)
 
 
 def test_faw_window_limits_the_fifth_activation():
