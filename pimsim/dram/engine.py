@@ -140,12 +140,22 @@ class CommandEngine:
                 raise ConfigError(f"standard {dram.standard} has no all-bank refresh command")
         self.refresh_interval_cycles = (timing.get("nREFI", 1) // (dram.banks if per_bank else 1)) or 1
         if self.refresh:
+            # all-bank: the interval must exceed a refresh plus a row cycle, or the channel would only refresh;
+            # per-bank: each bank is refreshed once per nREFI (so nREFI must exceed nRFCpb plus a row cycle)
+            # and one REFpb must be able to follow the previous within the interval
             rfc = ("nRFCpb",) if per_bank else ("nRFC", "nRFCab")
             cost = max(timing.get(k, 0) for k in rfc) + timing.get("nRC", 0)
-            if self.refresh_interval_cycles <= cost:
-                raise ConfigError(f"refresh interval {self.refresh_interval_cycles} cycles (nREFI"
-                                  f"{'/banks' if per_bank else ''}) must exceed the refresh time plus a row cycle "
-                                  f"({cost} cycles): the channel would only refresh")
+            span = timing.get("nREFI", 1) if per_bank else self.refresh_interval_cycles
+            if span <= cost:
+                raise ConfigError(f"refresh: nREFI{'' if per_bank else ' interval'} of {span} cycles must exceed the refresh "
+                                  f"time plus a row cycle ({cost} cycles): the channel would only refresh")
+            if per_bank:
+                s, e = t.cons_start[t.ref_bank], t.cons_start[t.ref_bank + 1]
+                gap = max([int(l) for f, l, sib in zip(t.cons_follow[s:e], t.cons_latency[s:e], t.cons_sibling[s:e])
+                           if f == t.ref_bank and not sib] + [1])
+                if self.refresh_interval_cycles <= gap:
+                    raise ConfigError(f"per-bank refresh interval {self.refresh_interval_cycles} cycles (nREFI/banks) "
+                                      f"must exceed the spacing of two REFpb ({gap} cycles)")
         self._cmdinfo = _cmdinfo(t)
         self._cons = np.stack([t.cons_level, t.cons_follow, t.cons_latency, t.cons_window, t.cons_sibling],
                               axis=1).astype(np.int64)
