@@ -11,19 +11,24 @@ from pimsim.errors import ConfigError
 from pimsim.models import ModelConfig, load_model
 from pimsim.util.config_io import read_yaml
 from pimsim.workloads import KINDS, parse_workload
-from pimsim.workloads.spec import (BeamSearchSpec, BestOfNSpec, GenerateSpec, McAnnotateSpec, PrmScoreSpec,
+from pimsim.workloads.spec import (BeamSearchSpec, BestOfNSpec, DvtsSpec, GenerateSpec, LookaheadSpec,
+                                    McAnnotateSpec, OmegaAnnotateSpec, PrmScoreSpec, RlRolloutSpec,
                                     workload_adapter)
 
 _SPEC_BY_KIND = {"generate": GenerateSpec, "prm-score": PrmScoreSpec, "best-of-n": BestOfNSpec,
                  "mc-annotate": McAnnotateSpec,
-                 "beam-search": BeamSearchSpec}
+                 "beam-search": BeamSearchSpec, "lookahead": LookaheadSpec, "dvts": DvtsSpec,
+                 "omega-annotate": OmegaAnnotateSpec, "rl-rollout": RlRolloutSpec}
 # spec field -> CLI flag
 _FLAGS = {
     "prompt": "--prompt", "generate": "--generate", "batch": "--batch", "solutions": "--solutions",
     "question_tokens": "--question-tokens", "steps": "--steps", "step_tokens": "--step-tokens",
     "scoring": "--scoring", "verify_tokens": "--verify-tokens", "policy": "--policy", "prm": "--prm",
     "n": "--n", "rollouts": "--rollouts", "beam_width": "--beam-width", "expansions": "--expansions",
-    "prefix_reuse": "--prefix-reuse",
+    "prefix_reuse": "--prefix-reuse", "critique_tokens": "--critique-tokens", "verify_chains": "--verify-chains",
+    "reference": "--reference", "lookahead": "--lookahead", "searches": "--searches",
+    "first_error": "--first-error", "prompts": "--prompts", "group": "--group",
+    "prefix_sharing": "--no-prefix-sharing",
 }
 
 
@@ -57,14 +62,34 @@ def add_workload_args(parser: argparse.ArgumentParser, *, required: bool = True)
     g.add_argument("--scoring", choices=["single-pass", "per-step-prefix", "implicit", "generative"],
                    help="how the PRM scores (default single-pass)")
     g.add_argument("--verify-tokens", type=int, help="generative scoring: verification tokens (default 1024)")
-    g.add_argument("--policy", metavar="MODEL", help="best-of-n / beam-search / mc-annotate: policy model")
-    g.add_argument("--prm", metavar="MODEL", help="best-of-n / beam-search: reward model")
-    g.add_argument("--n", type=int, help="best-of-n: samples")
-    g.add_argument("--beam-width", type=int, help="beam-search: beams kept")
-    g.add_argument("--expansions", type=int, help="beam-search: candidates per beam and step")
+    g.add_argument("--critique-tokens", type=int,
+                   help="generative scoring: prompt tokens of the critique instruction (default 0)")
+    g.add_argument("--verify-chains", type=int,
+                   help="generative scoring: parallel verification chains per solution (ThinkPRM; default 1)")
+    g.add_argument("--reference", metavar="MODEL",
+                   help="implicit scoring: reference model of the log-likelihood ratio (default the PRM's config)")
+    g.add_argument("--policy", metavar="MODEL",
+                   help="best-of-n / beam-search / mc-annotate / lookahead / dvts / omega-annotate / rl-rollout: "
+                        "policy model (the last four default to --model)")
+    g.add_argument("--prm", metavar="MODEL",
+                   help="best-of-n / beam-search / lookahead / dvts / rl-rollout: reward model")
+    g.add_argument("--n", type=int, help="best-of-n: samples; dvts: candidates per step (N)")
+    g.add_argument("--beam-width", type=int,
+                   help="beam-search / lookahead: beams kept; dvts: expansions per subtree (M)")
+    g.add_argument("--expansions", type=int, help="beam-search / lookahead: candidates per beam and step")
+    g.add_argument("--lookahead", type=int, help="lookahead: steps rolled out past each candidate before scoring")
     g.add_argument("--prefix-reuse", action="store_true", default=None,
-                   help="beam-search: the PRM reuses the KV cache of the kept prefix")
-    g.add_argument("--rollouts", type=int, help="mc-annotate: completions decoded from each step boundary")
+                   help="beam-search / lookahead / dvts: the PRM reuses the KV cache of the kept prefix; "
+                        "best-of-n / rl-rollout: of the question")
+    g.add_argument("--rollouts", type=int,
+                   help="mc-annotate: completions from each step boundary; omega-annotate: per probe")
+    g.add_argument("--searches", type=int, help="omega-annotate: binary searches per question (default 1)")
+    g.add_argument("--first-error", type=int,
+                   help="omega-annotate: first wrong step of each searched solution (default --steps)")
+    g.add_argument("--prompts", type=int, help="rl-rollout: prompts in the RL batch")
+    g.add_argument("--group", type=int, help="rl-rollout: rollouts per prompt (G)")
+    g.add_argument("--no-prefix-sharing", dest="prefix_sharing", action="store_const", const=False, default=None,
+                   help="sequences sharing a prefix hold their own copies of its KV cache (for comparison)")
 
 
 # model fields a workload file may name, and the flags that name the same thing

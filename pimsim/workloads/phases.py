@@ -15,6 +15,12 @@ Token conventions (stated so results are checkable):
 - best-of-n: the shared question is prefilled once (batch 1); all N samples then decode.
 - beam-search: every search step generates `step_tokens` for beam_width x expansions candidates; the PRM
   scores each candidate's new step, re-reading the whole prefix unless `prefix_reuse`.
+- lookahead, dvts, omega-annotate, rl-rollout: pimsim.workloads.search.
+
+KV sharing (`Phase.shared_kv`): the leading tokens of a phase's past context that groups of its sequences
+hold once (a question's KV shared by all N samples, a kept beam prefix by its expansions); what it saves
+is counted by pimsim.workloads.residency. It changes no FLOP or byte of a step: every phase computes the
+same whether or not its prefix is shared, since a shared prefix is one that was computed once already.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterator
 
-from pimsim.errors import ConfigError
+from pimsim.errors import ConfigError, PimsimError
 from pimsim.models import ModelConfig, ModelGraph, load_model
 from pimsim.workloads.spec import (BeamSearchSpec, BestOfNSpec, GenerateSpec, McAnnotateSpec, PrmScoreSpec,
                                     check_scoring_head)
@@ -49,6 +55,10 @@ class Phase:
     past_context: int
     steps: int = 1
     head_positions: int | None = None  # positions per sequence that run the head; None: the last one
+    # KV sharing of the past context, outermost first: (groups, tokens) says the next `tokens` tokens of the
+    # context are held once per group of sequences (groups <= batch, non-decreasing); the rest of each
+    # sequence's context is its own. () : nothing shared. Read by pimsim.workloads.residency only.
+    shared_kv: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         for f in ("batch", "new_tokens", "steps"):
@@ -56,6 +66,11 @@ class Phase:
                 raise ConfigError(f"phase {self.name}: {f} must be positive, got {getattr(self, f)}")
         if self.past_context < 0:
             raise ConfigError(f"phase {self.name}: past_context must be >= 0, got {self.past_context}")
+        groups = [g for g, _ in self.shared_kv]
+        if (any(g < 1 or n < 1 for g, n in self.shared_kv) or groups != sorted(groups)
+                or sum(n for _, n in self.shared_kv) > self.past_context):
+            raise ConfigError(f"phase {self.name}: shared_kv {self.shared_kv} must be (groups >= 1, tokens >= 1) "
+                              f"levels with non-decreasing groups inside the past context ({self.past_context})")
         end = self.end_context
         if end > self.model.max_context:
             raise ConfigError(
@@ -180,12 +195,36 @@ class Workload:
 Resolver = Callable[[str], ModelConfig]
 
 
+def shared(batch: int, *levels: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    """`Phase.shared_kv` from (groups, tokens) levels, dropping empty ones and ones held by every sequence
+    alone (groups >= batch: nothing shared)."""
+    return tuple((g, n) for g, n in levels if n > 0 and g < batch)
+
+
 def _prm_phases(model: ModelConfig, solutions: int, q: int, steps: int, t: int, scoring: str,
-                verify_tokens: int | None, kind: str, prefix: str = "prm") -> list[Phase]:
-    """PRM scoring of `solutions` solutions (models.md, "How PRMs score") in a `kind` workload."""
+                verify_tokens: int | None, kind: str, prefix: str = "prm", *, critique_tokens: int | None = None,
+                verify_chains: int | None = None, reference: ModelConfig | None = None, reuse: bool = False,
+                questions: int = 1) -> list[Phase]:
+    """PRM scoring of `solutions` whole solutions (models.md, "How PRMs score") in a `kind` workload.
+
+    Solutions come in `questions` equal groups sharing a question. Without `reuse` each solution is scored
+    from scratch (its question prefilled again). With `reuse` the question (after the critique prompt, for
+    generative scoring) is prefilled once per group, its last position not read out (head 0), and every
+    solution's tokens follow from its KV cache. Per scoring, per solution of S steps x T tokens:
+    - single-pass: one prefill of Q + S(T+1) (a separator after each step), head at the S separators;
+    - per-step-prefix: S prefills of Q + s(T+1), s = 1..S, head at the last one (no reuse possible);
+    - implicit: one prefill of the plain Q + ST by the PRM and one by `reference` (default the PRM's own
+      config: a second weight copy), head at the ST answer positions (their log-likelihoods);
+    - generative: a prefill of C + Q + ST (C critique-prompt tokens), then `verify_chains` K chains decode
+      from it, V - 1 steps each (the first token comes from the prefill): K x V verification tokens.
+    """
     check_scoring_head(scoring, model, kind)
     length = q + steps * (t + 1)
     if scoring == "single-pass":
+        if reuse:
+            return [Phase(f"{prefix}.prefill.question", "prm", "prefill", model, questions, q, 0, head_positions=0),
+                    Phase(f"{prefix}.score", "prm", "prefill", model, solutions, steps * (t + 1), q,
+                          head_positions=steps, shared_kv=shared(solutions, (questions, q)))]
         return [Phase(f"{prefix}.score", "prm", "prefill", model, solutions, length, 0, head_positions=steps)]
     if scoring == "per-step-prefix":
         return [
@@ -193,20 +232,68 @@ def _prm_phases(model: ModelConfig, solutions: int, q: int, steps: int, t: int, 
             for s in range(1, steps + 1)
         ]
     if scoring == "implicit":
+        ref = reference or model
         answer = steps * t
         plain = q + answer
+        if reuse:
+            lv = shared(solutions, (questions, q))
+            return [
+                Phase(f"{prefix}.prefill.question", "prm", "prefill", model, questions, q, 0, head_positions=0),
+                Phase(f"{prefix}.reference.prefill.question", "reference", "prefill", ref, questions, q, 0,
+                      head_positions=0),
+                Phase(f"{prefix}.score", "prm", "prefill", model, solutions, answer, q, head_positions=answer,
+                      shared_kv=lv),
+                Phase(f"{prefix}.reference", "reference", "prefill", ref, solutions, answer, q,
+                      head_positions=answer, shared_kv=lv),
+            ]
         return [
             Phase(f"{prefix}.score", "prm", "prefill", model, solutions, plain, 0, head_positions=answer),
-            Phase(f"{prefix}.reference", "reference", "prefill", model, solutions, plain, 0, head_positions=answer),
+            Phase(f"{prefix}.reference", "reference", "prefill", ref, solutions, plain, 0, head_positions=answer),
         ]
     if scoring == "generative":
-        plain = q + steps * t
-        phases = [Phase(f"{prefix}.verify.prefill", "verifier", "prefill", model, solutions, plain, 0)]
+        c, k = critique_tokens or 0, verify_chains or 1
+        prompt = c + q + steps * t
+        chains = solutions * k
+        if reuse:
+            phases = [Phase(f"{prefix}.verify.prefill.question", "verifier", "prefill", model, questions, c + q, 0,
+                            head_positions=0),
+                      Phase(f"{prefix}.verify.prefill", "verifier", "prefill", model, solutions, steps * t, c + q,
+                            shared_kv=shared(solutions, (questions, c + q)))]
+            lv = shared(chains, (questions, c + q), (solutions, steps * t))
+        else:
+            phases = [Phase(f"{prefix}.verify.prefill", "verifier", "prefill", model, solutions, prompt, 0)]
+            lv = shared(chains, (solutions, prompt))
         if verify_tokens > 1:
-            phases.append(Phase(f"{prefix}.verify.decode", "verifier", "decode", model, solutions, 1, plain,
-                                steps=verify_tokens - 1))
+            phases.append(Phase(f"{prefix}.verify.decode", "verifier", "decode", model, chains, 1, prompt,
+                                steps=verify_tokens - 1, shared_kv=lv))
         return phases
     raise ConfigError(f"unknown scoring {scoring!r}")
+
+
+def reference_model(spec, prm: ModelConfig, resolve: Resolver) -> ModelConfig | None:
+    """The implicit PRM's reference model: `spec.reference` (a zoo name), else None (the PRM's own config).
+    It reads log-likelihoods of the PRM's tokens, so it needs a full LM head and the PRM's vocabulary."""
+    name = getattr(spec, "reference", None)
+    if not name:
+        return None
+    try:
+        ref = resolve(name)
+    except PimsimError as exc:
+        raise ConfigError(f"workload {spec.kind}: reference (--reference) {name}: {exc}") from None
+    if ref.head != "lm":
+        raise ConfigError(f"workload {spec.kind}: reference (--reference) {ref.name} has a {ref.head} head; the "
+                          "implicit PRM's reference model needs a full LM head (its log-likelihoods)")
+    if ref.vocab != prm.vocab:
+        raise ConfigError(f"workload {spec.kind}: reference (--reference) {ref.name} has a vocabulary of "
+                          f"{ref.vocab} tokens but prm {prm.name} has {prm.vocab}; the log-likelihood ratio needs "
+                          "one tokenizer")
+    return ref
+
+
+def scoring_kwargs(spec, prm: ModelConfig, resolve: Resolver) -> dict:
+    """Keyword arguments of `_prm_phases` / `search.Scorer` taken from a scored spec."""
+    return dict(critique_tokens=spec.critique_tokens, verify_chains=spec.verify_chains,
+                reference=reference_model(spec, prm, resolve))
 
 
 def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n: load_model(n)) -> Workload:
@@ -229,8 +316,8 @@ def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n:
     if isinstance(spec, PrmScoreSpec):
         m = one_model()
         phases = _prm_phases(m, spec.solutions, spec.question_tokens, spec.steps, spec.step_tokens,
-                             spec.scoring, spec.verify_tokens, spec.kind)
-        gen = spec.solutions * spec.verify_tokens if spec.scoring == "generative" else 0
+                             spec.scoring, spec.verify_tokens, spec.kind, **scoring_kwargs(spec, m, resolve))
+        gen = spec.solutions * spec.verify_chains * spec.verify_tokens if spec.scoring == "generative" else 0
         return Workload(spec, tuple(phases), generated_tokens=gen)
 
     if isinstance(spec, BestOfNSpec):
@@ -239,27 +326,16 @@ def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n:
         phases = [Phase("policy.prefill", "policy", "prefill", policy, 1, spec.question_tokens, 0)]
         if answer > 1:
             phases.append(Phase("policy.decode", "policy", "decode", policy, spec.n, 1, spec.question_tokens,
-                                steps=answer - 1))
+                                steps=answer - 1, shared_kv=shared(spec.n, (1, spec.question_tokens))))
         phases += _prm_phases(prm, spec.n, spec.question_tokens, spec.steps, spec.step_tokens, spec.scoring,
-                              spec.verify_tokens, spec.kind)
+                              spec.verify_tokens, spec.kind, reuse=spec.prefix_reuse,
+                              **scoring_kwargs(spec, prm, resolve))
         return Workload(spec, tuple(phases), generated_tokens=spec.n * answer)
 
     if isinstance(spec, BeamSearchSpec):
-        policy, prm = resolve(spec.policy), resolve(spec.prm)
-        q, t, cand = spec.question_tokens, spec.step_tokens, spec.beam_width * spec.expansions
-        phases = [Phase("policy.prefill", "policy", "prefill", policy, 1, q, 0)]
-        if spec.prefix_reuse:
-            phases.append(Phase("prm.prefill.question", "prm", "prefill", prm, 1, q, 0, head_positions=0))
-        for s in range(1, spec.steps + 1):
-            phases.append(Phase(f"policy.decode.step{s}", "policy", "decode", policy, cand, 1, q + (s - 1) * t,
-                                steps=t))
-            if spec.prefix_reuse:
-                phases.append(Phase(f"prm.score.step{s}", "prm", "prefill", prm, cand, t + 1,
-                                    q + (s - 1) * (t + 1), head_positions=1))
-            else:
-                phases.append(Phase(f"prm.score.step{s}", "prm", "prefill", prm, cand, q + s * (t + 1), 0,
-                                    head_positions=s))
-        return Workload(spec, tuple(phases), generated_tokens=cand * spec.steps * t)
+        from pimsim.workloads.search import tree_search
+        return tree_search(spec, resolve(spec.policy), resolve(spec.prm), spec.beam_width, spec.expansions, 0,
+                           resolve)
 
     if isinstance(spec, McAnnotateSpec):
         # Math-Shepherd: per boundary s the prefix (question + s steps) is prefilled once, its last position's
@@ -273,7 +349,10 @@ def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n:
             phases.append(Phase(f"policy.prefill.boundary{s}", "policy", "prefill", policy, 1, prefix, 0))
             if rest > 1:
                 phases.append(Phase(f"policy.rollout.boundary{s}", "policy", "decode", policy, k, 1, prefix,
-                                    steps=rest - 1))
+                                    steps=rest - 1, shared_kv=shared(k, (1, prefix))))
         return Workload(spec, tuple(phases), generated_tokens=k * t * big_s * (big_s - 1) // 2)
 
+    from pimsim.workloads import search
+    if spec.kind in search.EXPANDERS:
+        return search.EXPANDERS[spec.kind](spec, model, resolve)
     raise ConfigError(f"unknown workload spec {type(spec).__name__}")

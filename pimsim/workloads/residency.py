@@ -1,0 +1,62 @@
+"""KV cache resident at once, per weight copy, with or without prefix sharing (issue 14).
+
+Model: a phase holds, at its end (its largest context), for each sequence its whole context; with prefix
+sharing the leading tokens `Phase.shared_kv` names are held once per group of sequences instead of once
+per sequence (the question of best-of-N once for all N samples; a kept beam's prefix once for its
+expansions; vLLM-style prefix caching and copy-on-write forks at token granularity, no block rounding).
+KV tokens of a phase = sum over levels of groups x tokens + batch x (end context - shared tokens);
+without sharing, batch x end context. A weight copy (`Workload.resident_copies`) holds, for each role
+that runs on it (policy, prm, verifier, reference), the largest of that role's phases' KV (one role's
+phases run one after another and a later phase's context contains what an earlier one kept), and the
+roles' caches at once (a search keeps the policy's beams while the PRM scores them; one model serving as
+policy and PRM holds both): the sum over roles. Copies are resident together: a machine holds their sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pimsim.workloads.phases import Phase, Workload
+
+
+def phase_kv_tokens(phase: Phase, prefix_sharing: bool = True) -> int:
+    """KV-cache tokens `phase` holds at its end (module docstring). Levels wider than the phase's batch
+    (a phase split across devices by batch) count as one group per sequence."""
+    total = phase.batch * phase.end_context
+    if not prefix_sharing:
+        return total
+    for groups, tokens in phase.shared_kv:
+        total -= (phase.batch - min(groups, phase.batch)) * tokens
+    return total
+
+
+@dataclass(frozen=True)
+class ResidentKV:
+    """KV cache one weight copy holds at once: `tokens` (over all sequences and roles), `bytes`, and per
+    role the phase that holds the most (`phases`, role -> phase name)."""
+
+    label: str  # ResidentCopy.label
+    tokens: int
+    bytes: int
+    phases: dict[str, str]
+
+
+def resident_kv(workload: Workload, dtype_bytes: int = 2, prefix_sharing: bool | None = None) -> dict[str, ResidentKV]:
+    """`ResidentKV` per resident weight copy of `workload`, keyed by `ResidentCopy.label` (the labels of
+    `Workload.resident_copies`, in its order). `prefix_sharing` None: the spec's `prefix_sharing` (True
+    where the spec has none)."""
+    if prefix_sharing is None:
+        prefix_sharing = getattr(workload.spec, "prefix_sharing", True)
+    out: dict[str, ResidentKV] = {}
+    for copy in workload.resident_copies():
+        largest: dict[str, Phase] = {}
+        for ph in workload.phases:
+            if (ph.model, ph.weight_copy) != (copy.model, copy.copy):
+                continue
+            prev = largest.get(ph.role)
+            if prev is None or phase_kv_tokens(ph, prefix_sharing) > phase_kv_tokens(prev, prefix_sharing):
+                largest[ph.role] = ph
+        tokens = sum(phase_kv_tokens(ph, prefix_sharing) for ph in largest.values())
+        out[copy.label] = ResidentKV(copy.label, tokens, tokens * copy.model.kv_bytes_per_token(dtype_bytes),
+                                     {role: ph.name for role, ph in largest.items()})
+    return out
