@@ -18,8 +18,22 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, m
 from pimsim.errors import UnknownNameError
 from pimsim.util.config_io import read_yaml, validate
 
-Mode = Literal["graph", "eager"]
-MODES: tuple[str, ...] = ("graph", "eager")
+Mode = Literal["graph", "eager", "framework"]
+MODES: tuple[str, ...] = ("graph", "eager", "framework")
+
+
+class HostBound(float):
+    """The per-kernel overhead of `framework` mode: the float is the device-side gap per kernel (the preset's
+    `graph` figure), `host_s_per_kernel` the host's dispatch time per kernel (`kernel_overhead_s.framework`).
+    A step then takes max(device time, kernels x host_s_per_kernel): eager PyTorch launches asynchronously,
+    so the GPU waits for the host whenever dispatch is slower than the kernels (`pimsim.baselines.model`)."""
+
+    host_s_per_kernel: float
+
+    def __new__(cls, device_gap_s: float, host_s_per_kernel: float) -> "HostBound":
+        obj = super().__new__(cls, device_gap_s)
+        obj.host_s_per_kernel = float(host_s_per_kernel)
+        return obj
 
 
 class _Strict(BaseModel):
@@ -31,8 +45,9 @@ class PowerModel(_Strict):
 
     `idle_w`: board/package power doing nothing. `active_w`: extra power while kernels run (clocks up),
     independent of the work. The per-byte and per-FLOP terms are the dynamic energy of the work.
-    `tdp_w`: the board (package) limit that per-FLOP energies of uncalibrated presets are derived from;
-    the model does not clip power at it.
+    `tdp_w`: the board (package) limit that per-FLOP energies of uncalibrated presets are derived from.
+    `cap_at_tdp` (default true): a step whose modelled power would exceed `tdp_w` is stretched until it
+    draws exactly `tdp_w` (the board's power limiter lowers clocks; `pimsim.baselines.model.power_capped`).
     """
 
     idle_w: float = Field(ge=0)
@@ -40,12 +55,40 @@ class PowerModel(_Strict):
     energy_per_byte_j: float = Field(ge=0)
     energy_per_flop_j: float = Field(ge=0)
     tdp_w: PositiveFloat
+    cap_at_tdp: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> PowerModel:
         if self.idle_w + self.active_w >= self.tdp_w:
             raise ValueError(f"idle_w + active_w ({self.idle_w + self.active_w}) must be below tdp_w ({self.tdp_w})")
         return self
+
+
+class NpuConfig(_Strict):
+    """An NPU's compute units and on-chip memory (`pimsim.baselines.npu` times kernels on them).
+
+    `systolic_arrays` weight-stationary arrays of `array_rows` x `array_cols` MACs and `vector_cores`
+    vector units of `vector_width` lanes (one FLOP per lane per cycle), all at `clock_hz`; `sram_bytes`
+    of on-chip SRAM hold a weight matmul's input activations when they fit (else they are re-read from
+    memory for every wave of weight tiles).
+    """
+
+    systolic_arrays: PositiveInt = Field(le=4096)
+    array_rows: PositiveInt = Field(le=4096)
+    array_cols: PositiveInt = Field(le=4096)
+    clock_hz: PositiveFloat = Field(le=1e10)
+    vector_cores: PositiveInt = Field(le=4096)
+    vector_width: PositiveInt = Field(le=65536)
+    sram_bytes: PositiveInt
+
+    @property
+    def peak_flops_per_s(self) -> float:
+        """2 FLOP per MAC per cycle over every array."""
+        return 2.0 * self.systolic_arrays * self.array_rows * self.array_cols * self.clock_hz
+
+    @property
+    def vector_flops_per_s(self) -> float:
+        return float(self.vector_cores * self.vector_width) * self.clock_hz
 
 
 class Interconnect(_Strict):
@@ -60,10 +103,11 @@ class Interconnect(_Strict):
 
 
 class DevicePreset(_Strict):
-    """One GPU or CPU as a roofline per kernel plus a per-kernel overhead (see `pimsim.baselines.model`)."""
+    """One GPU, CPU or NPU as a roofline per kernel plus a per-kernel overhead (see `pimsim.baselines.model`;
+    an NPU's matmuls are timed by its systolic arrays, `npu:`, see `pimsim.baselines.npu`)."""
 
     name: str = Field(min_length=1)
-    kind: Literal["gpu", "cpu"]
+    kind: Literal["gpu", "cpu", "npu"]
     description: str
     sources: list[str] = Field(min_length=1)
     dtype_bytes: Literal[1, 2, 4] = Field(description="bytes per weight / KV / activation element")
@@ -84,6 +128,7 @@ class DevicePreset(_Strict):
     default_mode: Mode
     power: PowerModel
     interconnect: Interconnect | None = Field(None, description="device-to-device link for tensor parallelism")
+    npu: NpuConfig | None = Field(None, description="kind npu: its systolic arrays, vector cores and SRAM")
     fit: dict[str, Any] | None = Field(None, description="what `pimsim baseline fit` fitted this preset on")
     notes: dict[str, str] = Field(default_factory=dict, description="field -> where its value came from")
 
@@ -94,6 +139,11 @@ class DevicePreset(_Strict):
         for mode, value in self.kernel_overhead_s.items():
             if not 0 <= value < 1e-3:
                 raise ValueError(f"kernel_overhead_s.{mode}: must be in [0, 1 ms), got {value}")
+        if self.default_mode == "framework":
+            raise ValueError("default_mode: framework is a mode to ask for (host-bound eager), not a default")
+        if "framework" in self.kernel_overhead_s and self.kind == "cpu":
+            raise ValueError("kernel_overhead_s.framework: host-bound dispatch to an accelerator; a CPU's eager "
+                             "overhead is already its host time (use eager)")
         if self.default_mode not in self.kernel_overhead_s:
             raise ValueError(f"default_mode {self.default_mode!r} has no kernel_overhead_s entry")
         if self.flops_per_s > self.peak_flops_per_s:
@@ -105,6 +155,22 @@ class DevicePreset(_Strict):
         stream = self.attention_stream_bandwidth_bytes_per_s
         if stream is not None and stream > self.bandwidth_bytes_per_s * (1 + 1e-9):
             raise ValueError("attention_stream_bandwidth_bytes_per_s exceeds bandwidth_bytes_per_s")
+        if (self.kind == "npu") != (self.npu is not None):
+            raise ValueError("kind npu needs an npu: block (systolic arrays, vector cores, SRAM), and only it"
+                             if self.kind == "npu" else f"npu: applies to kind npu only (this preset is kind {self.kind})")
+        if self.npu is not None:
+            arrays = self.npu.peak_flops_per_s
+            for field in ("peak_flops_per_s", "flops_per_s"):
+                if abs(getattr(self, field) / arrays - 1) > 1e-3:
+                    raise ValueError(f"{field} ({getattr(self, field):.4g}) must be the arrays' peak, 2 x "
+                                     f"{self.npu.systolic_arrays} x {self.npu.array_rows} x {self.npu.array_cols} "
+                                     f"x {self.npu.clock_hz:.4g} Hz = {arrays:.4g} (the array model sets the "
+                                     "utilisation)")
+            if stream is not None:
+                raise ValueError("attention_stream_bandwidth_bytes_per_s: a GPU thread-block figure; an NPU's "
+                                 "attention runs on its arrays (leave it out)")
+            if self.interconnect is not None:
+                raise ValueError("interconnect: tensor parallelism over NPUs is not modelled (leave it out)")
         return self
 
     @property
@@ -112,12 +178,15 @@ class DevicePreset(_Strict):
         return tuple(m for m in MODES if m in self.kernel_overhead_s)
 
     def overhead_s(self, mode: str | None) -> tuple[str, float]:
-        """(mode, per-kernel overhead); `None` picks `default_mode`. Unknown modes: ConfigError."""
+        """(mode, per-kernel overhead); `None` picks `default_mode`. Unknown modes: ConfigError. `framework`
+        gives a `HostBound` (device gap = the `graph` figure, or 0 without one; host dispatch per kernel)."""
         from pimsim.errors import ConfigError
 
         mode = mode or self.default_mode
         if mode not in self.kernel_overhead_s:
             raise ConfigError(f"device {self.name}: mode {mode!r} not available; modes: {', '.join(self.modes)}")
+        if mode == "framework":
+            return mode, HostBound(self.kernel_overhead_s.get("graph", 0.0), self.kernel_overhead_s[mode])
         return mode, self.kernel_overhead_s[mode]
 
 

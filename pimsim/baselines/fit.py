@@ -247,7 +247,9 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
 
     def with_params(d: DevicePreset, bw: float, stream: float | None, overhead: float, flops: float) -> DevicePreset:
         shift = overhead - old_overhead
-        modes = {k: max(0.0, _round(v + shift)) if k != mode else overhead for k, v in dev.kernel_overhead_s.items()}
+        # other device-side modes keep their difference to the fitted one; framework (host dispatch) is kept
+        modes = {k: overhead if k == mode else v if k == "framework" else max(0.0, _round(v + shift))
+                 for k, v in dev.kernel_overhead_s.items()}
         upd = {"bandwidth_bytes_per_s": bw, "kernel_overhead_s": modes, "flops_per_s": flops}
         if use_stream:
             upd["attention_stream_bandwidth_bytes_per_s"] = stream
@@ -345,7 +347,7 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
     notes = dict(current.notes)
     for field in fitted:
         notes[field] = how
-    other = [k for k in current.kernel_overhead_s if k != mode]
+    other = [k for k in current.kernel_overhead_s if k not in (mode, "framework")]
     for k in other:
         kept = f"(kept at its difference to {mode} by the fit)"
         note = notes.get(f"kernel_overhead_s.{k}", "")
@@ -387,3 +389,66 @@ def preset_yaml(preset: DevicePreset, command: str) -> str:
     header = (f"# {preset.name}: written by `{command}`.\n"
               "# Fitted fields and their provenance are listed under `fit` and `notes`; refit rather than edit.\n")
     return header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=1000)
+
+
+# ------------------------------------------------------------------------------------------ framework mode
+
+# The fit set of `kernel_overhead_s.framework`: the eager records of pimsim/baselines/data, kind
+# gpu-prefill-eager of h200_gpu_regimes_raw.jsonl (tools/measure_gpu_regimes.py: the measuring tool's decoder
+# run eagerly by PyTorch, batch 1, one forward per prompt) at the prompts where the step time does not grow
+# with the prompt (128 and 512 tokens: host-bound). The 2048-token records are left out: they are
+# device-bound (attention on the unfused path; docs/baselines.md, H200 item 6).
+FRAMEWORK_FIT_FILE = "h200_gpu_regimes_raw.jsonl"
+FRAMEWORK_FIT_KIND = "gpu-prefill-eager"
+FRAMEWORK_FIT_PROMPTS = (128, 512)
+
+
+@dataclass(frozen=True)
+class HostRecord:
+    """One host-bound eager forward: model, prompt tokens, pimsim's kernel count for it, measured seconds."""
+
+    model: ModelConfig
+    prompt: int
+    kernels: int
+    measured_s: float
+
+
+def read_host_records(path: str | Path, prompts: tuple[int, ...] = FRAMEWORK_FIT_PROMPTS,
+                      kind: str = FRAMEWORK_FIT_KIND) -> list[HostRecord]:
+    """The records of `kind` at `prompts` in a raw measurement log (JSON lines); the kernel count is that of
+    pimsim's kernel list for a batch-1 prefill with the head on the last position (as the tool computes)."""
+    import json
+
+    path = Path(path)
+    out = []
+    for i, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            raise ConfigError(f"{path} line {i}: not a JSON record") from None
+        if rec.get("kind") != kind or rec.get("prompt") not in prompts:
+            continue
+        try:
+            model = get_model(rec["model"])
+            batch, prompt, ms = int(rec["batch"]), int(rec["prompt"]), float(rec["prefill_ms"])
+        except PimsimError as exc:
+            raise type(exc)(f"{path} line {i}: {exc}") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{path} line {i}: record {kind} needs model, batch, prompt, prefill_ms ({exc})") from None
+        if batch != 1 or not ms > 0:
+            raise ConfigError(f"{path} line {i}: expected batch 1 and prefill_ms > 0")
+        table = kernel_table(model, prompt, 0, 1, 1, 2, 1, True)
+        out.append(HostRecord(model, prompt, table.kernels_per_step, ms * 1e-3))
+    if not out:
+        raise ConfigError(f"{path}: no {kind} records at prompts {', '.join(map(str, prompts))}")
+    return out
+
+
+def fit_host_dispatch(records: list[HostRecord]) -> float:
+    """Host dispatch seconds per kernel h minimising the relative error of kernels x h against the measured
+    times: h = sum(k / y) / sum((k / y)^2) (least squares on relative error, closed form), rounded to 4 digits."""
+    k = np.array([r.kernels for r in records], dtype=np.float64)
+    y = np.array([r.measured_s for r in records])
+    return _round(float((k / y).sum() / ((k / y) ** 2).sum()))

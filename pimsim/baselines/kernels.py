@@ -44,6 +44,27 @@ _CATEGORY = {
 
 
 @dataclass(frozen=True)
+class GemmShapes:
+    """The matrix shapes behind a table's kernels, for models that time a GEMM by its shape (the NPU's
+    systolic arrays, `pimsim.baselines.npu`). Keyed by kernel name, so a table cut down to some of its
+    kernels can carry the whole record.
+
+    `weight`: kernel name -> (M, K, N) of a weight matmul, M the token rows (batch x new tokens, or the
+    head rows), K x N the weight matrix. `attention`: (heads, kv_heads, head_dim) of the fused attention
+    kernel, whose shapes follow each step's context (`batch`, `new_tokens`, `past_context` of step 0).
+    """
+
+    batch: int
+    new_tokens: int
+    past_context: int
+    weight: tuple[tuple[str, tuple[int, int, int]], ...]
+    attention: tuple[int, int, int] | None
+
+    def weight_shape(self, name: str) -> tuple[int, int, int] | None:
+        return dict(self.weight).get(name)
+
+
+@dataclass(frozen=True)
 class KernelTable:
     """Per-kernel costs of the steps of one phase: value at step 0 plus slope per step.
 
@@ -60,6 +81,7 @@ class KernelTable:
     bytes0: np.ndarray
     bytes_slope: np.ndarray
     streams: np.ndarray
+    shapes: GemmShapes | None = None  # GEMM shapes (NPU timing); None where a caller built the table by hand
 
     @property
     def kernels_per_step(self) -> int:
@@ -129,6 +151,7 @@ def kernel_table(model: ModelConfig, new_tokens: int, past_context: int, batch: 
         bytes0=b0,
         bytes_slope=np.array([k[4] for k in second]) - b0,
         streams=np.array([k[5] for k in first]),
+        shapes=_shapes(model, new_tokens, past_context, batch, dtype_bytes, head_positions),
     )
     if steps > 2:  # costs must be affine in the context for the step arrays to be exact
         last = _kernels_of_step(model, new_tokens, past_context + (steps - 1) * new_tokens, batch, dtype_bytes,
@@ -137,6 +160,22 @@ def kernel_table(model: ModelConfig, new_tokens: int, past_context: int, batch: 
         if not (np.array_equal(flops[:, -1], [k[3] for k in last]) and np.array_equal(moved[:, -1], [k[4] for k in last])):
             raise AssertionError("kernel costs are not affine in context; step arrays invalid")
     return table
+
+
+def _shapes(model: ModelConfig, new_tokens: int, past_context: int, batch: int, dtype_bytes: int,
+            head_positions: int | None) -> GemmShapes:
+    """`GemmShapes` of one step: each weight matmul's (token rows, in_features, out_features)."""
+    weight = []
+    attention = None
+    for c in _graph(model).step(new_tokens, past_context, batch, dtype_bytes, head_positions):
+        op = c.op
+        if op.layer is not None and op.layer != 0:
+            continue
+        if op.kind is OpKind.WEIGHT_MATMUL:
+            weight.append((op.name, (c.tokens, op.in_features, op.out_features)))
+        elif op.kind is OpKind.ATTN_SCORE:
+            attention = (op.heads, op.kv_heads, op.head_dim)
+    return GemmShapes(batch, new_tokens, past_context, tuple(weight), attention)
 
 
 @lru_cache(maxsize=64)

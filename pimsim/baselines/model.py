@@ -65,24 +65,53 @@ def kernel_bandwidth(table: KernelTable, device: DevicePreset) -> np.ndarray:
     return bw
 
 
+def power_capped(step_time_s: np.ndarray, dynamic_j: np.ndarray, device: DevicePreset) -> np.ndarray:
+    """Step times stretched to the board limit: a step of time t whose dynamic energy (per byte and per FLOP)
+    is E draws idle_w + active_w + E / t; above `tdp_w` it takes E / (tdp_w - idle_w - active_w) instead, so
+    it draws exactly `tdp_w` (energy then follows from the longer time). Unchanged when `cap_at_tdp` is off."""
+    p = device.power
+    if not p.cap_at_tdp:
+        return step_time_s
+    return np.maximum(step_time_s, dynamic_j / (p.tdp_w - p.idle_w - p.active_w))
+
+
 def evaluate(table: KernelTable, steps: int, device: DevicePreset, overhead_s: float) -> PhaseCost:
-    """Per-step times of `steps` steps of `table` on `device` (see module docstring)."""
+    """Per-step times of `steps` steps of `table` on `device` (see module docstring): per kernel max(compute,
+    memory) (an NPU's compute from its arrays, `pimsim.baselines.npu`), plus the per-kernel overhead; in
+    framework mode (`overhead_s` a `HostBound`) at least the host's dispatch time; then the power cap."""
     flops, moved = table.at(steps)
-    t_mem = moved / kernel_bandwidth(table, device)[:, None]
-    t_cmp = flops / device.flops_per_s
-    t = np.maximum(t_mem, t_cmp) * table.count[:, None]
+    if device.kind == "npu":
+        from pimsim.baselines.npu import kernel_times
+
+        t_cmp, t_mem, moved = kernel_times(table, steps, device)
+    else:
+        t_mem = moved / kernel_bandwidth(table, device)[:, None]
+        t_cmp = flops / device.flops_per_s
+    count = table.count[:, None]
+    t = np.maximum(t_mem, t_cmp) * count
     launches = table.kernels_per_step
-    step_time = t.sum(axis=0) + launches * overhead_s
+    device_time = t.sum(axis=0) + launches * overhead_s
+    host = getattr(overhead_s, "host_s_per_kernel", None)
+    step_time = np.maximum(device_time, launches * host) if host is not None else device_time
+    step_bytes = (moved * count).sum(axis=0)
+    step_flops = (flops * count).sum(axis=0)
+    p = device.power
+    capped = power_capped(step_time, p.energy_per_byte_j * step_bytes + p.energy_per_flop_j * step_flops, device)
     per_kernel = t.sum(axis=1)
     breakdown = dict.fromkeys(CATEGORIES, 0.0)
     for cat, value in zip(table.categories, per_kernel):
         breakdown[cat] += float(value)
     breakdown["kernel_overhead"] = float(launches * overhead_s * steps)
+    waited, stretched = float((step_time - device_time).sum()), float((capped - step_time).sum())
+    if waited > 0:
+        breakdown["host_dispatch_wait"] = waited  # host-bound framework mode: the GPU idles for the host
+    if stretched > 0:
+        breakdown["power_cap"] = stretched  # time added by the board power limit
     return PhaseCost(
-        step_time_s=step_time,
+        step_time_s=capped,
         breakdown_s=breakdown,
-        flops=float((flops * table.count[:, None]).sum()),
-        bytes=float((moved * table.count[:, None]).sum()),
+        flops=float(step_flops.sum()),
+        bytes=float(step_bytes.sum()),
         kernels=launches * steps,
         memory_bound_s=float((t * (t_mem >= t_cmp)).sum()),
     )
@@ -100,7 +129,8 @@ def shard(table: KernelTable, num_devices: int) -> KernelTable:
     factor = np.where(split, 1.0 / num_devices, 1.0)
     return KernelTable(table.names, table.categories, table.count,
                        table.flops0 * factor, table.flops_slope * factor, table.bytes0 * factor,
-                       table.bytes_slope * factor, np.where(split, table.streams / num_devices, table.streams))
+                       table.bytes_slope * factor, np.where(split, table.streams / num_devices, table.streams),
+                       shapes=None)  # per-device GEMM shapes of a split are not derived (NPUs have no groups)
 
 
 def allreduce_s(nbytes: float, num_devices: int, device: DevicePreset) -> float:
@@ -242,7 +272,8 @@ def run_baseline(workload, device: str | DevicePreset, mode: str | None = None, 
         moved += cost.bytes
         kernels += cost.kernels
         mem_s += cost.memory_bound_s
-    kernel_s = total_s - breakdown_s["kernel_overhead"] - breakdown_s.get("allreduce", 0.0)
+    kernel_s = total_s - sum(breakdown_s.get(k, 0.0) for k in ("kernel_overhead", "allreduce", "host_dispatch_wait",
+                                                                "power_cap"))
     config = {"baseline": {"device": dev.model_dump(mode="json"), "mode": mode},
               "workload": workload_config(workload), "models": sorted({p.model.name for p in workload.phases})}
     if num_devices > 1:

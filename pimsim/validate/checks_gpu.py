@@ -1,0 +1,97 @@
+"""Check families of the GPU and NPU models (issue 16); tolerances in tolerances.d/gpu.yaml.
+
+- npu.array_cycles: the NPU's systolic-array cycles of small GEMMs against hand counts.
+- npu.ianus.gpt2-xl: the ianus-npu preset's GPT-2 XL decode beside IANUS's published NPU-only figure.
+- baseline.h200.framework.latency: framework mode (host-bound eager dispatch) against the eager records it
+  was fitted on.
+- pimgpt.speedup.t4-framework, pimgpt.energy_efficiency.t4-framework: the PIM-GPT comparison against a
+  framework-bound T4, the row beside `pimgpt.*.t4-graph` (the calibrated CUDA-graph baseline).
+- baseline.power_cap: the board power cap's identity (capped power = tdp_w) through run_baseline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from pimsim.validate.checks import CYC, MS, Context, Fmt, _ratio_family
+from pimsim.validate.report import Check
+
+WATT = Fmt("W")
+DATA = Path(__file__).resolve().parent.parent / "baselines" / "data"
+
+
+def npu_array_cycles(ctx: Context) -> list[Check]:
+    from pimsim.baselines import load_device
+    from pimsim.baselines.npu import gemm_cycles
+
+    cfg = load_device("neupims-npu").npu
+    one = cfg.model_copy(update={"systolic_arrays": 1})
+    cases = [  # (label, config, m, k, n, hand count)
+        ("128x128x128 on one array", one, 128, 128, 128, 2 * 128 + 128 + 128 - 2),
+        ("GEMV 1x128 @ 128x128 on one array", one, 1, 128, 128, 2 * 128 + 128 + 1 - 2),
+        ("(128x100) @ (100x200) on one array: 2 tiles", one, 128, 100, 200, 2 * (2 * 128 + 128 + 128 - 2)),
+        ("1024^3 on 8 arrays: 64 tiles, 8 waves", cfg, 1024, 1024, 1024, 8 * (2 * 128 + 128 + 1024 - 2)),
+    ]
+    return [ctx.check("npu.array_cycles", label, float(gemm_cycles(m, k, n, c)), (float(ref),) * 2, CYC, item=label)
+            for label, c, m, k, n, ref in cases]
+
+
+def npu_ianus(ctx: Context) -> list[Check]:
+    from pimsim.baselines import run_baseline
+    from pimsim.models import get_model
+    from pimsim.workloads import GenerateSpec, expand
+
+    fam = "npu.ianus.gpt2-xl"
+    r = run_baseline(expand(GenerateSpec(prompt=64, generate=256), get_model("gpt2-xl")), "ianus-npu")
+    return [ctx.check(fam, "ianus-npu GPT-2 XL (64, 256) latency per generated token", r.e2e_latency_per_token_s,
+                      ctx.value(fam), MS)]
+
+
+def framework_records(ctx: Context) -> list[Check]:
+    from pimsim.baselines import run_baseline
+    from pimsim.baselines.fit import FRAMEWORK_FIT_FILE, read_host_records
+    from pimsim.workloads import Phase, Workload
+
+    out = []
+    for rec in read_host_records(DATA / FRAMEWORK_FIT_FILE):
+        ph = Phase("prefill", "policy", "prefill", rec.model, 1, rec.prompt, 0, 1)
+        r = run_baseline(Workload(spec=None, phases=(ph,), generated_tokens=1), "h200-sxm", "framework")
+        label = f"{rec.model.name} eager forward {rec.prompt} tokens"
+        out.append(ctx.check("baseline.h200.framework.latency", f"H200 framework mode {label}", r.latency_s,
+                             (rec.measured_s,) * 2, MS, item=label))
+    return out
+
+
+def power_cap(ctx: Context) -> list[Check]:
+    from pimsim.baselines import load_device, run_baseline
+    from pimsim.models import get_model
+    from pimsim.workloads import Phase, Workload
+
+    fam = "baseline.power_cap"
+    t4 = load_device("t4")
+    hot = t4.model_copy(update={"name": "t4-hot", "power": t4.power.model_copy(
+        update={"energy_per_flop_j": 2 * t4.power.energy_per_flop_j})})
+    ph = Phase("prefill", "policy", "prefill", get_model("gpt2-medium"), 1, 512, 0, 1)
+    r = run_baseline(Workload(spec=None, phases=(ph,), generated_tokens=1), hot, "graph")
+    watts = r.energy_j / r.latency_s
+    stretched = r.breakdown_s.get("power_cap", 0.0)
+    return [ctx.check(fam, "mean power of a capped gpt2-medium 512-token prefill (t4, 2x energy/FLOP)", watts,
+                      (hot.power.tdp_w,) * 2, WATT, pimsim_text=f"{watts:.6g} W ({stretched * 1e3:.3g} ms added)",
+                      reference_text=f"{hot.power.tdp_w:g} W", fail=stretched <= 0,
+                      message=None if stretched > 0 else "the cap did not bind: the check needs a capped step")]
+
+
+FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
+    "npu.array_cycles": npu_array_cycles,
+    "npu.ianus.gpt2-xl": npu_ianus,
+    "baseline.h200.framework.latency": framework_records,
+    "baseline.power_cap": power_cap,
+    "pimgpt.speedup.t4-framework": _ratio_family(
+        "pimgpt.speedup.t4-framework", "speedup vs T4, framework-bound baseline (eager, host dispatch), 8 models",
+        "t4", "framework", "speedup"),
+    "pimgpt.energy_efficiency.t4-framework": _ratio_family(
+        "pimgpt.energy_efficiency.t4-framework",
+        "energy efficiency vs T4, framework-bound baseline (eager, host dispatch), 8 models", "t4", "framework",
+        "energy"),
+}
