@@ -153,3 +153,11 @@ def test_pimgpt_t4_framework_baseline_is_slower_than_graph_for_small_models():
     decode = next(p for p in fw.phases if p.kind == "decode")
     assert decode.latency_s / decode.tokens == pytest.approx(149 * 27.09e-6, rel=1e-12)
     assert fw.latency_s > gr.latency_s
+
+
+def test_baseline_fit_refuses_framework_mode():
+    from pimsim.baselines import fit_device, read_measurements
+
+    rows = read_measurements(DATA / "h200_gpt_decode_measured.csv", 2)
+    with pytest.raises(ConfigError, match="framework mode is not fitted by `baseline fit`"):
+        fit_device(rows, "h200-sxm", "framework")

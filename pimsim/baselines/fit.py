@@ -229,6 +229,10 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
     """Fit `device`'s bandwidths, per-kernel overhead and power terms to `measurements` (module docstring)."""
     dev = load_device(device)
     mode, _ = dev.overhead_s(mode)
+    if mode == "framework":
+        raise ConfigError(f"{source}: framework mode is not fitted by `baseline fit` (its step is the slower of "
+                          "device and host); its host dispatch per kernel comes from fit_host_dispatch on "
+                          "host-bound eager records (docs/baselines.md, Framework-bound mode)")
     dtypes = {m.dtype_bytes for m in measurements}
     if len(dtypes) > 1:
         raise ConfigError(f"{source}: rows mix dtypes of {sorted(dtypes)} bytes; fit one dtype at a time")

@@ -14,6 +14,11 @@ that cross from memory- to compute-bound are exact.
 Energy (per-work model, `PowerModel`): (idle_w + active_w) x time + energy_per_byte_j x bytes +
 energy_per_flop_j x FLOPs.
 
+Power cap (`power_capped`, where `power.cap_at_tdp`): a step whose power idle_w + active_w + E_dyn / t would
+exceed `tdp_w` takes E_dyn / (tdp_w - idle_w - active_w) instead. Framework mode (`HostBound` overhead):
+a step takes max(device time, kernels x host dispatch per kernel). NPUs (`kind: npu`): compute time per
+kernel from the systolic arrays by GEMM shape (`pimsim.baselines.npu`).
+
 Tensor parallelism (`num_devices` N > 1, Megatron-style; needs the preset's `interconnect`): the weight
 matmuls, attention and KV appends split N ways (their FLOPs and bytes per device / N, the attention
 streams too); norms, activations, residuals and embeddings stay whole on every device [simplification:

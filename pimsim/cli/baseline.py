@@ -27,8 +27,9 @@ def add_parser(sub) -> None:
                     "per-kernel overhead), or from measured per-phase figures. Sub-actions: `fit` a preset "
                     "to measurements, list `devices`.")
     p.add_argument("--device", metavar="NAME|FILE.yaml", help="device preset (see `pimsim baseline devices`)")
-    p.add_argument("--mode", choices=MODES, help="graph (whole step captured) or eager (framework overhead "
-                                                  "per kernel); default: the device's default")
+    p.add_argument("--mode", choices=MODES, help="graph (whole step captured), eager (framework overhead "
+                                                  "per kernel) or framework (host-bound eager dispatch: a step "
+                                                  "takes at least kernels x host time); default: the device's")
     p.add_argument("--num-devices", type=int, default=1, metavar="N",
                    help="tensor-parallel devices (Megatron-style; the preset's interconnect joins them)")
     p.add_argument("--measured", metavar="PHASES.csv",
