@@ -214,3 +214,20 @@ def test_overlapped_attacc_lies_between_its_busiest_unit_and_its_serial_sum():
     long = GenerateSpec(prompt=1536, generate=3, batch=64)
     assert simulate("gpt3-xl", "h100-aim", "attacc_overlap", long).phases[1].latency_s < \
         simulate("gpt3-xl", "h100-aim", "attacc", long).phases[1].latency_s
+
+
+def test_an_npu_can_take_the_weights_of_a_split_with_its_gemm_shapes(tmp_path):
+    """NeuPIMs' arrangement: NPU GEMMs + PIM attention. The NPU side times its weight matmuls by shape
+    (pimsim.baselines.npu), exactly as `pimsim baseline --device neupims-npu` times them."""
+    system = {"kind": "system", "name": "npu-aim", "devices": {"npu": {"device": "neupims-npu"},
+                                                                "pim": {"pim": "aim-32ch"}},
+              "links": {"l": {"between": ["npu", "pim"], "bytes_per_s": 6.3e10, "latency_ns": 1000,
+                              "pj_per_bit": 4.4}}}
+    mapping = load_mapping("attacc").model_copy(update={
+        "name": "npu-split", "placement": {"prefill": "npu", "decode": {"weights": "npu", "attention": "pim"}}})
+    spec = GenerateSpec(prompt=64, generate=9, batch=4)
+    m = load_model("gpt2-medium")
+    split = simulate(m, system, mapping, spec).phases[1]
+    alone = run_baseline(expand(spec, m), load_device("neupims-npu"), None).phases[1]
+    assert split.breakdown_s["npu.weight_matmul"] == pytest.approx(alone.breakdown_s["weight_matmul"], rel=1e-12)
+    assert "npu.attention" not in split.breakdown_s

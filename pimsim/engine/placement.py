@@ -306,7 +306,8 @@ def _gpu_without_attention(ph, gpu: _Device, batch: int):
     sub = KernelTable(tuple(n for n, k in zip(table.names, keep) if k),
                       tuple(c for c, k in zip(table.categories, keep) if k),
                       *(getattr(table, f)[keep] for f in ("count", "flops0", "flops_slope", "bytes0",
-                                                          "bytes_slope", "streams")))
+                                                          "bytes_slope", "streams")),
+                      shapes=table.shapes)  # keyed by kernel name: NPU units time the GEMMs by shape
     cost = with_allreduce(evaluate(shard(sub, gpu.count), ph.steps, dev, gpu.overhead_s), part, dev, gpu.count)
     return cost, clean(group_energy_j(part, dev, cost, float(cost.step_time_s.sum()), gpu.count))
 
