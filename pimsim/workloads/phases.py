@@ -197,8 +197,12 @@ Resolver = Callable[[str], ModelConfig]
 
 def shared(batch: int, *levels: tuple[int, int]) -> tuple[tuple[int, int], ...]:
     """`Phase.shared_kv` from (groups, tokens) levels, dropping empty ones and ones held by every sequence
-    alone (groups >= batch: nothing shared)."""
-    return tuple((g, n) for g, n in levels if n > 0 and g < batch)
+    alone (groups >= batch: nothing shared), merging neighbours held by the same groups."""
+    out: list[tuple[int, int]] = []
+    for g, n in levels:
+        if n > 0 and g < batch:
+            out[-1:] = [(g, out[-1][1] + n)] if out and out[-1][0] == g else out[-1:] + [(g, n)]
+    return tuple(out)
 
 
 def _prm_phases(model: ModelConfig, solutions: int, q: int, steps: int, t: int, scoring: str,
