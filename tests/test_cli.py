@@ -364,3 +364,27 @@ def test_help_of_every_command(cli, command):
     rc, out, err = cli(*command, "--help")
     assert rc == 0 and err == ""
     assert out.startswith("usage: pimsim") and "Traceback" not in out
+
+
+@pytest.mark.parametrize("args", [
+    ["--workload", "mc-annotate", "--policy", "gpt2-small", "--question-tokens", "8", "--steps", "3",
+     "--step-tokens", "4", "--rollouts", "2"],
+    ["--workload", "lookahead", "--policy", "gpt2-small", "--prm", "gpt2-small", "--beam-width", "2",
+     "--expansions", "2", "--lookahead", "1", "--question-tokens", "8", "--steps", "2", "--step-tokens", "4"],
+    ["--model", "gpt2-small", "--workload", "dvts", "--n", "4", "--beam-width", "2", "--question-tokens", "8",
+     "--steps", "2", "--step-tokens", "4"],
+], ids=["mc-annotate", "lookahead-policy-prm", "dvts-model"])
+def test_search_kinds_run_from_simulate_and_baseline(cli, args):
+    """Kinds that name their models (--policy/--prm) need no --model; the search kinds take --model for any
+    model flag not given (docs/workloads.md)."""
+    rc, out, err = cli("simulate", "--hardware", "pimgpt-gddr6", "--mapping", "pimgpt", *args)
+    assert rc == 0, err
+    rc, out, err = cli("baseline", "--device", "h100-sxm", *args)
+    assert rc == 0, err
+
+
+def test_mc_annotate_refuses_model(cli):
+    rc, _, err = cli("simulate", "--hardware", "pimgpt-gddr6", "--model", "gpt2-small", "--workload", "mc-annotate",
+                     "--policy", "gpt2-small", "--question-tokens", "8", "--steps", "3", "--step-tokens", "4",
+                     "--rollouts", "2")
+    assert rc == 2 and "it takes --policy" in err

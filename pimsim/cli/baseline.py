@@ -65,7 +65,9 @@ def _run(args) -> int:
     if bool(args.device) == bool(args.measured):
         raise ConfigError("baseline: give --device NAME or --measured PHASES.csv (one of them)")
     spec = workload_from_args(args)
-    if spec.kind not in ("generate", "prm-score") and (args.model or args.model_config):
+    from pimsim.workloads import MODEL_DEFAULT_KINDS
+
+    if spec.kind not in ("generate", "prm-score", *MODEL_DEFAULT_KINDS) and (args.model or args.model_config):
         raise ConfigError(f"--model/--model-config are not flags of --workload {spec.kind}; "
                           "it takes --policy and --prm")
     models = models_from_args(args)

@@ -45,10 +45,17 @@ def _simulate(args) -> int:
         check_output_file(args.trace, "--trace")
     spec = workload_from_args(args)
     models = models_from_args(args)
-    if spec.kind in ("best-of-n", "beam-search"):
+    from pimsim.workloads import MODEL_DEFAULT_KINDS
+
+    if spec.kind in ("best-of-n", "beam-search", "mc-annotate"):
         if models:
-            raise ConfigError(f"--model/--model-config are not flags of --workload {spec.kind}; it takes --policy and --prm")
+            takes = "--policy" if spec.kind == "mc-annotate" else "--policy and --prm"
+            raise ConfigError(f"--model/--model-config are not flags of --workload {spec.kind}; it takes {takes}")
         model = None
+    elif spec.kind in MODEL_DEFAULT_KINDS:  # --model stands in for any of its model flags not given
+        if len(models) > 1:
+            raise ConfigError(f"--workload {spec.kind} takes at most one --model/--model-config")
+        model = models[0] if models else None
     else:
         if len(models) != 1:
             raise ConfigError(f"--workload {spec.kind} needs one model: --model NAME or --model-config FILE")
