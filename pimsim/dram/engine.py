@@ -76,6 +76,7 @@ def _cmdinfo(t: CompiledTable) -> np.ndarray:
     for p in range(n):
         s, e = t.cons_start[p], t.cons_start[p + 1]
         info[p, K.CI_HASWIN] = int(np.any(t.cons_window[s:e] > 1))
+        info[p, K.CI_SIB0] = s + int(np.sum(t.cons_sibling[s:e] == 0))
     return info
 
 

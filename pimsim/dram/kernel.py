@@ -1,12 +1,14 @@
 """numba kernel of the command engine: array state, event-driven (jumps to each command's earliest
 legal cycle; never ticks idle cycles).
 
-Timing state follows Ramulator 2: for every node of a channel (the channel, each rank, bank group and
-bank) and every command, the next cycle that command may issue there (`ready`). Issuing command p at
-cycle t raises, for every constraint (level L, p -> f, latency, window w) of the table, `ready[n, f]` of
-the L-level node(s) n containing p's target to t + latency (or to the w-th most recent p at n + latency).
-A command is legal at t on a target when t >= `ready` of every node containing the target (every node of
-the channel for all-bank and channel-scope commands).
+Timing state follows Ramulator 2: for every node of a channel (the levels of the table: by default the
+channel, each rank, bank group and bank; HBM3 adds pseudo channels and SIDs) and every command, the next
+cycle (tick) that command may issue there (`ready`). Issuing command p at cycle t raises, for every
+constraint (level L, p -> f, latency, window w) of the table, `ready[n, f]` of the L-level node(s) n
+containing p's target to t + latency (or to the w-th most recent p at n + latency); a sibling constraint
+raises the other L-level nodes under the same parent instead. A command is legal at t on a target when
+t >= `ready` of every node containing the target (every node inside it for a command of a level's scope,
+every node of the channel for all-bank and channel-scope commands).
 
 Cycle accounting: the cycles between two commands of a channel count for the category of the earlier
 one (ACT16 -> MAC16 is row switching, TMOD -> WRGB mode switching, MAC16 -> MAC16 MAC streaming), except
@@ -60,9 +62,10 @@ LAYOUT = (SC_CHANNEL, SC_BANK, SC_ALL, SC_GROUP, RO_NONE, RO_OPEN, RO_CLOSE, RO_
           RO_REFRESH, RO_MODE, RO_OPEN_FIRST, CAT_RESULT, CAT_MODE, CAT_REFRESH, CAT_WAIT, CAT_DRAIN, NCAT,
           OP_SYNC, OP_EOC, NLEVMAX)
 
-# per-command info columns (CI_TLEV: the deepest level at which the command names one node)
-CI_SCOPE, CI_ROLE, CI_DONE, CI_CAT, CI_SPACING, CI_HASWIN, CI_LEVELS, CI_TLEV = range(8)
-NCI = 8
+# per-command info columns (CI_TLEV: the deepest level at which the command names one node; CI_SIB0: index of
+# its first sibling rule in the constraint array)
+CI_SCOPE, CI_ROLE, CI_DONE, CI_CAT, CI_SPACING, CI_HASWIN, CI_LEVELS, CI_TLEV, CI_SIB0 = range(9)
+NCI = 9
 # per-channel scalar columns
 (S_LAST, S_FPREV, S_MODE, S_NEXTREF, S_REFPTR, S_REQS, S_WDEP, S_LSERVE, S_BUSY, S_BUSYEND, S_FRONT,
  S_HITS, S_MISSES, S_END, S_UNIROW, S_PCAT, S_PSPC) = range(17)
@@ -86,11 +89,18 @@ def _compiled_layout():
 
 @njit(**_JIT, inline="always")
 def _node(cfg, level, bank):
-    return cfg[C_LVOFF + level] + bank // cfg[C_LVDIV + level]
+    if level == 0:
+        return 0            # the first level is the channel: one node
+    d = cfg[C_LVDIV + level]
+    if d == 1:
+        return cfg[C_LVOFF + level] + bank
+    return cfg[C_LVOFF + level] + bank // d
 
 
 @njit(**_JIT, inline="always")
 def _level_range(cfg, level):
+    if level == 0:
+        return 0, 1
     return cfg[C_LVOFF + level], cfg[C_LVOFF + level + 1]
 
 
@@ -112,14 +122,26 @@ def _nodes(cfg, lv, bank, tlev):
 
 @njit(**_JIT)
 def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
-    """Earliest cycle command `c` may issue on (ch, bank) given timing alone (bank -1: every bank)."""
+    """Earliest cycle command `c` may issue on (ch, bank) given timing alone (bank -1: every bank).
+    Levels run to the constant NLEVMAX (the bitmask has no bit beyond the table's levels) so that the
+    loop unrolls."""
     best = 0
     levels = cmdinfo[c, CI_LEVELS]
     tlev = cmdinfo[c, CI_TLEV]
-    for lv in range(cfg[C_NLEV]):
+    if bank >= 0 and tlev >= cfg[C_NLEV] - 1:
+        for lv in range(NLEVMAX):
+            if (levels >> lv) & 1 != 0:
+                v = ready[ch, _node(cfg, lv, bank), c]
+                if v > best:
+                    best = v
+        return best
+    for lv in range(NLEVMAX):
         if (levels >> lv) & 1 == 0:
             continue
-        lo, hi = _nodes(cfg, lv, bank, tlev)
+        if bank < 0:
+            lo, hi = _level_range(cfg, lv)
+        else:
+            lo, hi = _nodes(cfg, lv, bank, tlev)
         for n in range(lo, hi):
             v = ready[ch, n, c]
             if v > best:
@@ -131,7 +153,8 @@ def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
 def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, bank, t):
     """Raise next-allowed cycles after command `c` issues at `t` on (ch, bank) (bank -1: every bank).
     A sibling rule at level L raises the other nodes of L under the target's parent node (Ramulator 2.1
-    node.cpp update_timing); it binds nothing for a command that names no single node at L."""
+    node.cpp update_timing); it binds nothing for a command that names no single node at L. A command's
+    sibling rules follow its other rules (cons_start[c] <= k < CI_SIB0 <= k' < cons_start[c + 1])."""
     tlev = cmdinfo[c, CI_TLEV]
     wmax = hist.shape[3]
     if cmdinfo[c, CI_HASWIN] != 0:
@@ -141,24 +164,16 @@ def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, 
                 p = hpos[ch, n, c]
                 hist[ch, n, c, p % wmax] = t
                 hpos[ch, n, c] = p + 1
-    for k in range(cons_start[c], cons_start[c + 1]):
+    sib0 = cmdinfo[c, CI_SIB0]
+    for k in range(cons_start[c], sib0):
         lv = cons[k, 0]
         f = cons[k, 1]
         lat = cons[k, 2]
         w = cons[k, 3]
-        if cons[k, 4] != 0:
-            if bank < 0 or lv > tlev:
-                continue
-            own = _node(cfg, lv, bank)
-            dp = cfg[C_LVDIV + lv - 1]
-            per = dp // cfg[C_LVDIV + lv]
-            lo = cfg[C_LVOFF + lv] + (bank // dp) * per
-            v = t + lat
-            for n in range(lo, lo + per):
-                if n != own and v > ready[ch, n, f]:
-                    ready[ch, n, f] = v
-            continue
-        lo, hi = _nodes(cfg, lv, bank, tlev)
+        if bank < 0:
+            lo, hi = _level_range(cfg, lv)
+        else:
+            lo, hi = _nodes(cfg, lv, bank, tlev)
         for n in range(lo, hi):
             if w <= 1:
                 v = t + lat
@@ -168,6 +183,21 @@ def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, 
                     continue
                 v = hist[ch, n, c, (p - w) % wmax] + lat
             if v > ready[ch, n, f]:
+                ready[ch, n, f] = v
+    if bank < 0:
+        return
+    for k in range(sib0, cons_start[c + 1]):
+        lv = cons[k, 0]
+        if lv > tlev:
+            continue
+        f = cons[k, 1]
+        own = _node(cfg, lv, bank)
+        dp = cfg[C_LVDIV + lv - 1]
+        per = dp // cfg[C_LVDIV + lv]
+        lo = cfg[C_LVOFF + lv] + (bank // dp) * per
+        v = t + cons[k, 2]
+        for n in range(lo, lo + per):
+            if n != own and v > ready[ch, n, f]:
                 ready[ch, n, f] = v
 
 

@@ -280,7 +280,8 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple, counts: tuple 
         for lv, f, lat, w, sib in per_cmd[p]:
             key = (lv, f, w, sib)
             best[key] = max(best.get(key, lat), lat)
-        per_cmd[p] = sorted((lv, f, lat, w, sib) for (lv, f, w, sib), lat in best.items())
+        # sibling rules last (the kernel runs them in a loop of their own)
+        per_cmd[p] = sorted(((lv, f, lat, w, sib) for (lv, f, w, sib), lat in best.items()), key=lambda r: (r[4], r))
     follow_levels = np.zeros(n, np.int64)
     for p in range(n):
         for lv, f, lat, w, sib in per_cmd[p]:
