@@ -125,6 +125,7 @@ def load_tolerances(path: str | Path | None = None, families: list[str] | None =
         if unknown:
             raise ConfigError(f"{source}: checks: unknown check famil{'y' if len(unknown) == 1 else 'ies'} "
                               f"{', '.join(unknown)}; known: {', '.join(families)}")
+        return {f: checks[f] for f in families}  # in the families' (the report's) order
     return checks
 
 
