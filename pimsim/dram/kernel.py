@@ -135,13 +135,19 @@ def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
                 if v > best:
                     best = v
         return best
+    if bank < 0:
+        for lv in range(NLEVMAX):
+            if (levels >> lv) & 1 != 0:
+                lo, hi = _level_range(cfg, lv)
+                for n in range(lo, hi):
+                    v = ready[ch, n, c]
+                    if v > best:
+                        best = v
+        return best
     for lv in range(NLEVMAX):
         if (levels >> lv) & 1 == 0:
             continue
-        if bank < 0:
-            lo, hi = _level_range(cfg, lv)
-        else:
-            lo, hi = _nodes(cfg, lv, bank, tlev)
+        lo, hi = _nodes(cfg, lv, bank, tlev)
         for n in range(lo, hi):
             v = ready[ch, n, c]
             if v > best:
@@ -165,15 +171,30 @@ def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, 
                 hist[ch, n, c, p % wmax] = t
                 hpos[ch, n, c] = p + 1
     sib0 = cmdinfo[c, CI_SIB0]
+    if bank < 0:
+        for k in range(cons_start[c], sib0):
+            lv = cons[k, 0]
+            f = cons[k, 1]
+            lat = cons[k, 2]
+            w = cons[k, 3]
+            lo, hi = _level_range(cfg, lv)
+            for n in range(lo, hi):
+                if w <= 1:
+                    v = t + lat
+                else:
+                    p = hpos[ch, n, c]
+                    if p < w:
+                        continue
+                    v = hist[ch, n, c, (p - w) % wmax] + lat
+                if v > ready[ch, n, f]:
+                    ready[ch, n, f] = v
+        return
     for k in range(cons_start[c], sib0):
         lv = cons[k, 0]
         f = cons[k, 1]
         lat = cons[k, 2]
         w = cons[k, 3]
-        if bank < 0:
-            lo, hi = _level_range(cfg, lv)
-        else:
-            lo, hi = _nodes(cfg, lv, bank, tlev)
+        lo, hi = _nodes(cfg, lv, bank, tlev)
         for n in range(lo, hi):
             if w <= 1:
                 v = t + lat
@@ -184,8 +205,6 @@ def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, 
                 v = hist[ch, n, c, (p - w) % wmax] + lat
             if v > ready[ch, n, f]:
                 ready[ch, n, f] = v
-    if bank < 0:
-        return
     for k in range(sib0, cons_start[c + 1]):
         lv = cons[k, 0]
         if lv > tlev:
