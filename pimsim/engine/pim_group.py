@@ -7,7 +7,7 @@
   single-device engine. The vector ops run on one device's ASIC (the master). Per token, for every weight
   matmul the master broadcasts its input to the other devices (one multicast transfer of in_features x
   dtype bytes) and gathers their outputs (one transfer of N-1 slices of out_features / N, CENT's
-  `cxl_latency.py` gather); attention likewise broadcasts q, k and v (qkv_features) and gathers the
+  `cxl_latency.py` gather; `tensor_layer_and_head`); attention likewise broadcasts q, k and v (qkv_features) and gathers the
   attention outputs (q_features). Transfers add to the token's time (serial).
 - pipeline: S stages, each one device, or with `tensor_group: G` G devices tensor-parallel as above (CENT's
   hybrid; their broadcasts and gathers add to the stage's time), S = N / G. Stage i holds a contiguous run
@@ -100,11 +100,20 @@ def tensor_layer_and_head(model, devices: int, dtype_bytes: int, fabric: Fabric
     return total(graph.layer_ops(0)), total(graph.post_ops())
 
 
-def tensor_transfers(model, devices: int, dtype_bytes: int, fabric: Fabric, head: bool) -> tuple[float, float]:
-    """(seconds, wire bytes) of one token's broadcasts and gathers on a tensor-parallel group (module
-    docstring): every layer's weight matmuls and attention, and the head's matmuls where `head`."""
-    (ls, lw), (hs, hw) = tensor_layer_and_head(model, devices, dtype_bytes, fabric)
-    return ls * model.layers + (hs if head else 0.0), lw * model.layers + (hw if head else 0.0)
+def _whole(pre: Tally, layers: list[Tally], post: Tally) -> Tally:
+    """One token's tally from its parts, summed as `SystemSimulator._token_walk` sums it (a run of the
+    same layer tally added once with its count), so the token is not walked a second time."""
+    whole = Tally()
+    whole.add(pre)
+    i = 0
+    while i < len(layers):
+        j = i
+        while j < len(layers) and layers[j] is layers[i]:
+            j += 1
+        whole.add(layers[i], j - i)
+        i = j
+    whole.add(post)
+    return whole
 
 
 def _tokens(ph):
@@ -179,10 +188,10 @@ class PimGroup:
             dtype = self.hw.pim.dtype_bytes
             heads = sum(head for *_, head in _tokens(ph))
             plain = ph.steps * ph.new_tokens - heads
-            with_head = tensor_transfers(ph.model, self.count, dtype, self.fabric, True)
-            without = tensor_transfers(ph.model, self.count, dtype, self.fabric, False)
-            sec = ph.batch * (heads * with_head[0] + plain * without[0])
-            wire = ph.batch * (heads * with_head[1] + plain * without[1])
+            (ls, lw), (hs, hw) = tensor_layer_and_head(ph.model, self.count, dtype, self.fabric)
+            tokens = heads + plain
+            sec = ph.batch * (tokens * ls * ph.model.layers + heads * hs)
+            wire = ph.batch * (tokens * lw * ph.model.layers + heads * hw)
             wall += sec  # serial: the transfers add to the tokens' time  # serial: the transfers add to the tokens' time
         else:
             tally, wall, sec, wire = self._pipeline(ph)
@@ -219,7 +228,7 @@ class PimGroup:
             tp_s += ph.batch * (ph.model.layers * tp_layer_s + (tp_head_s if head else 0.0))
             tp_w += ph.batch * (ph.model.layers * tp_layer_w + (tp_head_w if head else 0.0))
             steps[s].append(stage)
-            tally.add(self.sim.token(ph.model, ctx, head), ph.batch)
+            tally.add(_whole(pre, layers, post), ph.batch)
         wall = pipeline_wall_s(steps, ph.batch, x_h, x_id)
         hops = self.stages - 1
         tokens = ph.batch * ph.steps * ph.new_tokens

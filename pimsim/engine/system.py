@@ -52,6 +52,8 @@ class SystemSimulator:
         self._token_tally: dict[tuple, Tally] = {}
         self._token_chain: dict[tuple, list[tuple[str, float]]] = {}
         self._pass_parts: dict[tuple, tuple[Tally, Tally]] = {}
+        self._layer_parts: dict[tuple, tuple[Tally, list[Tally], Tally]] = {}
+        self._attention: dict[tuple, Tally] = {}
         self._joined: dict[tuple, object] = {}
         self._op_cache: dict[tuple, tuple[object, RefreshProbe | None, OpCost]] = {}
         self.units = build_units(hw, self.timer, exact)
@@ -126,18 +128,18 @@ class SystemSimulator:
     def layer_attention(self, model: ModelConfig, context: int) -> Tally:
         """One sequence's context-dependent ops of one layer at `context` (KV appends, q.K^T, softmax,
         score.V), walked from a closed state: the PIM side of an op-class split (`engine.placement`)."""
-        key = ("attention", model, context)
-        tally = self._token_tally.get(key)
+        key = (model, context)
+        tally = self._attention.get(key)
         if tally is None:
-            tally = self._token_tally[key] = self._walk(self.mapper(model).map_token(context, head=False)
+            tally = self._attention[key] = self._walk(self.mapper(model).map_token(context, head=False)
                                                         .layer_dynamic, None)[0]
         return tally
 
     def token_layers(self, model: ModelConfig, context: int, head: bool) -> tuple[Tally, list[Tally], Tally]:
         """(pre, one tally per layer, post) of one token, walked as `_token_walk` walks it (the layers
         after the entry repeats share one tally): the per-stage times of pipeline-parallel groups."""
-        key = ("layers", model, context, head)
-        parts = self._pass_parts.get(key)
+        key = (model, context, head)
+        parts = self._layer_parts.get(key)
         if parts is None:
             step = self.mapper(model).map_token(context, head=head)
             pre, entry = self._walk(step.pre, None)
@@ -147,7 +149,7 @@ class SystemSimulator:
                 layers += [t] * (step.layers - len(layers) if exit_ == entry else 1)
                 entry = exit_
             post, _ = self._walk(step.post, entry)
-            parts = self._pass_parts[key] = (pre, layers, post)
+            parts = self._layer_parts[key] = (pre, layers, post)
         return parts
 
     def pass_parts(self, model: ModelConfig, context: int, head: bool, vectors: int) -> tuple[Tally, Tally]:
