@@ -63,3 +63,26 @@ def test_head_pipelining_with_sub_batch_interleaving_is_refused():
     with pytest.raises(ConfigError, match="head_pipeline with overlap: pipelined"):
         simulate("gpt2-small", "h100-aim", _mapping(head_pipeline=4, overlap="pipelined"),
                  GenerateSpec(prompt=16, generate=2, batch=2))
+
+
+@pytest.mark.parametrize("field, value", [("head_pipeline", 0), ("head_pipeline", "many")])
+def test_a_bad_head_pipeline_exits_2_naming_it(tmp_path, cli, field, value):
+    import yaml
+    data = load_mapping("attacc").model_dump(mode="json")
+    data.update(name="bad", **{field: value})
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    rc, _, err = cli("simulate", "--model", "gpt2-small", "--hardware", "h100-aim", "--mapping", path,
+                     "--workload", "generate", "--prompt", "8", "--generate", "2")
+    assert rc == 2 and field in err and "Traceback" not in err
+
+
+def test_a_mistyped_kv_head_passes_exits_2(tmp_path, cli):
+    import yaml
+    data = load_mapping("pimgpt").model_dump(mode="json")
+    data["attention"]["kv_head_passes"] = "yes please"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    rc, _, err = cli("simulate", "--model", "gpt2-small", "--hardware", "aim-32ch-mv4", "--mapping", path,
+                     "--workload", "generate", "--prompt", "8", "--generate", "2")
+    assert rc == 2 and "kv_head_passes" in err
