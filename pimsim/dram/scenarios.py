@@ -8,7 +8,7 @@ Ramulator. Cycles are the table's ticks (HBM3: half tCK), banks pimsim's flat ba
 Every expected cycle was also confirmed on Ramulator 2.1 itself (built locally at c5b1c3a; its
 tests/device_timings DeviceUnderTest, first cycle whose probe reports timing_OK): 55 of 55 agree.
 `earliest(scenario)` replays one on pimsim's Device; tests/dram/test_standards.py and the validate family
-`dram.standard.<name>` hold every scenario to its expected cycle.
+`dram.<standard>` (pimsim/validate/checks_dram.py) hold every scenario to its expected cycle.
 """
 
 from __future__ import annotations

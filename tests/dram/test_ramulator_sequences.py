@@ -3,16 +3,14 @@ from its tests/device_timings DeviceUnderTest (built locally at c5b1c3a; see the
 pimsim's Device must accept every issued command at its recorded cycle and give every probe the earliest
 legal cycle Ramulator gave. CI replays the data; it never needs Ramulator."""
 
-import json
-from pathlib import Path
-
 import pytest
 
 from pimsim.dram import Device
 from pimsim.hardware.schema import DramConfig
 from pimsim.hardware.standards import standard_dram
+from pimsim.validate.checks_dram import recorded_sequences
 
-DATA = json.loads((Path(__file__).parent / "data" / "ramulator21_sequences.json").read_text())
+DATA = recorded_sequences()   # pimsim/validate/data/dram_ramulator21_sequences.yaml (also read by `pimsim validate`)
 SEQ = DATA["sequences"]
 
 
