@@ -29,8 +29,10 @@ interconnect's bytes x 8 x pj_per_bit. Capacity: weights / N + KV cache / N per 
 
 Capacity (`check_capacity`, run by `run_baseline` so every caller gets it): every weight copy the
 workload holds at once (`Workload.resident_copies`: one per model, plus an implicit PRM's reference
-model) at `dtype_bytes` per parameter, plus each copy's KV cache for the most sequences and the longest
-context its phases reach, must fit `memory_bytes`. Activations are not counted: with fused attention
+model) at `dtype_bytes` per parameter, plus each copy's KV cache as it is resident at once
+(`pimsim.workloads.residency.resident_kv` at `dtype_bytes`: a prefix shared by a group of sequences held
+once per group, as a paged cache with prefix caching holds it; `--no-prefix-sharing`: every sequence's
+own copy), must fit `memory_bytes`. Activations are not counted: with fused attention
 a step's transient tensors are one layer's activations (tokens x max(FFN width, vocab at the head
 positions)), which serving stacks bound by chunking prefill and logits, while weights and KV cache are
 what decide whether a model fits at all.
@@ -210,10 +212,13 @@ def workload_config(workload) -> dict:
 
 def required_bytes(workload, device: DevicePreset) -> list[tuple[str, dict[str, int]]]:
     """(label, {weights_bytes, kv_cache_bytes, total_bytes}) per resident weight copy (module docstring)."""
+    from pimsim.workloads import resident_kv
+
+    kv_of = resident_kv(workload, device.dtype_bytes)  # the spec's prefix_sharing
     out = []
     for c in workload.resident_copies():
         weights = c.model.params * device.dtype_bytes
-        kv = c.sequences * c.context * c.model.kv_bytes_per_token(device.dtype_bytes)
+        kv = kv_of[c.label].bytes
         out.append((c.label, {"weights_bytes": weights, "kv_cache_bytes": kv, "total_bytes": weights + kv}))
     return out
 
@@ -231,13 +236,20 @@ def check_capacity(workload, device: DevicePreset, num_devices: int = 1) -> None
             f"workload does not fit {num_devices} x {device.name}: each device holds weights {weights:,} + KV "
             f"cache {kv:,} = {weights + kv:,} bytes (1/{num_devices} of each) but has {device.memory_bytes:,} "
             "bytes (memory_bytes); use more devices, fewer sequences or a shorter context")
+    from pimsim.workloads import resident_kv
+    from pimsim.workloads.residency import sharing_of
+
     copies = {c.label: c for c in workload.resident_copies()}
+    held = resident_kv(workload, device.dtype_bytes)
     parts = "; ".join(f"{label}: weights {n['weights_bytes']:,} + KV cache {n['kv_cache_bytes']:,} for "
-                      f"{copies[label].sequences} sequence(s) x {copies[label].context} tokens" for label, n in need)
+                      f"{held[label].tokens:,} resident tokens ({copies[label].sequences} sequence(s) x "
+                      f"{copies[label].context} tokens at most)" for label, n in need)
+    sharing = "on" if sharing_of(workload) else "off"
     raise CapacityError(
         f"workload does not fit {device.name}: requires {weights + kv:,} bytes = weights {weights:,} + KV cache "
-        f"{kv:,} ({parts}; {device.dtype_bytes} bytes per element) but the device has {device.memory_bytes:,} "
-        "bytes (memory_bytes); use a device with more memory, fewer sequences or a shorter context")
+        f"{kv:,} ({parts}; prefix sharing {sharing}; {device.dtype_bytes} bytes per element) but the device has "
+        f"{device.memory_bytes:,} bytes (memory_bytes); use a device with more memory, fewer sequences or a "
+        "shorter context")
 
 
 def run_baseline(workload, device: str | DevicePreset, mode: str | None = None, num_devices: int = 1) -> Result:

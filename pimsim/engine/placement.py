@@ -22,8 +22,9 @@ Model:
   idle + active power over the phase, per byte and per FLOP), link energy, and every device's standby for
   the time it does not work (PIM: `background_w_per_channel` x channels + ASIC static; GPU/CPU: `idle_w`).
 - Capacity: each device holds the weights of every copy whose weight ops run there and the KV cache of
-  every copy whose attention runs there (PIM: the mapper's reservation; GPU: sequences x context), all
-  resident at once, checked before anything runs.
+  every copy whose attention runs there, as the phases placed there hold it at once (prefix sharing per
+  the spec: `pimsim.workloads.residency`; a PIM mapping reserving the maximum context: sequences x that
+  context), all resident at once, checked before anything runs.
 """
 
 from __future__ import annotations
@@ -124,20 +125,33 @@ def _check_placement(workload, mapping, devices: dict[str, _Device], source: str
 
 def _check_capacity(workload, placed: list, devices: dict[str, _Device], source: str) -> None:
     """Per device: weights of the copies whose weight ops run there + KV caches of the copies whose attention
-    runs there (module docstring)."""
+    runs there (module docstring): per copy, the KV its phases placed there hold at once
+    (`residency.largest_per_role` over those phases, with the spec's prefix sharing), or on a PIM device
+    whose mapping reserves the maximum context, their most sequences x that context
+    (`engine.capacity.reserved_kv`)."""
+    from pimsim.engine.capacity import reserved_kv
+    from pimsim.workloads.phases import ResidentCopy
+    from pimsim.workloads.residency import largest_per_role, phase_kv_tokens, sharing_of
+
+    sharing = sharing_of(workload)
     need: dict[str, list[tuple[str, int, int]]] = {name: [] for name in devices}
     for c in workload.resident_copies():
-        where = [w for ph, w in zip(workload.phases, placed) if (ph.model, ph.weight_copy) == (c.model, c.copy)]
-        weights_on = {w["weights"] if isinstance(w, dict) else w for w in where}
-        kv_on = {w["attention"] if isinstance(w, dict) else w for w in where}
+        mine = [(ph, w) for ph, w in zip(workload.phases, placed) if (ph.model, ph.weight_copy) == (c.model, c.copy)]
+        weights_on = {w["weights"] if isinstance(w, dict) else w for _, w in mine}
+        kv_on = {w["attention"] if isinstance(w, dict) else w for _, w in mine}
         for name in weights_on | kv_on:
             dev = devices[name]
             dtype = dev.hw.pim.dtype_bytes if dev.kind == "pim" else dev.preset.dtype_bytes
             weights = c.model.params * dtype if name in weights_on else 0
-            tokens = dev.sim.mapper(c.model).reserved_context(c.context) if dev.kind == "pim" else c.context
-            per_token = dev.sim.mapper(c.model).kv_bytes_per_token() if dev.kind == "pim" else \
-                c.model.kv_bytes_per_token(dtype)
-            kv = c.sequences * tokens * per_token if name in kv_on else 0
+            kv = 0
+            if name in kv_on:
+                here = [ph for ph, w in mine if (w["attention"] if isinstance(w, dict) else w) == name]
+                tokens = sum(phase_kv_tokens(ph, sharing) for ph in largest_per_role(here, sharing).values())
+                if dev.kind == "pim":
+                    seqs = ResidentCopy(c.model, c.copy, max(ph.batch for ph in here), c.context)
+                    kv = reserved_kv(dev.sim.mapper(c.model), seqs, tokens)[0]
+                else:
+                    kv = tokens * c.model.kv_bytes_per_token(dtype)
             need[name].append((c.label, weights, kv))
     for name, parts in need.items():
         dev = devices[name]

@@ -41,21 +41,35 @@ class ResidentKV:
     phases: dict[str, str]
 
 
+def sharing_of(workload: Workload, prefix_sharing: bool | None = None) -> bool:
+    """`prefix_sharing`, or None: the spec's `prefix_sharing` (True where the spec has none)."""
+    return getattr(workload.spec, "prefix_sharing", True) if prefix_sharing is None else prefix_sharing
+
+
+def largest_per_role(phases, prefix_sharing: bool = True) -> dict[str, Phase]:
+    """Per role, the phase of `phases` (one weight copy's) that holds the most KV tokens (the first of equals).
+    Its KV tokens summed over the roles are what the copy holds at once (module docstring)."""
+    largest: dict[str, Phase] = {}
+    for ph in phases:
+        prev = largest.get(ph.role)
+        if prev is None or phase_kv_tokens(ph, prefix_sharing) > phase_kv_tokens(prev, prefix_sharing):
+            largest[ph.role] = ph
+    return largest
+
+
+def copy_phases(workload: Workload, copy) -> list[Phase]:
+    """The phases of `workload` that run on weight copy `copy` (a `ResidentCopy`)."""
+    return [ph for ph in workload.phases if (ph.model, ph.weight_copy) == (copy.model, copy.copy)]
+
+
 def resident_kv(workload: Workload, dtype_bytes: int = 2, prefix_sharing: bool | None = None) -> dict[str, ResidentKV]:
     """`ResidentKV` per resident weight copy of `workload`, keyed by `ResidentCopy.label` (the labels of
     `Workload.resident_copies`, in its order). `prefix_sharing` None: the spec's `prefix_sharing` (True
-    where the spec has none)."""
-    if prefix_sharing is None:
-        prefix_sharing = getattr(workload.spec, "prefix_sharing", True)
+    where the spec has none). Capacity checks (PIM, baselines, placement) count these tokens."""
+    prefix_sharing = sharing_of(workload, prefix_sharing)
     out: dict[str, ResidentKV] = {}
     for copy in workload.resident_copies():
-        largest: dict[str, Phase] = {}
-        for ph in workload.phases:
-            if (ph.model, ph.weight_copy) != (copy.model, copy.copy):
-                continue
-            prev = largest.get(ph.role)
-            if prev is None or phase_kv_tokens(ph, prefix_sharing) > phase_kv_tokens(prev, prefix_sharing):
-                largest[ph.role] = ph
+        largest = largest_per_role(copy_phases(workload, copy), prefix_sharing)
         tokens = sum(phase_kv_tokens(ph, prefix_sharing) for ph in largest.values())
         out[copy.label] = ResidentKV(copy.label, tokens, tokens * copy.model.kv_bytes_per_token(dtype_bytes),
                                      {role: ph.name for role, ph in largest.items()})
