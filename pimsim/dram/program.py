@@ -146,6 +146,37 @@ def _number(tok: str, what: str, where: str, op: str) -> int:
                          f"integer); expected `{grammar(op)}`") from None
 
 
+# Host requests of the AiM simulator's trace grammar (aim_trace.cpp: `W|R MEM <channel> <bank> <row>`, one
+# 32-byte column access of one bank): aim_DRAM_system.cpp sends a MEM write/read to the channel's controller
+# exactly as it sends the ISR_WR_SBK / ISR_RD_SBK it converts to (Type Write/Read, region MEM; neither blocks
+# the DMA), so pimsim replays them as WR_SBK / RD_SBK. CENT's traces (Yufeng98/CENT aim_sim.py) use them for the
+# accelerator's loads and stores. GPR and CFR host requests are not modelled (TraceError).
+_HOST_TYPES = {"W": "WR_SBK", "R": "RD_SBK"}
+_HOST_GRAMMAR = "`W|R MEM <channel> <bank> <row>`"
+
+
+def _host_request(toks: list[str], where: str, lineno: int) -> tuple:
+    if len(toks) < 2 or toks[1] != "MEM":
+        region = toks[1] if len(toks) > 1 else "(none)"
+        raise TraceError(f"{where}: host request region {region!r} is not modelled (only MEM); expected "
+                         f"{_HOST_GRAMMAR}")
+    if len(toks) != 5:
+        kind = "field missing" if len(toks) < 5 else "too many fields"
+        raise TraceError(f"{where}: {kind}: a host MEM request takes 3 fields, got {len(toks) - 2}; expected "
+                         f"{_HOST_GRAMMAR}")
+    op = _HOST_TYPES[toks[0]]
+    vals = []
+    for tok, what in zip(toks[2:], ("channel", "bank", "row")):
+        if not tok.isdigit():
+            raise TraceError(f"{where}: bad number {tok!r} for {what} (a decimal non-negative integer); expected "
+                             f"{_HOST_GRAMMAR}")
+        vals.append(int(tok))
+    channel, bank, row = vals
+    if not 0 <= channel < MASK_BITS:
+        raise TraceError(f"{where}: channel {channel} out of range 0..{MASK_BITS - 1}; expected {_HOST_GRAMMAR}")
+    return (OP[op], 1, np.uint64(1 << channel), bank, row, lineno)
+
+
 def parse_trace(trace: str | Path, *, source: str | None = None) -> Program:
     """Parse a trace file path (or the trace text itself) into a Program.
 
@@ -176,9 +207,13 @@ def parse_trace(trace: str | Path, *, source: str | None = None) -> Program:
             raise TraceError(f"{where}: instruction after `AiM EOC` (line {eoc_line}); a trace ends with "
                              "`AiM EOC`")
         toks = line.split()
+        if toks[0] in _HOST_TYPES:
+            recs.append(_host_request(toks, where, lineno))
+            continue
         if toks[0] != "AiM":
-            raise TraceError(f"{where}: bad token {toks[0]!r}: every instruction starts with `AiM`; "
-                             "expected `AiM <OP> [opsize] [GPR0] [GPR1] [channel_mask] [bank] [row]`")
+            raise TraceError(f"{where}: bad token {toks[0]!r}: every instruction starts with `AiM` (or is a host "
+                             "request `W|R MEM <channel> <bank> <row>`); expected `AiM <OP> [opsize] [GPR0] [GPR1] "
+                             "[channel_mask] [bank] [row]`")
         if len(toks) < 2:
             raise TraceError(f"{where}: missing opcode; expected `AiM <OP> ...` with OP one of {', '.join(ISA)}")
         op = toks[1][4:] if toks[1].startswith("ISR_") else toks[1]
