@@ -86,3 +86,77 @@ def evaluate(text: str | int, timing: Mapping[str, int]) -> int:
         raise ExprError(f"{text!r}: unsupported node")  # unreachable after _check
 
     return ev(tree.body)
+
+
+# ------------------------------------------------------------------ real-valued (energy) expressions
+# Energy expressions of the standard tables (a command's `energy.pj`, its column counts) are evaluated like
+# latencies against the preset's energy fields and organisation counts; they may also use number constants
+# (0.5) and `/`. The same ast whitelist, widened by exactly those two.
+_REAL_BINOPS = {**_BINOPS, ast.Div: lambda a, b: a / b}
+
+
+@lru_cache(maxsize=None)
+def _parse_real(text: str) -> ast.Expression:
+    try:
+        tree = ast.parse(str(text).strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExprError(f"cannot parse expression {text!r}: {exc.msg}") from None
+    _check_real(tree.body, text)
+    return tree
+
+
+def _check_real(node: ast.AST, text: str) -> None:
+    if isinstance(node, ast.Constant):
+        if not isinstance(node.value, (int, float)) or isinstance(node.value, bool):
+            raise ExprError(f"{text!r}: only number constants are allowed, got {node.value!r}")
+    elif isinstance(node, ast.Name):
+        pass
+    elif isinstance(node, ast.BinOp):
+        if type(node.op) not in _REAL_BINOPS:
+            raise ExprError(f"{text!r}: operator {type(node.op).__name__} is not allowed (use + - * /)")
+        _check_real(node.left, text)
+        _check_real(node.right, text)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        _check_real(node.operand, text)
+    elif isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in _CALLS or node.keywords or not node.args:
+            raise ExprError(f"{text!r}: only max(...) and min(...) calls are allowed")
+        for arg in node.args:
+            _check_real(arg, text)
+    else:
+        raise ExprError(f"{text!r}: {type(node).__name__} is not allowed in an expression")
+
+
+def real_names(text: str | int | float) -> set[str]:
+    """Names a real-valued expression references."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return set()
+    tree = _parse_real(str(text))
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not _is_call_name(tree, n)}
+
+
+def evaluate_real(text: str | int | float, values: Mapping[str, float]) -> float | int:
+    """Value of `text` with names looked up in `values`; Python arithmetic on the values as given (an
+    integer expression of integers stays an integer, `/` is true division), so `units * mac_pj_per_bank`
+    is the same float as the product written in code."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return text
+    tree = _parse_real(str(text))
+
+    def ev(node: ast.AST):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id not in values:
+                raise ExprError(f"{text!r}: unknown name {node.id}")
+            return values[node.id]
+        if isinstance(node, ast.BinOp):
+            return _REAL_BINOPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.UnaryOp):
+            v = ev(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.Call):
+            return _CALLS[node.func.id](*(ev(a) for a in node.args))
+        raise ExprError(f"{text!r}: unsupported node")  # unreachable after _check_real
+
+    return ev(tree.body)

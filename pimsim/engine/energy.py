@@ -1,50 +1,50 @@
 """PIM energy from DRAM command counts, background power and link I/O (sources in each preset).
 
-Per command (command names as the AiM simulator counts them, aim_gddr6.md): an all-bank command
-(ACT16, MAC16, WRA16, EWMUL16, AF16) costs the per-bank energy times the banks (or PIM units) it drives;
-ACT energy is the ACT+PRE pair (CENT power calculator), so PRE/PREA add nothing; register-path commands
-(WRGB, WRMAC16, RDMAC16, RDAF16) and plain WR/RD cross the DQ pins with 256 bits each at
-`io_pj_per_bit`; TMOD (mode switch) and SYNC/EOC cost nothing of their own; a refresh costs
-`refresh_pj` per channel (all-bank) or that over the banks (per-bank). Background: standby power per
-channel times time (energy.md: CENT's active standby 263.75 mW per channel).
+Per command: the energy expression and class its standard's table gives it (`energy:` of each command in
+pimsim/hardware/standards/NAME.yaml, read by pimsim.dram.accounting), evaluated against the preset's
+`energy:` fields and organisation. For the AiM tables (command names as the AiM simulator counts them,
+aim_gddr6.md): an all-bank command (ACT16, MAC16, WRA16, EWMUL16, AF16) costs the per-bank energy times
+the banks (or PIM units) it drives; ACT energy is the ACT+PRE pair (CENT power calculator), so PRE/PREA
+add nothing; register-path commands (WRGB, WRMAC16, RDMAC16, RDAF16) and plain WR/RD cross the DQ pins
+with one column (column_bits, 256 bits) at `io_pj_per_bit`; TMOD (mode switch) costs nothing of its own; a
+refresh costs `refresh_pj` per channel (all-bank) or that over the banks (per-bank). A count named
+`CMD.<what>` (units.py's extra-vector MACs of multi-vector units) costs what CMD costs. Background:
+standby power per channel times time (energy.md: CENT's active standby 263.75 mW per channel).
 """
 
 from __future__ import annotations
 
+from pimsim.dram.accounting import accounting
 from pimsim.hardware import Hardware
 
-IO_BITS = 256  # one AiM register / column transfer (aim_gddr6.md)
+_CACHE: dict[int, tuple[Hardware, dict, dict]] = {}
+
+
+def _tables(hw: Hardware) -> tuple[dict, dict]:
+    """(energy per command, counts per kind) of `hw`, evaluated once per Hardware object."""
+    hit = _CACHE.get(id(hw))
+    if hit is None or hit[0] is not hw:
+        acc = accounting(hw.dram.standard)
+        energy = acc.energy_pj(hw.dram, hw.pim.banks_per_unit, hw.energy)
+        counts: dict = {}
+        if len(_CACHE) > 256:
+            _CACHE.clear()
+        hit = _CACHE[id(hw)] = (hw, energy, counts)
+    return hit[1], hit[2]
 
 
 def command_energy_pj(hw: Hardware) -> dict[str, tuple[str, float]]:
     """Energy in pJ per command type, with the breakdown category it is booked under."""
-    e, d, p = hw.energy, hw.dram, hw.pim
-    io = IO_BITS * e.io_pj_per_bit
-    units = d.banks // p.banks_per_unit
-    return {
-        "ACT16": ("pim_act", d.banks * e.act_pre_pj_per_bank),
-        "ACT": ("pim_act", e.act_pre_pj_per_bank),
-        "PREA": ("pim_act", 0.0),
-        "PRE": ("pim_act", 0.0),
-        "MAC16": ("pim_mac", units * e.mac_pj_per_bank),
-        "MAC16.extra_vectors": ("pim_mac", units * e.mac_pj_per_bank),  # multi-vector units' other MACs
-        "MAC": ("pim_mac", e.mac_pj_per_bank),
-        "EWMUL16": ("pim_mac", units * e.mac_pj_per_bank),
-        "AF16": ("pim_mac", units * e.mac_pj_per_bank),
-        "WRGB": ("pim_io", e.wr_gb_pj + io),
-        "WRMAC16": ("pim_io", e.wr_gb_pj + io),
-        "RDMAC16": ("pim_io", e.rd_mac_pj + io),
-        "RDAF16": ("pim_io", e.rd_mac_pj + io),
-        "RDCP": ("pim_io", e.rd_pj),
-        "WRCP": ("pim_io", e.wr_pj),
-        "WR": ("kv_write", e.wr_pj + io),
-        "WRA16": ("kv_write", d.banks * e.wr_pj + io),
-        "RD": ("pim_io", e.rd_pj + io),
-        "TMOD": ("pim_io", 0.0),
-        "REF": ("refresh", e.refresh_pj),
-        "REFab": ("refresh", e.refresh_pj),
-        "REFpb": ("refresh", e.refresh_pj / d.banks),
-    }
+    return _tables(hw)[0]
+
+
+def command_counts(hw: Hardware, kind: str) -> dict[str, float]:
+    """Per command, what one issue counts of `kind` (pimsim.dram.accounting.COUNTS: mac_columns, the
+    weight-GEMV column MACs; unit_columns, the columns the PIM units read); commands without one left out."""
+    counts = _tables(hw)[1]
+    if kind not in counts:
+        counts[kind] = accounting(hw.dram.standard).counts(kind, hw.dram, hw.pim.banks_per_unit)
+    return counts[kind]
 
 
 def pim_command_energy_j(commands: dict[str, float], hw: Hardware) -> dict[str, float]:
@@ -54,9 +54,10 @@ def pim_command_energy_j(commands: dict[str, float], hw: Hardware) -> dict[str, 
     for name, count in commands.items():
         if not count:
             continue
-        if name not in table:
-            raise AssertionError(f"no energy model for DRAM command {name!r}; add it to command_energy_pj")
-        cat, pj = table[name]
+        base = name if name in table else name.split(".", 1)[0]
+        if base not in table:
+            raise AssertionError(f"no energy for DRAM command {name!r} in standard {hw.dram.standard}'s table")
+        cat, pj = table[base]
         out[cat] = out.get(cat, 0.0) + count * pj * 1e-12
     return out
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from pimsim.dram import CommandEngine, EngineState, Program
+from pimsim.dram.accounting import refresh_commands
 
 OFFSETS = 4  # refresh positions averaged per program
 LONG_INTERVALS = 8  # a program this many refresh intervals long is probed in one run
@@ -77,12 +78,13 @@ def _totals(engine_on: CommandEngine, program: Program, start: EngineState, with
     interval = engine_on.refresh_interval_cycles
     span = max(1, min(without.cycles, interval))
     out = _Totals()
+    refresh = refresh_commands(engine_on.dram.standard)   # role: refresh in the standard's table
     off_counts = without.channel_commands_by_name(0)
     for k in range(offsets):
         due = max(1, span * (2 * k + 1) // (2 * offsets))  # the first refresh falls due `due` cycles in
         res = engine_on.run(program, start_state=replace(start, cycles_since_refresh=(interval - due,)))
         on_counts = res.channel_commands_by_name(0)
-        out.refreshes += sum(v for name, v in on_counts.items() if name.startswith("REF"))
+        out.refreshes += sum(v for name, v in on_counts.items() if name in refresh)
         out.extra_cycles += res.cycles - without.cycles
         for name in set(on_counts) | set(off_counts):
             out.commands[name] = out.commands.get(name, 0) + on_counts.get(name, 0) - off_counts.get(name, 0)

@@ -324,11 +324,14 @@ class SystemSimulator:
         )
 
     def _bank_utilisation(self, commands: dict[str, float], wall_s: float) -> float:
-        """Share of PIM-unit column slots spent multiplying: MAC column operations issued (MAC16 drives
-        every unit of a channel, MAC one) over units x wall time / tCCD_L."""
+        """Share of PIM-unit column slots spent multiplying: MAC column operations issued (each command's
+        `mac_columns` in its standard's table: MAC16 drives every unit of a channel, MAC one) over units x
+        wall time / tCCD_L."""
+        from pimsim.engine.energy import command_counts
+
         d, p = self.hw.dram, self.hw.pim
         units = d.channels * (d.banks // p.banks_per_unit)
-        issued = commands.get("MAC16", 0.0) * (d.banks // p.banks_per_unit) + commands.get("MAC", 0.0)
+        issued = sum(commands.get(k, 0.0) * n for k, n in command_counts(self.hw, "mac_columns").items())
         slots = units * wall_s / (d.timing.get("nCCDL", 1) * d.tck_ns * 1e-9)
         return issued / slots if slots else 0.0
 

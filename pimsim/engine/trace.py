@@ -138,14 +138,15 @@ class _TokenWalker:
     record list."""
 
     def __init__(self, sim):
-        from pimsim.engine.energy import system_energy_j
+        from pimsim.engine.energy import command_counts, system_energy_j
 
         self.sim, self.hw = sim, sim.hw
         self._energy = system_energy_j
         self._per_cost: dict[int, tuple[object, float, float]] = {}
-        units = sim.hw.dram.banks // sim.hw.pim.banks_per_unit
         self._col = sim.hw.dram.column_bytes
-        self._mac_cols = {"MAC16": units, "EWMUL16": units, "AF16": units, "MAC": 1}
+        # columns the PIM units read per command (`unit_columns` of the standard's table: MAC16, EWMUL16 and
+        # AF16 one per unit, MAC one)
+        self._mac_cols = command_counts(sim.hw, "unit_columns")
 
     def _walk(self, ops, entry, stream: int = 0, prefix: str = ""):
         sim = self.sim

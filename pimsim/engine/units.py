@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Protocol
 
+from pimsim.dram.accounting import refresh_commands
 from pimsim.engine.asic import asic_seconds
 from pimsim.engine.pim_timing import Entry, PimTimer
 from pimsim.engine.refresh import RefreshProbe, stall_cycles
@@ -95,10 +96,11 @@ class PimUnit:
 
     def add_counts(self, t: Tally, timing, channels: int, times: int = 1) -> None:
         """Add the DRAM commands and row hits/misses of `timing` (one channel's) run on `channels` channels,
-        `times` times; refreshes are counted on every channel, whatever the op uses."""
-        nch = self.hw.dram.channels
+        `times` times; refreshes (role: refresh in the standard's table) are counted on every channel, whatever
+        the op uses."""
+        nch, refresh = self.hw.dram.channels, refresh_commands(self.hw.dram.standard)
         for k, v in timing.commands.items():
-            t.commands[k] += v * times * (nch if k.startswith("REF") else channels)
+            t.commands[k] += v * times * (nch if k in refresh else channels)
         t.row_hits += timing.row_hits * channels * times
         t.row_misses += timing.row_misses * channels * times
 
