@@ -48,17 +48,38 @@ def models_from_args(args) -> list[ModelConfig]:
     return out
 
 
+def token_count_arg(text: str):
+    """A token-count flag: a whole number, or a distribution as an inline YAML mapping
+    ('{dist: lognormal, mean: 400, sigma: 0.6, seed: 1}' or '{dist: empirical, file: lengths.csv}');
+    anything else is passed on for the spec to refuse with its message."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    from pimsim.util.config_io import load_yaml_text
+
+    try:
+        value = load_yaml_text(text)
+    except Exception:  # noqa: BLE001 - not YAML: the spec's validator names the flag and what it accepts
+        return text
+    return value if isinstance(value, dict) else text
+
+
+_DIST_HELP = "; or a distribution '{dist: lognormal, mean: M, sigma: S, seed: K}' / '{dist: empirical, file: F.csv}'"
+
+
 def add_workload_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     g = parser.add_argument_group("workload (same flags for every command that takes one)")
     g.add_argument("--workload", required=required, metavar="KIND|FILE.yaml",
                    help=f"one of {', '.join(KINDS)}, or a YAML file with `kind:` and the fields below")
     g.add_argument("--prompt", type=int, help="generate: prompt tokens")
-    g.add_argument("--generate", type=int, help="generate: new tokens per sequence")
+    g.add_argument("--generate", type=token_count_arg, help="generate: new tokens per sequence" + _DIST_HELP)
     g.add_argument("--batch", type=int, help="generate: sequences decoded together (default 1)")
     g.add_argument("--solutions", type=int, help="prm-score: solutions to score")
     g.add_argument("--question-tokens", type=int, help="question length in tokens")
     g.add_argument("--steps", type=int, help="reasoning steps per solution")
-    g.add_argument("--step-tokens", type=int, help="tokens per reasoning step")
+    g.add_argument("--step-tokens", type=token_count_arg,
+                   help="tokens per reasoning step (best-of-n, mc-annotate, rl-rollout also" + _DIST_HELP + ")")
     g.add_argument("--scoring", choices=["single-pass", "per-step-prefix", "implicit", "generative"],
                    help="how the PRM scores (default single-pass)")
     g.add_argument("--verify-tokens", type=int, help="generative scoring: verification tokens (default 1024)")
@@ -144,7 +165,9 @@ def _flag_errors(exc: ValidationError, kind: str) -> str:
     for err in exc.errors():
         field = str(err["loc"][-1]) if err["loc"] else ""
         msg = err["msg"]
-        if msg.startswith("Value error, "):  # a rule across fields: its message starts with the field
+        if msg.startswith("Value error, ") and len(err["loc"]) > 1:  # a field's own rule (a token count)
+            lines.append(f"--workload {kind}: {_FLAGS.get(field, field)}: {msg[len('Value error, '):]}")
+        elif msg.startswith("Value error, "):  # a rule across fields: its message starts with the field
             msg = msg[len("Value error, "):]
             field, _, msg = msg.partition(": ") if ": " in msg else ("", "", msg)
             lines.append(f"--workload {kind}: {_FLAGS.get(field, field)}: {msg}")

@@ -131,7 +131,7 @@ def _check_capacity(workload, placed: list, devices: dict[str, _Device], source:
     (`engine.capacity.reserved_kv`)."""
     from pimsim.engine.capacity import reserved_kv
     from pimsim.workloads.phases import ResidentCopy
-    from pimsim.workloads.residency import largest_per_role, phase_kv_tokens, sharing_of
+    from pimsim.workloads.residency import largest_per_role, sharing_of, unit_kv_tokens
 
     sharing = sharing_of(workload)
     need: dict[str, list[tuple[str, int, int]]] = {name: [] for name in devices}
@@ -146,7 +146,7 @@ def _check_capacity(workload, placed: list, devices: dict[str, _Device], source:
             kv = 0
             if name in kv_on:
                 here = [ph for ph, w in mine if (w["attention"] if isinstance(w, dict) else w) == name]
-                tokens = sum(phase_kv_tokens(ph, sharing) for ph in largest_per_role(here, sharing).values())
+                tokens = sum(unit_kv_tokens(u, sharing) for u in largest_per_role(here, sharing).values())
                 if dev.kind == "pim":
                     seqs = ResidentCopy(c.model, c.copy, max(ph.batch for ph in here), c.context)
                     kv = reserved_kv(dev.sim.mapper(c.model), seqs, tokens)[0]

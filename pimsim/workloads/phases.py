@@ -25,14 +25,14 @@ same whether or not its prefix is shared, since a shared prefix is one that was 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Callable, Iterator
 
 from pimsim.errors import ConfigError, PimsimError
 from pimsim.models import ModelConfig, ModelGraph, load_model
 from pimsim.workloads.spec import (BeamSearchSpec, BestOfNSpec, GenerateSpec, McAnnotateSpec, PrmScoreSpec,
-                                    check_scoring_head)
+                                    check_scoring_head, draws)
 
 COST_KEYS = ("flops", "weight_bytes", "kv_read_bytes", "kv_write_bytes")
 
@@ -59,6 +59,13 @@ class Phase:
     # context are held once per group of sequences (groups <= batch, non-decreasing); the rest of each
     # sequence's context is its own. () : nothing shared. Read by pimsim.workloads.residency only.
     shared_kv: tuple[tuple[int, int], ...] = ()
+    # parts of one batch of sequences of different lengths run as separate phases (one per length): phases
+    # with the same non-empty kv_group hold their KV cache at once (pimsim.workloads.residency). "" : alone.
+    kv_group: str = ""
+    kv_group_prefix: int = 0  # leading context tokens every part of the kv_group holds once for all (a question)
+    # streaming: consecutive phases with the same non-empty overlap tag may run at once on distinct devices
+    # (pimsim.engine.placement: the group's wall time is the max over devices of each device's serial sum).
+    overlap: str = ""
 
     def __post_init__(self) -> None:
         for f in ("batch", "new_tokens", "steps"):
@@ -71,6 +78,9 @@ class Phase:
                 or sum(n for _, n in self.shared_kv) > self.past_context):
             raise ConfigError(f"phase {self.name}: shared_kv {self.shared_kv} must be (groups >= 1, tokens >= 1) "
                               f"levels with non-decreasing groups inside the past context ({self.past_context})")
+        if not 0 <= self.kv_group_prefix <= self.past_context or (self.kv_group_prefix and not self.kv_group):
+            raise ConfigError(f"phase {self.name}: kv_group_prefix {self.kv_group_prefix} must be inside the past "
+                              f"context ({self.past_context}) of a phase with a kv_group")
         end = self.end_context
         if end > self.model.max_context:
             raise ConfigError(
@@ -205,6 +215,55 @@ def shared(batch: int, *levels: tuple[int, int]) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+def shrinking_decode(name: str, role: str, model: ModelConfig, past: int, steps_per_sequence: list[int],
+                     levels: tuple[tuple[int, int], ...] = ()) -> list[Phase]:
+    """Decode runs of sequences that start together at context `past` and decode `steps_per_sequence[i]`
+    steps each, the batch shrinking as sequences finish. With the distinct positive step counts
+    v_1 < ... < v_m (v_0 = 0), run k is batch #{i : d_i >= v_k} for v_k - v_{k-1} steps from context
+    past + v_{k-1} (named `name`, or `name.batch{b}` when there are several): exactly sum_i d_i decode
+    tokens, each sequence's steps at its own contexts past .. past + d_i - 1. `levels`: the shared prefix
+    of every run (`shared`, re-applied at each run's batch)."""
+    values = sorted({d for d in steps_per_sequence if d > 0})
+    out, prev = [], 0
+    for v in values:
+        b = sum(1 for d in steps_per_sequence if d >= v)
+        out.append(Phase(name if len(values) == 1 else f"{name}.batch{b}", role, "decode", model, b, 1, past + prev,
+                         steps=v - prev, shared_kv=shared(b, *levels)))
+        prev = v
+    return out
+
+
+def _prm_ragged(model: ModelConfig, step_tokens: list[int], q: int, steps: int, scoring: str,
+                verify_tokens: int | None, kind: str, **kw) -> list[Phase]:
+    """`_prm_phases` for solutions whose step lengths differ: solution i has `steps` steps of
+    `step_tokens[i]` tokens. One length: `_prm_phases` itself. Several: the question prefill once (with
+    reuse), then per distinct length t (ascending) the scoring phases of its solutions, named `NAME.t{t}`,
+    one `Phase.kv_group` per scoring phase (the batch's parts held at once). A prefill's FLOPs and KV bytes
+    are those of one ragged batch; its weights are read once per length (an upper bound on weight traffic).
+    Generative scoring is refused: its chains would decode from prompts of different lengths in one batch,
+    which one run of uniform steps cannot state."""
+    counts: dict[int, int] = {}
+    for t in step_tokens:
+        counts[t] = counts.get(t, 0) + 1
+    if len(counts) == 1:
+        return _prm_phases(model, len(step_tokens), q, steps, step_tokens[0], scoring, verify_tokens, kind, **kw)
+    if scoring == "generative":
+        raise ConfigError(f"workload {kind}: step_tokens (--step-tokens): a distribution with scoring generative is "
+                          "not modelled (verification chains of different prompt lengths in one batch); use a "
+                          "fixed step_tokens or another scoring")
+    question, out = [], []
+    for i, (t, n) in enumerate(sorted(counts.items())):
+        for ph in _prm_phases(model, n, q, steps, t, scoring, verify_tokens, kind, **kw):
+            if ph.name.endswith("prefill.question"):  # the same for every length: kept once
+                if i == 0:
+                    question.append(ph)
+                continue
+            # with reuse and one question, every length's solutions follow the one cached question (after C)
+            prefix = ph.past_context if kw.get("reuse") and kw.get("questions", 1) == 1 else 0
+            out.append(replace(ph, name=f"{ph.name}.t{t}", kv_group=ph.name, kv_group_prefix=prefix))
+    return question + out
+
+
 def _prm_phases(model: ModelConfig, solutions: int, q: int, steps: int, t: int, scoring: str,
                 verify_tokens: int | None, kind: str, prefix: str = "prm", *, critique_tokens: int | None = None,
                 verify_chains: int | None = None, reference: ModelConfig | None = None, reuse: bool = False,
@@ -312,10 +371,10 @@ def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n:
 
     if isinstance(spec, GenerateSpec):
         m = one_model()
+        lengths = draws(spec.generate, spec.batch)  # one per sequence, in batch order
         phases = [Phase("prefill", "policy", "prefill", m, spec.batch, spec.prompt, 0)]
-        if spec.generate > 1:
-            phases.append(Phase("decode", "policy", "decode", m, spec.batch, 1, spec.prompt, steps=spec.generate - 1))
-        return Workload(spec, tuple(phases), generated_tokens=spec.batch * spec.generate)
+        phases += shrinking_decode("decode", "policy", m, spec.prompt, [g - 1 for g in lengths])
+        return Workload(spec, tuple(phases), generated_tokens=sum(lengths))
 
     if isinstance(spec, PrmScoreSpec):
         m = one_model()
@@ -326,15 +385,13 @@ def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n:
 
     if isinstance(spec, BestOfNSpec):
         policy, prm = resolve(spec.policy), resolve(spec.prm)
-        answer = spec.steps * spec.step_tokens
-        phases = [Phase("policy.prefill", "policy", "prefill", policy, 1, spec.question_tokens, 0)]
-        if answer > 1:
-            phases.append(Phase("policy.decode", "policy", "decode", policy, spec.n, 1, spec.question_tokens,
-                                steps=answer - 1, shared_kv=shared(spec.n, (1, spec.question_tokens))))
-        phases += _prm_phases(prm, spec.n, spec.question_tokens, spec.steps, spec.step_tokens, spec.scoring,
-                              spec.verify_tokens, spec.kind, reuse=spec.prefix_reuse,
-                              **scoring_kwargs(spec, prm, resolve))
-        return Workload(spec, tuple(phases), generated_tokens=spec.n * answer)
+        ts = draws(spec.step_tokens, spec.n)  # sample i's step length, in sample order
+        q = spec.question_tokens
+        phases = [Phase("policy.prefill", "policy", "prefill", policy, 1, q, 0)]
+        phases += shrinking_decode("policy.decode", "policy", policy, q, [spec.steps * t - 1 for t in ts], ((1, q),))
+        phases += _prm_ragged(prm, ts, q, spec.steps, spec.scoring, spec.verify_tokens, spec.kind,
+                              reuse=spec.prefix_reuse, **scoring_kwargs(spec, prm, resolve))
+        return Workload(spec, tuple(phases), generated_tokens=spec.steps * sum(ts))
 
     if isinstance(spec, BeamSearchSpec):
         from pimsim.workloads.search import tree_search
@@ -345,16 +402,20 @@ def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n:
         # Math-Shepherd: per boundary s the prefix (question + s steps) is prefilled once, its last position's
         # logits give every rollout's first token (as generate's prefill does), and the rollouts share the
         # prefix's KV while each decodes its remaining (S - s) x T - 1 tokens
+        # (a step_tokens distribution: draw 0 is the annotated solution's step length, then K draws per boundary
+        # s = 1..S-1 in order, rollout j of boundary s decoding (S - s) x its own step length)
         policy = resolve(spec.policy)
-        q, t, big_s, k = spec.question_tokens, spec.step_tokens, spec.steps, spec.rollouts
-        phases = []
+        q, big_s, k = spec.question_tokens, spec.steps, spec.rollouts
+        ts = draws(spec.step_tokens, 1 + (big_s - 1) * k)
+        t, phases, generated = ts[0], [], 0
         for s in range(1, big_s):
-            prefix, rest = q + s * t, (big_s - s) * t
+            prefix = q + s * t
+            rests = [(big_s - s) * tr for tr in ts[1 + (s - 1) * k: 1 + s * k]]
             phases.append(Phase(f"policy.prefill.boundary{s}", "policy", "prefill", policy, 1, prefix, 0))
-            if rest > 1:
-                phases.append(Phase(f"policy.rollout.boundary{s}", "policy", "decode", policy, k, 1, prefix,
-                                    steps=rest - 1, shared_kv=shared(k, (1, prefix))))
-        return Workload(spec, tuple(phases), generated_tokens=k * t * big_s * (big_s - 1) // 2)
+            phases += shrinking_decode(f"policy.rollout.boundary{s}", "policy", policy, prefix,
+                                       [r - 1 for r in rests], ((1, prefix),))
+            generated += sum(rests)
+        return Workload(spec, tuple(phases), generated_tokens=generated)
 
     from pimsim.workloads import search
     if spec.kind in search.EXPANDERS:

@@ -9,7 +9,9 @@ without sharing, batch x end context. A weight copy (`Workload.resident_copies`)
 that runs on it (policy, prm, verifier, reference), the largest of that role's phases' KV (one role's
 phases run one after another and a later phase's context contains what an earlier one kept), and the
 roles' caches at once (a search keeps the policy's beams while the PRM scores them; one model serving as
-policy and PRM holds both): the sum over roles. Copies are resident together: a machine holds their sum.
+policy and PRM holds both): the sum over roles. Phases of one `Phase.kv_group` (one batch of sequences of
+different lengths, run as a phase per length) are held together: their tokens add, a question all of
+them share (a leading level of one group) counted once. Copies are resident together: a machine holds their sum.
 """
 
 from __future__ import annotations
@@ -46,14 +48,35 @@ def sharing_of(workload: Workload, prefix_sharing: bool | None = None) -> bool:
     return getattr(workload.spec, "prefix_sharing", True) if prefix_sharing is None else prefix_sharing
 
 
-def largest_per_role(phases, prefix_sharing: bool = True) -> dict[str, Phase]:
-    """Per role, the phase of `phases` (one weight copy's) that holds the most KV tokens (the first of equals).
-    Its KV tokens summed over the roles are what the copy holds at once (module docstring)."""
-    largest: dict[str, Phase] = {}
-    for ph in phases:
-        prev = largest.get(ph.role)
-        if prev is None or phase_kv_tokens(ph, prefix_sharing) > phase_kv_tokens(prev, prefix_sharing):
-            largest[ph.role] = ph
+def _units(phases) -> list[tuple[Phase, ...]]:
+    """Phases held at once: each alone, or every phase of one `Phase.kv_group` (the parts of one batch of
+    sequences of different lengths) together, in order of first appearance."""
+    out: dict[object, list[Phase]] = {}
+    for i, ph in enumerate(phases):
+        out.setdefault(ph.kv_group or i, []).append(ph)
+    return [tuple(v) for v in out.values()]
+
+
+def unit_kv_tokens(unit: tuple[Phase, ...], prefix_sharing: bool = True) -> int:
+    """KV tokens of phases held at once: the sum of `phase_kv_tokens`, less, with sharing, the repeats of the
+    prefix all parts hold once (`Phase.kv_group_prefix`: best-of-N's question, counted once for the whole
+    ragged batch, not once per length)."""
+    total = sum(phase_kv_tokens(ph, prefix_sharing) for ph in unit)
+    if prefix_sharing and len(unit) > 1:
+        total -= (len(unit) - 1) * min(ph.kv_group_prefix for ph in unit)
+    return total
+
+
+def largest_per_role(phases, prefix_sharing: bool = True) -> dict[str, tuple[Phase, ...]]:
+    """Per role, the phases of `phases` (one weight copy's) held at once that hold the most KV tokens (the
+    first of equals; `_units`). Their KV tokens summed over the roles are what the copy holds at once
+    (module docstring)."""
+    largest: dict[str, tuple[Phase, ...]] = {}
+    for unit in _units(phases):
+        role = unit[0].role
+        prev = largest.get(role)
+        if prev is None or unit_kv_tokens(unit, prefix_sharing) > unit_kv_tokens(prev, prefix_sharing):
+            largest[role] = unit
     return largest
 
 
@@ -70,7 +93,7 @@ def resident_kv(workload: Workload, dtype_bytes: int = 2, prefix_sharing: bool |
     out: dict[str, ResidentKV] = {}
     for copy in workload.resident_copies():
         largest = largest_per_role(copy_phases(workload, copy), prefix_sharing)
-        tokens = sum(phase_kv_tokens(ph, prefix_sharing) for ph in largest.values())
+        tokens = sum(unit_kv_tokens(unit, prefix_sharing) for unit in largest.values())
         out[copy.label] = ResidentKV(copy.label, tokens, tokens * copy.model.kv_bytes_per_token(dtype_bytes),
-                                     {role: ph.name for role, ph in largest.items()})
+                                     {role: unit[0].kv_group or unit[0].name for role, unit in largest.items()})
     return out

@@ -33,7 +33,9 @@ from dataclasses import dataclass
 
 from pimsim.errors import ConfigError
 from pimsim.models import ModelConfig
-from pimsim.workloads.phases import Phase, Resolver, Workload, _prm_phases, check_scoring_head, shared, scoring_kwargs
+from pimsim.workloads.phases import (Phase, Resolver, Workload, _prm_ragged, check_scoring_head, scoring_kwargs,
+                                     shared, shrinking_decode)
+from pimsim.workloads.spec import draws
 
 
 def named_models(spec, model: ModelConfig | None, resolve: Resolver, *fields: str) -> list[ModelConfig]:
@@ -216,14 +218,12 @@ def rl_rollout(spec, model: ModelConfig | None, resolve: Resolver) -> Workload:
     PRM's online update."""
     policy, prm = named_models(spec, model, resolve, "policy", "prm")
     p, g, q = spec.prompts, spec.group, spec.question_tokens
-    answer = spec.steps * spec.step_tokens
+    ts = draws(spec.step_tokens, p * g)  # rollout i's step length (prompt by prompt)
     phases = [Phase("policy.prefill", "policy", "prefill", policy, p, q, 0)]
-    if answer > 1:
-        phases.append(Phase("policy.decode", "policy", "decode", policy, p * g, 1, q, steps=answer - 1,
-                            shared_kv=shared(p * g, (p, q))))
-    phases += _prm_phases(prm, p * g, q, spec.steps, spec.step_tokens, spec.scoring, spec.verify_tokens,
-                          spec.kind, reuse=spec.prefix_reuse, questions=p, **scoring_kwargs(spec, prm, resolve))
-    return Workload(spec, tuple(phases), generated_tokens=p * g * answer)
+    phases += shrinking_decode("policy.decode", "policy", policy, q, [spec.steps * t - 1 for t in ts], ((p, q),))
+    phases += _prm_ragged(prm, ts, q, spec.steps, spec.scoring, spec.verify_tokens, spec.kind,
+                          reuse=spec.prefix_reuse, questions=p, **scoring_kwargs(spec, prm, resolve))
+    return Workload(spec, tuple(phases), generated_tokens=spec.steps * sum(ts))
 
 
 EXPANDERS = {"lookahead": lookahead, "dvts": dvts, "omega-annotate": omega_annotate, "rl-rollout": rl_rollout}

@@ -21,13 +21,23 @@ Kinds (flags of every command that takes a workload; YAML uses the same names wi
 - `rl-rollout`: the rollout half of one PRIME / PURE reinforcement-learning step: `group` rollouts for each
   of `prompts` prompts, scored by the PRM (training FLOPs are out of scope).
 Token accounting of every kind: pimsim.workloads.phases and pimsim.workloads.search; docs/workloads.md.
+
+Token counts that accept a distribution (`TokenCount`: a whole number, or `{dist: lognormal, mean, sigma,
+seed, max}` / `{dist: empirical, file, seed}`; LognormalLength, EmpiricalLength): generate's `generate`
+(one draw per sequence), best-of-n's and rl-rollout's `step_tokens` (one per sample / rollout, for each of
+its steps), mc-annotate's `step_tokens` (the annotated solution's, then one per rollout). Every other
+count is a fixed whole number (docs/workloads.md, "Length distributions").
 """
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, PositiveInt, TypeAdapter,
+                      ValidationError, WithJsonSchema, model_validator)
 
 from pimsim.errors import ConfigError
 from pimsim.util.config_io import validate
@@ -35,6 +45,137 @@ from pimsim.util.config_io import validate
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ------------------------------------------------------------------ token counts: fixed or a distribution
+
+class LognormalLength(_Spec):
+    """Lengths drawn from a lognormal distribution whose arithmetic mean is `mean` tokens and whose log has
+    standard deviation `sigma` (so the log's mean is mu = ln(mean) - sigma^2 / 2), each rounded to the
+    nearest whole token (numpy.rint: halves to even), at least 1 and at most `max` if given. Draws:
+    `numpy.random.default_rng(seed).lognormal(mu, sigma, n)`, in the order the kind's docstring states, so
+    one seed gives one workload."""
+
+    dist: Literal["lognormal"]
+    mean: float = Field(gt=0, le=1e7, description="arithmetic mean of the lengths, tokens")
+    sigma: float = Field(ge=0, le=10, description="standard deviation of ln(length)")
+    seed: int = Field(0, ge=0, description="numpy default_rng seed")
+    max: PositiveInt | None = Field(None, description="lengths above this are cut to it (a max_new_tokens)")
+
+    def sample(self, n: int) -> list[int]:
+        import numpy as np
+
+        mu = math.log(self.mean) - self.sigma ** 2 / 2
+        x = np.rint(np.random.default_rng(self.seed).lognormal(mu, self.sigma, n))
+        x = np.maximum(x, 1)
+        if self.max is not None:
+            x = np.minimum(x, self.max)
+        return [int(v) for v in x]
+
+
+@lru_cache(maxsize=32)
+def read_histogram(path: str, mtime_ns: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(lengths, counts) of a histogram CSV with header `length,count`: lengths positive whole tokens, each
+    once, counts whole numbers >= 0, not all 0. ValueError naming the file, line and field otherwise."""
+    from pimsim.util.config_io import read_text
+
+    try:
+        text = read_text(path)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    lines = [ln.strip() for ln in text.splitlines()]
+    rows = [(i, ln) for i, ln in enumerate(lines, start=1) if ln and not ln.startswith("#")]
+    if not rows or [c.strip() for c in rows[0][1].split(",")] != ["length", "count"]:
+        raise ValueError(f"{path}: the first line must be the header `length,count`")
+    lengths, counts = [], []
+    for i, ln in rows[1:]:
+        cells = [c.strip() for c in ln.split(",")]
+        if len(cells) != 2:
+            raise ValueError(f"{path}, line {i}: expected 2 cells (length,count), got {len(cells)}")
+        for name, cell, low in (("length", cells[0], 1), ("count", cells[1], 0)):
+            if not cell.isdigit() or int(cell) < low:
+                raise ValueError(f"{path}, line {i}: {name} must be a whole number >= {low}, got {cell!r}")
+        if int(cells[0]) in lengths:
+            raise ValueError(f"{path}, line {i}: length {cells[0]} appears twice")
+        lengths.append(int(cells[0]))
+        counts.append(int(cells[1]))
+    if not sum(counts):
+        raise ValueError(f"{path}: no counts (every row is 0 or there are no rows)")
+    return tuple(lengths), tuple(counts)
+
+
+class EmpiricalLength(_Spec):
+    """Lengths drawn from a histogram file (CSV `length,count`, path as given, relative to the working
+    directory): `numpy.random.default_rng(seed).choice(lengths, n, p=counts / sum(counts))`."""
+
+    dist: Literal["empirical"]
+    file: str = Field(description="CSV histogram with header length,count")
+    seed: int = Field(0, ge=0, description="numpy default_rng seed")
+
+    @model_validator(mode="after")
+    def _readable(self):
+        self.histogram()
+        return self
+
+    def histogram(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        try:
+            mtime = Path(self.file).stat().st_mtime_ns
+        except OSError:
+            raise ValueError(f"file: {self.file}: file not found") from None
+        return read_histogram(self.file, mtime)
+
+    def sample(self, n: int) -> list[int]:
+        import numpy as np
+
+        lengths, counts = self.histogram()
+        p = np.asarray(counts, dtype=float) / sum(counts)
+        return [int(v) for v in np.random.default_rng(self.seed).choice(np.asarray(lengths), size=n, p=p)]
+
+
+LengthDist = Annotated[Union[LognormalLength, EmpiricalLength], Field(discriminator="dist")]
+_dist_adapter = TypeAdapter(LengthDist)
+DISTS = ("lognormal", "empirical")
+
+
+def _token_count(value):
+    """A token count: a whole number >= 1, or a distribution mapping (`dist: lognormal|empirical`)."""
+    if isinstance(value, (LognormalLength, EmpiricalLength)):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, dict)):
+        raise ValueError("expected a whole number of tokens or a distribution mapping ({dist: lognormal, mean: M, "
+                         "sigma: S, seed: K} or {dist: empirical, file: PATH.csv})")
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError("a token count must be >= 1")
+        return value
+    if value.get("dist") not in DISTS:
+        raise ValueError(f"dist: must be one of {', '.join(DISTS)}, got {value.get('dist')!r}")
+    try:
+        return _dist_adapter.validate_python(value)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = "".join(f"{x}: " for x in err["loc"][1:])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ValueError(f"{value['dist']} distribution: {where}{msg}") from None
+
+
+def _dump_count(value):
+    return value if isinstance(value, int) else value.model_dump(exclude_none=True)
+
+
+# a token count that may be a distribution (which fields accept one: each kind's docstring)
+TokenCount = Annotated[Union[int, LognormalLength, EmpiricalLength], PlainValidator(_token_count),
+                       PlainSerializer(_dump_count),
+                       WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "object"}]})]
+
+
+def draws(count, n: int) -> list[int]:
+    """`n` lengths of a token count: a whole number n times, or n draws of its distribution."""
+    return [count] * n if isinstance(count, int) else count.sample(n)
+
+
+def is_fixed(count) -> bool:
+    return isinstance(count, int)
 
 
 Scoring = Literal["single-pass", "per-step-prefix", "implicit", "generative"]
@@ -114,7 +255,7 @@ class GenerateSpec(_Spec):
     kind: Literal["generate"] = "generate"
     model: str | None = Field(None, description="zoo name; else given by --model / --model-config")
     prompt: PositiveInt = Field(description="prompt tokens per sequence")
-    generate: PositiveInt = Field(description="new tokens per sequence")
+    generate: TokenCount = Field(description="new tokens per sequence; a distribution: one draw per sequence")
     batch: PositiveInt = 1
 
 
@@ -143,7 +284,7 @@ class BestOfNSpec(_Scored):
     n: PositiveInt
     question_tokens: PositiveInt
     steps: PositiveInt
-    step_tokens: PositiveInt
+    step_tokens: TokenCount = Field(description="tokens per step; a distribution: one draw per sample, used for each of its steps")
     scoring: Scoring = "single-pass"
     verify_tokens: PositiveInt | None = Field(None, description="generative scoring only (see PrmScoreSpec)")
     critique_tokens: int | None = _CRITIQUE
@@ -177,7 +318,8 @@ class McAnnotateSpec(_Spec):
     policy: str
     question_tokens: PositiveInt
     steps: int = Field(ge=2, le=10_000, description="solution steps (boundaries 1..steps-1 are labelled)")
-    step_tokens: PositiveInt
+    step_tokens: TokenCount = Field(description="tokens per step; a distribution: one draw for the annotated "
+                                                "solution, then one per rollout (see McAnnotateSpec)")
     rollouts: PositiveInt = Field(description="completions decoded from each step boundary (Math-Shepherd: N)")
     prefix_sharing: bool = _SHARING
 
@@ -272,7 +414,7 @@ class RlRolloutSpec(_Scored):
     group: PositiveInt = Field(description="rollouts sampled per prompt (G)")
     question_tokens: PositiveInt
     steps: PositiveInt
-    step_tokens: PositiveInt
+    step_tokens: TokenCount = Field(description="tokens per step; a distribution: one draw per rollout, used for each of its steps")
     scoring: Scoring = "implicit"
     verify_tokens: PositiveInt | None = Field(None, description="generative scoring only (see PrmScoreSpec)")
     critique_tokens: int | None = _CRITIQUE
