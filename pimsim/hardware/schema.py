@@ -11,6 +11,7 @@ trust a validated `Hardware`: no count of zero it divides by, no value whose pro
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -231,6 +232,47 @@ class EnergyConfig(_Strict):
     asic_static_w: float = Field(ge=0, le=MAX_POWER_W)
 
 
+UNIT_MAC_PARAMETER = "nUNITMAC"
+
+
+def unit_mac_cycles(column_bytes: int, dtype_bytes: int, mac_lanes: int, unit_clock_ghz: float, tck_ns: float) -> int:
+    """MAC-to-MAC spacing (tCK) a PIM unit allows: one column of column_bytes / dtype_bytes elements takes
+    ceil(elements / mac_lanes) unit cycles of 1 / unit_clock_ghz ns, rounded up to whole DRAM clocks (a
+    command issues on a clock edge). hbm2-pim (32 B fp16 columns, 16 lanes at 0.3 GHz, tCK 1 ns): one unit
+    cycle, 3.33 ns, 4 tCK; AiM (16 bf16, 16 lanes at 1 GHz, tCK 0.5 ns): 2 tCK = its tCCD_L."""
+    unit_cycles = -(-(column_bytes // dtype_bytes) // mac_lanes)
+    return max(1, math.ceil(unit_cycles / unit_clock_ghz / tck_ns - 1e-9))
+
+
+def _derive_unit_timing(data):
+    """Raw Hardware data with dram.timing.nUNITMAC derived from the PIM unit (when the standard's table has
+    that parameter): the unit's rate as a timing constraint of the table, data not kernel code. A value
+    given in the file must equal the derived one (it is not a free parameter)."""
+    if not isinstance(data, dict):
+        return data
+    dram, pim = data.get("dram"), data.get("pim")
+    dram = dram.model_dump() if isinstance(dram, BaseModel) else dram
+    pim = pim.model_dump() if isinstance(pim, BaseModel) else pim
+    if not (isinstance(dram, dict) and isinstance(pim, dict) and isinstance(dram.get("timing"), dict)):
+        return data
+    from pimsim.hardware.standards import standard_parameters
+
+    try:
+        if UNIT_MAC_PARAMETER not in standard_parameters(str(dram.get("standard"))):
+            return data
+        derived = unit_mac_cycles(int(dram["column_bytes"]), DTYPE_BYTES[pim.get("dtype", "bf16")],
+                                  int(pim["mac_lanes"]), float(pim["unit_clock_ghz"]), float(dram["tck_ns"]))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return data  # missing or malformed fields: the field validators report them
+    given = dram["timing"].get(UNIT_MAC_PARAMETER)
+    if given is not None and given != derived:
+        raise ValueError(
+            f"dram.timing.{UNIT_MAC_PARAMETER}: {given} given, but it is derived from the PIM unit: "
+            f"ceil(column_bytes / dtype bytes / pim.mac_lanes) unit cycles at pim.unit_clock_ghz, in tCK = {derived}; "
+            "leave it out (set pim.mac_lanes / pim.unit_clock_ghz instead)")
+    return {**data, "dram": {**dram, "timing": {**dram["timing"], UNIT_MAC_PARAMETER: derived}}}
+
+
 class Hardware(_Strict):
     """A whole PIM system: `name`, DRAM, PIM units, ASIC, link and energy."""
 
@@ -241,6 +283,11 @@ class Hardware(_Strict):
     asic: AsicConfig
     link: LinkConfig
     energy: EnergyConfig
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unit_timing(cls, data):
+        return _derive_unit_timing(data)
 
     @model_validator(mode="after")
     def _units_cover_banks(self) -> "Hardware":
@@ -262,7 +309,8 @@ class Hardware(_Strict):
 
     @property
     def peak_mac_bandwidth_bytes_per_s(self) -> float:
-        """All PIM units streaming one column per tCCD_L: the internal MAC bandwidth."""
+        """All PIM units streaming one column per tCCD_L: the internal MAC bandwidth of
+        the arrays (units slower than the column rate, nUNITMAC > nCCDL, reach less: `unit_mac_cycles`)."""
         d = self.dram
         ccd = d.timing.get("nCCDL", 1)
         units = d.banks // self.pim.banks_per_unit
