@@ -28,7 +28,8 @@ _FLAGS = {
     "prefix_reuse": "--prefix-reuse", "critique_tokens": "--critique-tokens", "verify_chains": "--verify-chains",
     "reference": "--reference", "lookahead": "--lookahead", "searches": "--searches",
     "first_error": "--first-error", "prompts": "--prompts", "group": "--group",
-    "prefix_sharing": "--no-prefix-sharing",
+    "prefix_sharing": "--no-prefix-sharing", "streaming": "--streaming", "prune_fraction": "--prune-fraction",
+    "prune_after_steps": "--prune-after-steps",
 }
 
 
@@ -111,6 +112,12 @@ def add_workload_args(parser: argparse.ArgumentParser, *, required: bool = True)
     g.add_argument("--group", type=int, help="rl-rollout: rollouts per prompt (G)")
     g.add_argument("--no-prefix-sharing", dest="prefix_sharing", action="store_const", const=False, default=None,
                    help="sequences sharing a prefix hold their own copies of its KV cache (for comparison)")
+    g.add_argument("--streaming", action="store_true", default=None,
+                   help="best-of-n: the PRM scores each step as the policy emits it (overlapping the policy's "
+                        "next step when placed on another device)")
+    g.add_argument("--prune-fraction", type=float,
+                   help="best-of-n --streaming: fraction of samples (lowest scores) stopped after --prune-after-steps")
+    g.add_argument("--prune-after-steps", type=int, help="best-of-n --streaming: steps scored before pruning")
 
 
 # model fields a workload file may name, and the flags that name the same thing

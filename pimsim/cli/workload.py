@@ -37,6 +37,7 @@ def explain_rows(workload, dtype_bytes: int = 2) -> list[dict]:
             "context_end": ph.end_context, "tokens": t["tokens"], "flops": t["flops"],
             "weight_bytes": t["weight_bytes"], "kv_read_bytes": t["kv_read_bytes"],
             "kv_write_bytes": t["kv_write_bytes"], "flops_per_byte": t["flops"] / moved if moved else 0.0,
+            "overlap": ph.overlap, "kv_group": ph.kv_group,
         })
     return rows
 

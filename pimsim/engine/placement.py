@@ -11,10 +11,18 @@ Model:
   ASIC and PIM units, one sequence after another, as AiM's single-vector units must); per layer the new
   q, k and v of every sequence cross the link to PIM and the attention outputs come back (two transfers a
   layer, each bytes / bytes_per_s + latency_ns); serial within the step (no overlap yet).
-- Schedule: serial, phase after phase (as `pimsim.experiments.evaluate` composes placements today): one
-  device works at a time.
+- Schedule: phase after phase, one device working at a time, except for overlap groups
+  (`overlapped_wall_s`): consecutive phases with the same non-empty `Phase.overlap` tag (streaming PRM
+  scoring: the PRM scores step k while the policy emits step k+1) may run at once. Each phase occupies its
+  resources (the devices it runs on, its op-class split's link, its KV hand-off's link) for its whole time;
+  phases whose resources are joined through shared ones form one component and run one after another; the
+  components run at once: the group's wall time is the max over components of their serial sums (so
+  phases all on one device take the sum, as without the tag; on two disjoint devices the max). Phases
+  keep their own times and energy; the run's latency is the sum of the groups' wall times, and each
+  device's standby covers the rest of it.
 - KV cache hand-off: a phase that continues sequences (past_context > 0) needs the cache of the latest
-  earlier phase of the same model and weight copy; if that ran on another device, the cache as that device
+  earlier phase of the same model, weight copy and role (a policy's samples and the PRM's inputs are
+  separate caches even on one model); if that ran on another device, the cache as that device
   held it (its batch x its end context x the model's KV bytes per token, at the producing device's element
   size) crosses the link between them first: bytes / bytes_per_s + latency_ns, and bytes x 8 x pj_per_bit.
   No link between them is an error.
@@ -326,6 +334,31 @@ def _gpu_without_attention(ph, gpu: _Device, batch: int):
     return cost, clean(group_energy_j(part, dev, cost, float(cost.step_time_s.sum()), gpu.count))
 
 
+def overlapped_wall_s(entries: list[tuple[str, frozenset, float]]) -> float:
+    """Wall seconds of phases in order, each (overlap tag, resources, seconds) (module docstring, Schedule):
+    a maximal run of consecutive phases with one non-empty tag is a group whose time is the max over its
+    components (phases joined through shared resources, merged transitively) of their summed seconds; an
+    untagged phase is a group of its own."""
+    total, i = 0.0, 0
+    while i < len(entries):
+        j = i + 1
+        if entries[i][0]:
+            while j < len(entries) and entries[j][0] == entries[i][0]:
+                j += 1
+        comps: list[tuple[frozenset, float]] = []
+        for _, res, sec in entries[i:j]:
+            joined, busy, rest = frozenset(res), sec, []
+            for r, t in comps:
+                if r & joined:
+                    joined, busy = joined | r, busy + t
+                else:
+                    rest.append((r, t))
+            comps = rest + [(joined, busy)]
+        total += max(t for _, t in comps)
+        i = j
+    return total
+
+
 def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact: bool = False,
                   config: dict | None = None) -> Result:
     """Time and energy of `workload` on `system` with the phases placed by `mapping` (module docstring)."""
@@ -337,8 +370,8 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
     breakdown_j: dict[str, float] = {}
     link_bytes: dict[str, float] = {}
     link_s: dict[str, float] = {}
-    holder: dict[tuple, tuple[object, str]] = {}  # (model, weight copy) -> (last phase, its device)
-    total_s = 0.0
+    holder: dict[tuple, tuple[object, str]] = {}  # (model, weight copy, role) -> (last phase, its device)
+    schedule: list[tuple[str, frozenset, float]] = []  # (overlap tag, resources, seconds) per phase
     commands: dict[str, float] = {}
     row_hits = row_misses = 0.0
 
@@ -350,7 +383,7 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
 
     for ph, where in zip(workload.phases, placed):
         kv_device = where["attention"] if isinstance(where, dict) else where
-        key = (ph.model, ph.weight_copy)
+        key = (ph.model, ph.weight_copy, ph.role)
         prev = holder.get(key)
         move_s = move_j = 0.0
         lname = None
@@ -395,13 +428,20 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
                 row_hits += part.tally.row_hits
                 row_misses += part.tally.row_misses
         phases.append(PhaseResult.of(ph, phase_s, phase_j, phase_seconds, phase_energy))
-        total_s += phase_s
+        resources = {p.device if p.device in devices else f"link.{p.device}" for p in parts}
+        if lname:
+            resources.add(f"link.{lname}")
+        schedule.append((ph.overlap, frozenset(resources), phase_s))
         holder[key] = (ph, kv_device)
+    serial_s = sum(sec for _, _, sec in schedule)
+    total_s = overlapped_wall_s(schedule)
     for name, dev in devices.items():  # standby while the others work
         idle_s = total_s - dev.busy_s
         if idle_s > 0 and dev.standby_w():
             book(name, {}, {"standby_while_idle": dev.standby_w() * idle_s})
     counters = {f"busy_s.{n}": d.busy_s for n, d in devices.items()}
+    if any(tag for tag, _, _ in schedule):  # streaming: what running overlap groups at once saved
+        counters["overlap_saved_s"] = serial_s - total_s
     counters.update({f"link_bytes.{n}": v for n, v in link_bytes.items()})
     counters.update({f"link_s.{n}": v for n, v in link_s.items()})
     config = dict(config or {})

@@ -333,6 +333,80 @@ def _prm_phases(model: ModelConfig, solutions: int, q: int, steps: int, t: int, 
     raise ConfigError(f"unknown scoring {scoring!r}")
 
 
+def streaming_best_of_n(spec, policy: ModelConfig, prm: ModelConfig, resolve: Resolver) -> Workload:
+    """Best-of-N with streaming PRM scoring (spec.streaming): the PRM scores each step as the policy emits
+    it, from each solution's cached prefix, instead of after the whole solution.
+
+    Phases (Q question tokens, S steps of T tokens, N samples; b_k samples at step k: N, or N - floor(f N)
+    after `prune_after_steps` s_p with `prune_fraction` f: the lowest-scoring samples stop):
+    - policy.prefill: the question once (batch 1); its last position emits every sample's first token;
+    - policy.decode.step{k}: b_k samples decode step k from the shared question: T - 1 passes for k = 1
+      (from context Q), T for k > 1 (from Q + (k-1)T - 1);
+    - with prefix_reuse, the PRM (and for implicit the reference model) prefills the question once, head 0;
+    - prm.score.step{k} (and prm.reference.step{k}): b_k solutions prefill step k's tokens against their
+      cached prefix: single-pass T + 1 tokens (the step and its separator) at Q + (k-1)(T+1), head 1;
+      implicit T tokens at Q + (k-1)T, head T (their log-likelihoods). Without prefix_reuse step 1 also
+      prefills each solution's own question (Q + T + 1, resp. Q + T, at context 0).
+    Overlap (`Phase.overlap`, placement engine): policy.decode.step{k+1} and the scoring of step k share the
+    tag `stream.{k+1}` (and step 1 with the question prefills `stream.1`): the PRM scores step k while the
+    policy emits step k+1, on distinct devices at once. At the prune boundary the policy waits for step
+    s_p's scores (`stream.{s_p+1}.scores` then `stream.{s_p+1}`: no overlap there).
+    Totals: policy Q + N(s_p T - 1) + b (S - s_p) T forward tokens (s_p = S, b = N without pruning);
+    PRM (single-pass, reuse) Q + (N s_p + b (S - s_p))(T + 1); generated N s_p T + b (S - s_p) T. Without
+    pruning every total equals the non-streaming best-of-N's with prefix_reuse (the same tokens at the same
+    contexts, in other runs). KV sharing: the question is held once by the policy's samples, and by the
+    PRM's with reuse."""
+    check_scoring_head(spec.scoring, prm, spec.kind)
+    q, big_s, t, n = spec.question_tokens, spec.steps, spec.step_tokens, spec.n
+    after = spec.prune_after_steps or big_s
+    kept = n - (int(spec.prune_fraction * n) if spec.prune_fraction else 0)
+    implicit = spec.scoring == "implicit"
+    ref = (reference_model(spec, prm, resolve) or prm) if implicit else None
+    seg = t if implicit else t + 1  # PRM tokens per step
+    head = t if implicit else 1
+    reuse = spec.prefix_reuse
+
+    def batch(k: int) -> int:
+        return n if k <= after else kept
+
+    def policy_step(k: int, tag: str) -> list[Phase]:
+        if k == 1:
+            return [] if t == 1 else [Phase("policy.decode.step1", "policy", "decode", policy, n, 1, q, steps=t - 1,
+                                            shared_kv=shared(n, (1, q)), overlap=tag)]
+        return [Phase(f"policy.decode.step{k}", "policy", "decode", policy, batch(k), 1, q + (k - 1) * t - 1,
+                      steps=t, shared_kv=shared(batch(k), (1, q)), overlap=tag)]
+
+    def score_step(k: int, tag: str) -> list[Phase]:
+        b = batch(k)
+        if reuse or k > 1:
+            shape = dict(new_tokens=seg, past_context=q + (k - 1) * seg, head_positions=head,
+                         shared_kv=shared(b, (1, q)) if reuse else ())
+        else:
+            shape = dict(new_tokens=q + seg, past_context=0, head_positions=head)
+        out = [Phase(f"prm.score.step{k}", "prm", "prefill", prm, b, overlap=tag, **shape)]
+        if implicit:
+            out.append(Phase(f"prm.reference.step{k}", "reference", "prefill", ref, b, overlap=tag, **shape))
+        return out
+
+    tag = "stream.1"
+    phases = [Phase("policy.prefill", "policy", "prefill", policy, 1, q, 0)] + policy_step(1, tag)
+    if reuse:
+        phases.append(Phase("prm.prefill.question", "prm", "prefill", prm, 1, q, 0, head_positions=0, overlap=tag))
+        if implicit:
+            phases.append(Phase("prm.reference.prefill.question", "reference", "prefill", ref, 1, q, 0,
+                                head_positions=0, overlap=tag))
+    for k in range(2, big_s + 2):
+        tag = f"stream.{k}"
+        if k - 1 == after and k <= big_s:  # prune: the policy goes on only once step k-1 is scored
+            phases += score_step(k - 1, f"{tag}.scores")
+        else:
+            phases += score_step(k - 1, tag)
+        if k <= big_s:
+            phases += policy_step(k, tag)
+    generated = n * after * t + kept * (big_s - after) * t
+    return Workload(spec, tuple(phases), generated_tokens=generated)
+
+
 def reference_model(spec, prm: ModelConfig, resolve: Resolver) -> ModelConfig | None:
     """The implicit PRM's reference model: `spec.reference` (a zoo name), else None (the PRM's own config).
     It reads log-likelihoods of the PRM's tokens, so it needs a full LM head and the PRM's vocabulary."""
@@ -385,6 +459,8 @@ def expand(spec, model: ModelConfig | None = None, resolve: Resolver = lambda n:
 
     if isinstance(spec, BestOfNSpec):
         policy, prm = resolve(spec.policy), resolve(spec.prm)
+        if spec.streaming:
+            return streaming_best_of_n(spec, policy, prm, resolve)
         ts = draws(spec.step_tokens, spec.n)  # sample i's step length, in sample order
         q = spec.question_tokens
         phases = [Phase("policy.prefill", "policy", "prefill", policy, 1, q, 0)]

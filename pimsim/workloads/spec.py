@@ -293,6 +293,40 @@ class BestOfNSpec(_Scored):
     prefix_reuse: bool = Field(False, description="the PRM prefills the question once and scores every "
                                                   "solution from its KV cache (else once per solution)")
     prefix_sharing: bool = _SHARING
+    streaming: bool = Field(False, description="the PRM scores each step as the policy emits it, from each "
+                                               "solution's cached prefix, overlapping the policy's next step "
+                                               "on another device (phases.streaming_best_of_n)")
+    prune_fraction: float | None = Field(None, gt=0, lt=1, description="streaming: after prune_after_steps "
+                                         "steps the lowest-scoring fraction of samples stops (floor(f n) samples)")
+    prune_after_steps: PositiveInt | None = Field(None, description="streaming: steps scored before pruning")
+
+    @model_validator(mode="after")
+    def _streaming_rules(self):
+        if not self.streaming:
+            for name, flag in (("prune_fraction", "--prune-fraction"), ("prune_after_steps", "--prune-after-steps")):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}: pruning needs each step's scores, so it applies only with streaming "
+                                     f"(--streaming); drop {flag} or add --streaming")
+            return self
+        if self.scoring not in ("single-pass", "implicit"):
+            raise ValueError(f"streaming: scoring {self.scoring} cannot score a step as it is emitted ("
+                             + ("it re-reads every step prefix from scratch" if self.scoring == "per-step-prefix"
+                                else "a generative verifier reads the whole solution") + "); use scoring "
+                             "single-pass or implicit, or drop streaming (--streaming)")
+        if not isinstance(self.step_tokens, int):
+            raise ValueError("streaming: step_tokens must be a fixed number with streaming (samples stepping "
+                             "different lengths would score at different contexts in one batch)")
+        if (self.prune_fraction is None) != (self.prune_after_steps is None):
+            raise ValueError("prune_fraction: pruning needs both prune_fraction (--prune-fraction) and "
+                             "prune_after_steps (--prune-after-steps)")
+        if self.prune_after_steps is not None:
+            if self.prune_after_steps >= self.steps:
+                raise ValueError(f"prune_after_steps: {self.prune_after_steps} must be fewer than the "
+                                 f"{self.steps} steps (pruning after the last step stops nothing)")
+            if math.floor(self.prune_fraction * self.n) < 1:
+                raise ValueError(f"prune_fraction: {self.prune_fraction} of n {self.n} samples prunes none "
+                                 f"(floor(f n) = 0); use a larger fraction or more samples")
+        return self
 
 
 class BeamSearchSpec(_Scored):
