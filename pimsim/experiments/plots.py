@@ -14,6 +14,11 @@ Kinds (`plots:` in the experiment file, see `pimsim.experiments.spec`):
   marked "win" over its winner or "tie" when the bands do not separate (`tables.winners_table`);
   optionally NAME_winners.csv (the verdict per group and metric, with both sides' bounds). A unitless
   metric whose values cluster (row-hit rates) is drawn as points on a zoomed axis, not as bars.
+- `pareto`: latency (x) against energy (y) per point, both with their error bands as error bars, one
+  panel per value of `panels` (the rows competing on one front, e.g. one best-of-N problem size), one
+  colour per `series`; the Pareto front (`pareto_table`) joined by a line, points dominated beyond their
+  bands hollow; writes NAME_pareto.csv (each point's front verdict) and NAME_winners.csv (per panel and
+  axis metric, the winner only where the bands separate, `tables.winners_table`).
 Style (colours, printed labels, axis choice, captions, deterministic files): `pimsim.experiments.style`.
 Error bands: `pimsim.experiments.bands` (PIM's is fast/exact model error only, a lower bound). Every bar
 and line is one row: series labels are made unique (`tables.series_keys`), never merged.
@@ -33,7 +38,8 @@ from matplotlib.colors import to_rgb  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pimsim.experiments import style  # noqa: E402
-from pimsim.experiments.spec import BarsPlot, BreakdownPlot, LinePlot, SpeedupPlot, plot_name  # noqa: E402
+from pimsim.experiments.spec import (BarsPlot, BreakdownPlot, LinePlot, ParetoPlot, SpeedupPlot,  # noqa: E402
+                                     plot_name)
 from pimsim.experiments.tables import (metric_bounds, ok_rows, series_keys, speedup_table,  # noqa: E402
                                       winners_table)
 
@@ -416,7 +422,203 @@ def plot_bars(df: pd.DataFrame, spec: BarsPlot, out: Path, name: str, title: str
     return written + _save(fig, out, name)
 
 
-_DRAW = {"speedup": plot_speedup, "breakdown": plot_breakdown, "line": plot_line, "bars": plot_bars}
+def _panel_value(v) -> str:
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        return f"{float(v):g}"
+    return str(v)
+
+
+def _sort_value(v):
+    """Sort key of a panel column's value: numbers by value before strings, strings by text."""
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        return (0, float(v), "")
+    return (1, 0.0, str(v))
+
+
+# short panel-title words of the columns a Pareto plot's panels are usually cut by
+PANEL_WORDS = {"workload.n": "N", "workload.step_tokens": "step tokens", "workload.beam_width": "beam width",
+               "workload.rollouts": "rollouts", "workload.scoring": "scoring", "workload.steps": "steps"}
+# printed names of the placements a system's shipped mappings make (docs/systems.md); others: style.label_of
+SYSTEM_PLACEMENT_NAMES = {"gpu-only": "all on GPU (gpu-only)", "attacc": "AttAcc: attention on PIM (attacc)",
+                          "prefill-gpu": "prefill + PRM on GPU, decode on PIM (prefill-gpu)",
+                          "pimgpt_kv_fit": "all on PIM (pimgpt_kv_fit)", "pimgpt_vsplit": "all on PIM (pimgpt_vsplit)",
+                          "pimgpt": "all on PIM (pimgpt)"}
+
+
+def _field_words(col: str) -> str:
+    """A column as a panel title prints it: `PANEL_WORDS`, else the field without `workload.`."""
+    return PANEL_WORDS.get(col, col.removeprefix("workload.").replace("_", " "))
+
+
+def _series_words(series: str, pim_sys: str | None) -> str:
+    return SYSTEM_PLACEMENT_NAMES.get(series, style.label_of(series, pim_sys))
+
+
+def pareto_rows(df: pd.DataFrame, spec: ParetoPlot) -> pd.DataFrame:
+    """The finished rows a `pareto` plot draws: `where` applied (column equals value), rows without a
+    value in a `panels` column or a finite positive x or y left out (another workload's rows)."""
+    good = ok_rows(df)
+    if good.empty:
+        return good
+    for col, value in spec.where.items():
+        if col not in good:
+            return good.iloc[0:0]
+        good = good[good[col] == value]
+    for col in [*spec.panels, spec.x, spec.y]:
+        if col not in good:
+            return good.iloc[0:0]
+        good = good[good[col].notna()]
+    x, y = good[spec.x].astype(float), good[spec.y].astype(float)
+    return good[np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)]
+
+
+def pareto_table(df: pd.DataFrame, spec: ParetoPlot, where: str = "pareto") -> pd.DataFrame:
+    """One row per drawn point: its panel, series, x and y with their bands (`tables.metric_bounds`), and
+    its place on its panel's Pareto front (both metrics lower-is-better):
+    - `on_front`: no other point of the panel dominates it, i.e. none has x_j <= x_i and y_j <= y_i with
+      one of them strictly smaller (ties in both keep both on the front);
+    - `dominated_by`: the series that dominate it on the central values;
+    - `surely_dominated_by`: the series whose bands lie wholly below its bands in both metrics
+      (x_hi_j < x_lo_i and y_hi_j < y_lo_i): dominated beyond error;
+    - `verdict`: "front", "dominated, within error" (dominated on the central values, but no dominating
+      point's bands separate from its bands in both metrics: a tie with the front) or "dominated".
+    Panels are ordered by their `panels` values (numbers by value)."""
+    good = pareto_rows(df, spec)
+    cols = ["panel", *spec.panels, "series", "x_metric", "x", "x_lo", "x_hi", "y_metric", "y", "y_lo", "y_hi",
+            "on_front", "dominated_by", "surely_dominated_by", "verdict", "key"]
+    if good.empty:
+        return pd.DataFrame(columns=cols)
+    _, series = series_keys(good, spec.panels, spec.series, f"plot {where}")
+    x_lo, x_hi = metric_bounds(good, spec.x)
+    y_lo, y_hi = metric_bounds(good, spec.y)
+    panel = good[spec.panels].apply(lambda r: ", ".join(f"{c}={_panel_value(r[c])}" for c in spec.panels), axis=1)
+    table = pd.DataFrame({"panel": panel, **{c: good[c] for c in spec.panels}, "series": series,
+                          "x_metric": spec.x, "x": good[spec.x].astype(float), "x_lo": x_lo, "x_hi": x_hi,
+                          "y_metric": spec.y, "y": good[spec.y].astype(float), "y_lo": y_lo, "y_hi": y_hi,
+                          "key": good["key"] if "key" in good else None})
+    out = []
+    for _, sub in table.groupby("panel", sort=False):
+        recs = sub.to_dict("records")
+        for a in recs:
+            dom = [b["series"] for b in recs if b is not a and b["x"] <= a["x"] and b["y"] <= a["y"]
+                   and (b["x"] < a["x"] or b["y"] < a["y"])]
+            sure = [b["series"] for b in recs if b is not a and b["x_hi"] < a["x_lo"] and b["y_hi"] < a["y_lo"]]
+            a["on_front"] = not dom
+            a["dominated_by"] = "; ".join(dom)
+            a["surely_dominated_by"] = "; ".join(sure)
+            a["verdict"] = "front" if not dom else "dominated" if sure else "dominated, within error"
+            out.append(a)
+    result = pd.DataFrame(out)[cols]
+    order = sorted(range(len(result)), key=lambda i: (tuple(_sort_value(result.iloc[i][c]) for c in spec.panels),
+                                                      result.iloc[i]["x"]))
+    return result.iloc[order].reset_index(drop=True)
+
+
+def _grid_figure(nrows: int, ncols: int, width_in: float, height_in: float, notes: list[str] = ()):
+    """As `_figure`, with an nrows x ncols grid of panels (axes as a 2-D array)."""
+    fig = plt.figure(figsize=(width_in, height_in), layout="constrained")
+    notes = [n for n in notes if n]
+    body = fig
+    if notes:
+        size = 7.5
+        text = style.wrap("\n".join(notes), fig, size)
+        strip_in = (text.count("\n") + 1) * size * 1.3 / 72 + 0.12
+        body, foot = fig.subfigures(2, 1, height_ratios=[height_in - strip_in, strip_in])
+        foot.text(0.01, 0.5, text, fontsize=size, ha="left", va="center", gid="footnote")
+    return fig, body.subplots(nrows, ncols, squeeze=False), body
+
+
+PARETO_NOTE = ("Error bars: validated tolerance bands (PIM: fast/exact model error only, a lower bound). "
+               "Dashed: the Pareto front (no other placement both faster and cheaper); hollow: dominated beyond "
+               "the bands in both metrics; filled off the front: dominated, but within error.")
+
+
+def plot_pareto(df: pd.DataFrame, spec: ParetoPlot, out: Path, name: str, title: str) -> list[Path]:
+    from matplotlib.ticker import MaxNLocator
+
+    table = pareto_table(df, spec, name)
+    scope = df
+    for col, value in spec.where.items():
+        scope = scope[scope[col] == value] if col in scope else scope.iloc[0:0]
+    if all(c in scope for c in spec.panels):
+        scope = scope[scope[spec.panels].notna().all(axis=1)]
+    else:
+        scope = scope.iloc[0:0]
+    notes = [PARETO_NOTE, _missing_note(scope)]
+    written: list[Path] = []
+    if table.empty:
+        fig, axes, body = _grid_figure(1, 1, 8.0, 5.0, notes)
+        _empty(axes[0, 0], f"no finished point has {', '.join(spec.panels)}, {spec.x} and {spec.y}")
+        return _save(fig, out, name)
+    table.to_csv(out / f"{name}_pareto.csv", index=False)
+    written.append(out / f"{name}_pareto.csv")
+    good = pareto_rows(df, spec)
+    verdicts = winners_table(good, spec.panels, spec.series, [spec.x, spec.y], HIGHER_IS_BETTER, f"plot {name}")
+    if not verdicts.empty:
+        verdicts.to_csv(out / f"{name}_winners.csv", index=False)
+        written.append(out / f"{name}_winners.csv")
+    panels = list(dict.fromkeys(table["panel"]))
+    last = spec.panels[-1]
+    col_values = sorted(dict.fromkeys(table[last]), key=_sort_value)
+    rest = spec.panels[:-1]
+    row_keys = sorted(dict.fromkeys(tuple(r) for r in table[rest].itertuples(index=False)),
+                      key=lambda t: tuple(_sort_value(v) for v in t)) if rest else [()]
+    nrows, ncols = len(row_keys), len(col_values)
+    fig, axes, body = _grid_figure(nrows, ncols, max(3.4 * ncols, 8.0), 3.0 * nrows + 2.2, notes)
+    series = list(dict.fromkeys(table["series"]))
+    colours = style.colors_for(series)
+    pim_sys = _pim_system(good) if "target" in good else None
+    used = np.zeros((nrows, ncols), dtype=bool)
+    # panel titles name the panel columns that vary (a constant one goes to the caption's workloads)
+    shown = [c for c in spec.panels if table[c].nunique() > 1] or spec.panels[-1:]
+    for panel in panels:
+        sub = table[table["panel"] == panel]
+        first = sub.iloc[0]
+        r = row_keys.index(tuple(first[c] for c in rest)) if rest else 0
+        c = col_values.index(first[last])
+        used[r, c] = True
+        ax = axes[r, c]
+        for _, p in sub.iterrows():
+            hollow = p["verdict"] == "dominated"
+            ax.errorbar([p["x"]], [p["y"]], xerr=_errbar(np.array([p["x"]]), np.array([p["x_lo"]]), np.array([p["x_hi"]])),
+                        yerr=_errbar(np.array([p["y"]]), np.array([p["y_lo"]]), np.array([p["y_hi"]])),
+                        fmt="o", ms=6, color=colours[p["series"]], mfc="white" if hollow else colours[p["series"]],
+                        capsize=2, elinewidth=0.8, label="_nolegend_",
+                        gid=f"point:{panel}:{p['series']}")
+        front = sub[sub["on_front"]].sort_values(["x", "y"])
+        ax.plot(front["x"], front["y"], ls="--", color="black", lw=0.9, gid=f"front:{panel}", label="Pareto front")
+        for metric, axis, lo_c, hi_c, v_c in ((spec.x, "x", "x_lo", "x_hi", "x"), (spec.y, "y", "y_lo", "y_hi", "y")):
+            values = [v for v in pd.concat([sub[v_c], sub[lo_c], sub[hi_c]]) if np.isfinite(v)]
+            scale = style.choose_scale(values)
+            scale = "log" if scale == "log" else "linear"
+            style.apply_scale(ax, scale, style.padded_limits(values, "log" if scale == "log" else "zoom"),
+                              unit=style.metric_unit(metric), axis=axis)
+        ax.set_xlabel(style.axis_label(spec.x), fontsize=8)
+        ax.set_ylabel(style.axis_label(spec.y), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.set_title(", ".join(f"{_field_words(c)} {_panel_value(first[c])}" for c in shown) or spec.panels[0],
+                     fontsize=8)
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "linear":
+                axis.set_major_locator(MaxNLocator(4))
+    for r in range(nrows):
+        for c in range(ncols):
+            if not used[r, c]:
+                _empty(axes[r, c], "no finished point (see the failed-point note)")
+    from matplotlib.lines import Line2D
+
+    proxies = [(Line2D([], [], marker="o", ls="none", color=colours[sname]), _series_words(sname, pim_sys))
+               for sname in series]  # filled markers: the legend names the colour, not a verdict
+    _legend(body, list(axes.flat), proxies)
+    _title(body, f"{style.METRIC_NAMES.get(spec.y, spec.y)[:1].upper() + style.METRIC_NAMES.get(spec.y, spec.y)[1:]}"
+                 f" against {style.METRIC_NAMES.get(spec.x, spec.x)}, Pareto front per "
+                 + ", ".join(_field_words(p) for p in spec.panels), good)
+    return written + _save(fig, out, name)
+
+
+_DRAW = {"speedup": plot_speedup, "breakdown": plot_breakdown, "line": plot_line, "bars": plot_bars,
+         "pareto": plot_pareto}
 
 
 def draw_plots(df: pd.DataFrame, plots: list, out: str | Path, experiment: str = "") -> list[Path]:

@@ -129,7 +129,22 @@ class BarsPlot(_Strict):
     winners: bool = Field(False, description="also write NAME_winners.csv: best series per group and metric")
 
 
-PlotSpec = Annotated[Union[SpeedupPlot, BreakdownPlot, LinePlot, BarsPlot], Field(discriminator="kind")]
+class ParetoPlot(_Strict):
+    """Latency against energy per point (both with their error bands), one panel per value of `panels`
+    (the competitors of one front: e.g. one best-of-N problem size), one colour per `series`; marks the
+    Pareto front and writes NAME_pareto.csv (`pimsim.experiments.plots.pareto_table`). `where` keeps
+    only the rows whose columns equal the given values (e.g. one model pair)."""
+
+    kind: Literal["pareto"]
+    name: str | None = None
+    x: str = "latency_per_problem_s"
+    y: str = "energy_per_problem_j"
+    panels: list[str] = Field(default_factory=lambda: ["workload.n"])
+    series: list[str] = Field(default_factory=lambda: ["placement"], min_length=1)
+    where: dict[str, Any] = Field(default_factory=dict)
+
+
+PlotSpec = Annotated[Union[SpeedupPlot, BreakdownPlot, LinePlot, BarsPlot, ParetoPlot], Field(discriminator="kind")]
 
 
 class Experiment(_Strict):
@@ -216,7 +231,7 @@ def check_plot_fields(exp: "Experiment") -> None:
     allowed = plot_fields(exp)
     known = set(allowed)
     for i, plot in enumerate(exp.plots):
-        for attr in ("x", "y", "series", "group"):
+        for attr in ("x", "y", "series", "group", "panels", "where"):
             value = getattr(plot, attr, None)
             for name in ([value] if isinstance(value, str) else value or []):
                 if name in known or name.split(".", 1)[0] in ROW_PREFIXES and "." in name:
