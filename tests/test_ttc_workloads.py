@@ -351,3 +351,42 @@ def test_reference_copy_counts_on_pim():
                            "reference": "gpt2-medium"})
     res = simulate(None, "pimgpt-gddr6", "pimgpt", spec)
     assert sorted(res.config["models"]) == ["gpt2-medium", "gpt2-small"]
+
+
+# ---- experiments: MODEL_DEFAULT_KINDS run on the experiment's models --------------------------------------
+
+def test_experiment_model_default_kinds_run_on_each_model(tmp_path):
+    """A lookahead / dvts / omega-annotate / rl-rollout workload that leaves a model field out runs on each of
+    the experiment's `models:` (as `--model M` does on the CLI); one naming every model runs once."""
+    from pimsim.experiments.evaluate import run_point
+    from pimsim.experiments.points import expand_points
+    from pimsim.experiments.spec import load_experiment
+
+    exp = tmp_path / "e.yaml"
+    exp.write_text(
+        "name: e\ndescription: d\npim: false\nbaselines: [{device: t4}]\nmodels: [gpt2-small, gpt2-medium]\n"
+        "workloads:\n"
+        "  - {kind: dvts, n: 4, beam_width: 2, steps: 2, step_tokens: 4, question_tokens: 8}\n"
+        "  - {kind: lookahead, policy: gpt2-small, beam_width: 2, expansions: 2, steps: 2, step_tokens: 4,\n"
+        "     question_tokens: 8, lookahead: 1}\n"
+        "  - {kind: omega-annotate, question_tokens: 8, steps: 4, step_tokens: 4, rollouts: 2}\n"
+        "  - {kind: rl-rollout, policy: gpt2-small, prm: gpt2-small, prompts: 2, group: 2, question_tokens: 8,\n"
+        "     steps: 2, step_tokens: 4, scoring: single-pass}\n")
+    points = expand_points(load_experiment(exp), source=str(exp))
+    got = sorted((p["workload"]["kind"], p["model"]) for p in points)
+    assert got == sorted([("dvts", "gpt2-small"), ("dvts", "gpt2-medium"), ("lookahead", "gpt2-small"),
+                          ("lookahead", "gpt2-medium"), ("omega-annotate", "gpt2-small"),
+                          ("omega-annotate", "gpt2-medium"), ("rl-rollout", "gpt2-small+gpt2-small")])
+    for p in points:
+        row = run_point(p)
+        assert not row.get("error"), row.get("error")
+        spec = parse_workload(p["workload"])
+        model = None if p["workload"]["kind"] == "rl-rollout" else load_model(p["model"])
+        alone = run_baseline(expand(spec, model, resolve=load_model), "t4")  # the CLI's --model path
+        assert row["latency_s"] == pytest.approx(alone.latency_s, rel=1e-12)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: e\ndescription: d\npim: false\nbaselines: [{device: t4}]\nworkloads:\n"
+                   "  - {kind: dvts, n: 4, beam_width: 2, steps: 2, step_tokens: 4, question_tokens: 8}\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: workloads\.0: a dvts workload needs a model \(for its policy, "
+                                          r"prm\)"):
+        expand_points(load_experiment(bad), source=str(bad))

@@ -30,10 +30,25 @@ from pimsim.experiments.spec import Experiment
 from pimsim.hardware.system import is_system, load_system
 from pimsim.result import config_hash
 from pimsim.util.config_io import deep_merge, format_validation_error
-from pimsim.workloads import expand
+from pimsim.workloads import MODEL_DEFAULT_KINDS, expand
 from pimsim.workloads.spec import workload_adapter
 
 _SINGLE_MODEL_KINDS = ("generate", "prm-score")
+# kinds whose model fields (policy, prm) default to the command's model (`workloads.MODEL_DEFAULT_KINDS`): a
+# workload that leaves one out runs on each of the experiment's `models:` (or its own `model:`), as with
+# `pimsim simulate --model M --workload dvts ...`; one that names all of them runs on those alone
+_MODEL_FIELDS = ("policy", "prm")
+
+
+def _takes_a_model(spec: dict[str, Any]) -> bool:
+    """True where the workload runs on a model given beside it (`models:`): a single-model kind, or a
+    MODEL_DEFAULT_KINDS kind with a model field (policy, prm) left out."""
+    if spec["kind"] in _SINGLE_MODEL_KINDS:
+        return True
+    if spec["kind"] not in MODEL_DEFAULT_KINDS:
+        return False
+    fields = type(workload_adapter.validate_python(spec)).model_fields
+    return any(f in fields and not spec.get(f) for f in _MODEL_FIELDS)
 # version of the result row's columns, part of every key: a point stored with an older row (before
 # ttft_s / tpot_s, with latency_per_token_s) is re-run rather than mixed with new rows
 ROW_FORMAT = 2
@@ -98,12 +113,15 @@ def _model_dump(name: str) -> tuple[Any, str]:
 def _workload_models(spec: dict[str, Any], models: list[str], source: str, index: int) -> list[str | None]:
     """The models a workload runs on: its own `model:` pins it (a PRM-scoring entry beside generate entries
     that sweep `models:`), else the experiment's `models:`; two-model kinds name theirs in the workload."""
-    if spec["kind"] in _SINGLE_MODEL_KINDS:
+    if _takes_a_model(spec):
         if spec.get("model"):
             return [spec["model"]]
         if not models:
-            raise ConfigError(f"{source}: workloads.{index}: a {spec['kind']} workload needs a model: give "
-                              f"`models:` or `model:` in the workload")
+            missing = "" if spec["kind"] in _SINGLE_MODEL_KINDS else " (for its " + ", ".join(
+                f for f in _MODEL_FIELDS if f in spec and not spec.get(f)) + ")"
+            raise ConfigError(f"{source}: workloads.{index}: a {spec['kind']} workload needs a model{missing}: give "
+                              f"`models:` or `model:` in the workload" + (
+                                  "" if spec["kind"] in _SINGLE_MODEL_KINDS else ", or name policy and prm"))
         return list(models)
     return [None]
 
@@ -111,7 +129,7 @@ def _workload_models(spec: dict[str, Any], models: list[str], source: str, index
 def load_point_workload(point: dict[str, Any]):
     """The expanded `Workload` of a point (models resolved from the zoo or config paths)."""
     spec = workload_adapter.validate_python(point["workload"])
-    model = _model_dump(point["model"])[0] if spec.kind in _SINGLE_MODEL_KINDS else None
+    model = _model_dump(point["model"])[0] if _takes_a_model(point["workload"]) else None
     return expand(spec, model, resolve=lambda n: _model_dump(n)[0])
 
 
@@ -155,7 +173,13 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
                         continue
                     raise ConfigError(f"{source}: workloads.{wi}: {exc}") from None
                 names = sorted({p.model.name for p in wl.phases})
-                dumps = [_model_dump(n)[1] for n in names] if model is None else [_model_dump(model)[1]]
+                if model is None:
+                    dumps = [_model_dump(n)[1] for n in names]
+                elif spec["kind"] in _SINGLE_MODEL_KINDS:
+                    dumps = [_model_dump(model)[1]]
+                else:  # the given model, then the workload's own (a MODEL_DEFAULT kind's named policy or prm)
+                    own = _model_dump(model)[0].name
+                    dumps = [_model_dump(model)[1]] + [_model_dump(n)[1] for n in names if n != own]
                 shown = model if model is not None else "+".join(spec[r] for r in ("policy", "prm") if spec.get(r))
                 roles = sorted({p.role for p in wl.phases})
                 ctx = max(p.end_context for p in wl.phases)
