@@ -207,7 +207,7 @@ def test_cli_explain_generated_tokens_is_the_sum_of_draws(cli):
     ("{dist: lognormal, mean: 5, sigma: 1, extra: 2}", "lognormal distribution: extra: Extra inputs"),
     ("{dist: empirical, file: /no/such.csv}", "--step-tokens: empirical distribution: file: /no/such.csv: file not found"),
     ("lots", "--step-tokens: expected a whole number of tokens or a distribution mapping"),
-    ("0", "--step-tokens: a token count must be >= 1"),
+    ("0", "--step-tokens: Input should be greater than 0"),
 ])
 def test_cli_bad_distribution_exits_2(cli, value, message):
     rc, out, err = cli("workload", "explain", "--workload", "best-of-n", "--policy", POLICY, "--prm", PRM, "--n", "4",

@@ -146,7 +146,7 @@ def _token_count(value):
                          "sigma: S, seed: K} or {dist: empirical, file: PATH.csv})")
     if isinstance(value, int):
         if value < 1:
-            raise ValueError("a token count must be >= 1")
+            raise ValueError("Input should be greater than 0 (a whole number of tokens)")
         return value
     if value.get("dist") not in DISTS:
         raise ValueError(f"dist: must be one of {', '.join(DISTS)}, got {value.get('dist')!r}")
