@@ -247,3 +247,23 @@ def test_fixed_only_counts_refuse_a_distribution(cli):
                      "--beam-width", "2", "--expansions", "2", "--question-tokens", "40", "--steps", "3",
                      "--step-tokens", "{dist: lognormal, mean: 50, sigma: 0.5}")
     assert rc == 2 and "--step-tokens: Input should be a valid integer" in err
+
+
+@settings(max_examples=30, deadline=None)
+@given(ts=st.lists(st.integers(1, 30), min_size=1, max_size=10), q=st.integers(1, 50), s_=st.integers(1, 4),
+       scoring=st.sampled_from(["single-pass", "per-step-prefix", "implicit"]), reuse=st.booleans())
+def test_ragged_scoring_is_each_solution_scored_alone(ts, q, s_, scoring, reuse):
+    """FLOPs, KV writes and tokens of the ragged PRM scoring equal those of each solution scored alone
+    (`_prm_phases` with one solution of its own length), the reused question prefill counted once."""
+    from pimsim.workloads.phases import _prm_phases, _prm_ragged
+
+    if reuse and scoring == "per-step-prefix":
+        reuse = False  # refused by the spec: re-reads every prefix
+    ragged = totals(_prm_ragged(GPT2, ts, q, s_, scoring, None, "best-of-n", reuse=reuse))
+    alone = [p for t in ts for p in _prm_phases(GPT2, 1, q, s_, t, scoring, None, "best-of-n", reuse=reuse)
+             if not p.name.endswith("prefill.question")]
+    question = [p for p in _prm_phases(GPT2, 1, q, s_, ts[0], scoring, None, "best-of-n", reuse=reuse)
+                if p.name.endswith("prefill.question")]
+    expect = totals(alone + question)
+    for k in ("flops", "kv_write_bytes", "tokens"):
+        assert ragged[k] == expect[k], k

@@ -17,6 +17,12 @@ Token conventions (stated so results are checkable):
   scores each candidate's new step, re-reading the whole prefix unless `prefix_reuse`.
 - lookahead, dvts, omega-annotate, rl-rollout: pimsim.workloads.search.
 
+Lengths that differ (a token count drawn from a distribution, spec.py): `shrinking_decode` runs sequences
+that start together as batches that shrink as they finish; `_prm_ragged` scores solutions of several
+lengths as one prefill per length, held together (`Phase.kv_group`). Streaming best-of-N
+(`streaming_best_of_n`) tags the policy's step k+1 and the PRM's scoring of step k with one
+`Phase.overlap` group, which the placement engine may run at once on two devices.
+
 KV sharing (`Phase.shared_kv`): the leading tokens of a phase's past context that groups of its sequences
 hold once (a question's KV shared by all N samples, a kept beam prefix by its expansions); what it saves
 is counted by pimsim.workloads.residency. It changes no FLOP or byte of a step: every phase computes the
@@ -183,8 +189,9 @@ class Workload:
 
     def resident_copies(self) -> tuple[ResidentCopy, ...]:
         """Every distinct weight copy the workload holds at once (one per model and `Phase.weight_copy`,
-        in order of first use), each with the KV cache of its largest phase. Capacity checks on every
-        machine (PIM and baselines) count these, so an implicit PRM's reference model is not missed."""
+        in order of first use), each with its most sequences and longest context. Capacity checks on every
+        machine (PIM, baselines, placement) count each copy's weights and its resident KV cache
+        (`pimsim.workloads.residency.resident_kv`), so an implicit PRM's reference model is not missed."""
         seen: dict[tuple[ModelConfig, str], ResidentCopy] = {}
         for ph in self.phases:
             key = (ph.model, ph.weight_copy)
