@@ -157,6 +157,15 @@ class CommandEngine:
                 if self.refresh_interval_cycles <= gap:
                     raise ConfigError(f"per-bank refresh interval {self.refresh_interval_cycles} cycles (nREFI/banks) "
                                       f"must exceed the spacing of two REFpb ({gap} cycles)")
+                if t.open_all >= 0:  # an all-bank activate waits for the last REFpb of any bank
+                    hold = max([int(l) for f, l, sib in zip(t.cons_follow[s:e], t.cons_latency[s:e], t.cons_sibling[s:e])
+                                if f == t.open_all and not sib] + [0])
+                    if self.refresh_interval_cycles <= hold:
+                        raise ConfigError(
+                            f"refresh: per_bank: a REFpb keeps the all-bank activate "
+                            f"{t.command_names[t.open_all]} {hold} cycles away, longer than the per-bank refresh "
+                            f"interval (nREFI/banks = {self.refresh_interval_cycles} cycles): all-bank PIM commands "
+                            f"could never issue on standard {dram.standard} with {dram.banks} banks; use refresh: all_bank")
         self._cmdinfo = _cmdinfo(t)
         self._cons = np.stack([t.cons_level, t.cons_follow, t.cons_latency, t.cons_window, t.cons_sibling],
                               axis=1).astype(np.int64)

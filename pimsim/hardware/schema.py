@@ -238,10 +238,11 @@ UNIT_MAC_PARAMETER = "nUNITMAC"
 def unit_mac_cycles(column_bytes: int, dtype_bytes: int, mac_lanes: int, unit_clock_ghz: float, tck_ns: float) -> int:
     """MAC-to-MAC spacing (tCK) a PIM unit allows: one column of column_bytes / dtype_bytes elements takes
     ceil(elements / mac_lanes) unit cycles of 1 / unit_clock_ghz ns, rounded up to whole DRAM clocks (a
-    command issues on a clock edge). hbm2-pim (32 B fp16 columns, 16 lanes at 0.3 GHz, tCK 1 ns): one unit
+    command issues on a clock edge; an excess under 0.1% is rounding of a quoted clock, e.g. 1.3 GHz units
+    at tCK 0.769 ns, and does not cost a clock). hbm2-pim (32 B fp16 columns, 16 lanes at 0.3 GHz, tCK 1 ns): one unit
     cycle, 3.33 ns, 4 tCK; AiM (16 bf16, 16 lanes at 1 GHz, tCK 0.5 ns): 2 tCK = its tCCD_L."""
     unit_cycles = -(-(column_bytes // dtype_bytes) // mac_lanes)
-    return max(1, math.ceil(unit_cycles / unit_clock_ghz / tck_ns - 1e-9))
+    return max(1, math.ceil(unit_cycles / unit_clock_ghz / tck_ns - 1e-3))  # a clock quoted to 3 digits: 0.1% slack
 
 
 def _derive_unit_timing(data):

@@ -30,11 +30,50 @@ def known_standards() -> list[str]:
 
 @lru_cache(maxsize=None)
 def load_standard_table(name: str) -> dict[str, Any]:
-    """The raw constraint table of standard `name` (validated by the command engine that uses it)."""
+    """The raw constraint table of standard `name` (validated by the command engine that uses it), with
+    `extends: PARENT` resolved (`extend_table`)."""
+    return _load(name, ())
+
+
+def _load(name: str, chain: tuple[str, ...]) -> dict[str, Any]:
     path = _standards_dir() / f"{name}.yaml"
     if not path.is_file():
         raise ValueError(f"unknown DRAM standard {name!r}; known: {', '.join(known_standards())}")
-    return load_yaml_text(path.read_text(encoding="utf-8"))
+    raw = load_yaml_text(path.read_text(encoding="utf-8"))
+    parent = raw.get("extends")
+    if parent is None:
+        return raw
+    if parent in chain + (name,) or len(chain) > 4:
+        raise ValueError(f"standards/{name}.yaml: extends: {parent!r} makes a cycle or a chain over 5 tables")
+    return extend_table(_load(str(parent), chain + (name,)), raw)
+
+
+# How a table that `extends: PARENT` combines with its parent (a PIM variant of a standard: the standard's
+# rules, plus its PIM commands and the rules between them and the standard's commands):
+_APPEND = ("parameters", "constraints")                          # parent's, then the child's
+_MERGE = ("parameter_defaults", "commands", "instructions", "row_commands", "refresh_commands")  # by key
+_OWN = ("presets",)                                              # the child's only (its devices)
+
+
+def extend_table(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """`child` (a raw table with `extends:`) on top of `parent`: parameters and constraints are the parent's
+    followed by the child's (a parameter named twice once); commands, instructions, parameter defaults,
+    row_commands and refresh_commands merge by name (the child's entry replaces the parent's, e.g.
+    row_commands.all_banks); presets are the child's own; any other key (levels, ticks_per_cycle,
+    auto_precharge, mode_switch) is the child's when given, else the parent's."""
+    out = {k: v for k, v in parent.items() if k not in _OWN}
+    for key, value in child.items():
+        if key == "extends":
+            continue
+        if key in _APPEND:
+            merged = list(parent.get(key) or []) + list(value or [])
+            out[key] = list(dict.fromkeys(merged)) if key == "parameters" else merged
+        elif key in _MERGE:
+            out[key] = {**(parent.get(key) or {}), **(value or {})}
+        else:
+            out[key] = value
+    out["extends"] = child["extends"]
+    return out
 
 
 def standard_parameters(name: str) -> tuple[str, ...]:
