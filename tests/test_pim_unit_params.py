@@ -90,3 +90,12 @@ def test_a_given_spacing_must_be_the_derived_one():
     assert ok.dram.timing["nUNITMAC"] == 4
     with pytest.raises(ConfigError, match=r"dram\.timing\.nUNITMAC: 2 given, but it is derived .* = 4"):
         load_hardware("hbm2-pim", overrides={"dram": {"timing": {"nUNITMAC": 2}}})
+
+
+def test_too_small_sram_is_a_config_error_naming_what_needs_it():
+    """The ASIC stages one PIM pass: hbm3-pim's 512 B global buffer and one channel's result read, 64 units x
+    16 result registers x 2 B = 2048 B, 2560 B in all."""
+    assert load_hardware("hbm3-pim", overrides={"asic": {"sram_bytes": 2560}}).asic.sram_bytes == 2560
+    with pytest.raises(ConfigError, match=r"asic\.sram_bytes: 2559 is smaller than what the ASIC stages for one "
+                                          r"PIM pass, 2560 bytes: .*= 512\) .*= 2048\)"):
+        load_hardware("hbm3-pim", overrides={"asic": {"sram_bytes": 2559}})

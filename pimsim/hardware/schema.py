@@ -299,6 +299,17 @@ class Hardware(_Strict):
             raise ValueError(f"pim.global_buffer_bytes: {self.pim.global_buffer_bytes} is smaller than one column "
                              f"access (dram.column_bytes = {self.dram.column_bytes}); the buffer must hold at least "
                              "one column of the input vector")
+        d, p = self.dram, self.pim
+        buffers = p.global_buffer_bytes * p.vectors_per_pass
+        # the least the ASIC must hold to run a PIM pass: the input it broadcasts into the global buffers and
+        # one channel's result read (it can reduce channel by channel); the mapper keeps its other buffers
+        results = (d.banks // p.banks_per_unit) * p.result_registers * p.vectors_per_pass * p.dtype_bytes
+        if self.asic.sram_bytes < buffers + results:
+            raise ValueError(
+                f"asic.sram_bytes: {self.asic.sram_bytes} is smaller than what the ASIC stages for one PIM pass, "
+                f"{buffers + results} bytes: the input it writes to the global buffers (pim.global_buffer_bytes x "
+                f"pim.vectors_per_pass = {buffers}) and one channel's result read (units x pim.result_registers x "
+                f"vectors x {p.dtype} bytes = {results})")
         if self.dram.column_bytes % self.pim.dtype_bytes:
             raise ValueError(f"dram.column_bytes: {self.dram.column_bytes} is not a whole number of "
                              f"{self.pim.dtype} elements ({self.pim.dtype_bytes} bytes)")
