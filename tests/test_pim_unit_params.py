@@ -99,3 +99,41 @@ def test_too_small_sram_is_a_config_error_naming_what_needs_it():
     with pytest.raises(ConfigError, match=r"asic\.sram_bytes: 2559 is smaller than what the ASIC stages for one "
                                           r"PIM pass, 2560 bytes: .*= 512\) .*= 2048\)"):
         load_hardware("hbm3-pim", overrides={"asic": {"sram_bytes": 2559}})
+
+
+# ---------------------------------------------------------------- attention.k_layout / v_layout
+
+
+def _mapping_file(tmp_path, name: str, **attention) -> str:
+    import yaml
+
+    from pimsim.mapper.schema import _mappings_dir
+
+    data = yaml.safe_load((_mappings_dir() / f"{name}.yaml").read_text())
+    data["attention"].update(attention)
+    path = tmp_path / f"{name}-edited.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_row_major_v_on_pim_units_is_a_config_error(tmp_path):
+    """A PIM unit's MAC reduces along a DRAM row, so score.V on PIM needs V transposed (column-major)."""
+    from pimsim.mapper import load_mapping
+
+    bad = _mapping_file(tmp_path, "pimgpt", v_layout="row_major")
+    with pytest.raises(ConfigError, match=r"attention\.v_layout: row_major cannot run score\.V on the PIM units"):
+        load_mapping(bad)
+    with pytest.raises(ConfigError, match=r"attention\.k_layout"):
+        load_mapping(_mapping_file(tmp_path, "pimgpt", k_layout="column_major"))
+
+
+def test_v_layout_with_asic_attention_reads_the_same_bytes(tmp_path):
+    """placement asic: the ASIC reads K and V whole over the link, whatever their layout (attn_asic ships
+    row_major): the same run as column_major, as the field's description states."""
+    from pimsim.engine import simulate
+    from pimsim.workloads import GenerateSpec
+
+    spec = GenerateSpec(prompt=8, generate=2)
+    a = simulate("gpt2-small", "pimgpt-gddr6", "attn_asic", spec)
+    b = simulate("gpt2-small", "pimgpt-gddr6", _mapping_file(tmp_path, "attn_asic", v_layout="column_major"), spec)
+    assert a.latency_s == b.latency_s and a.energy_j == b.energy_j

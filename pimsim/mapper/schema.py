@@ -54,8 +54,14 @@ class AttentionLayout(_Strict):
         description="pim: both products are PIM vector-matrix products over the cache; asic: the cache "
         "lives in PIM memory and the ASIC reads K and V over the link"
     )
-    k_layout: Literal["row_major"] = "row_major"
-    v_layout: Literal["column_major", "row_major"] = "column_major"
+    k_layout: Literal["row_major"] = Field(
+        "row_major", description="K as the mapper stores it: each position's key in DRAM rows (q.K^T is then a "
+        "GEMV over the key rows, PIM-GPT); the only layout modelled")
+    v_layout: Literal["column_major", "row_major"] = Field(
+        "column_major", description="column_major: V transposed, each V output row holds one element per position "
+        "(score.V a GEMV over those rows; a token appends one element per row, kv_append_program; PIM-GPT). "
+        "row_major only with placement asic, where the ASIC reads the cache whole over the link (the bytes read "
+        "are the same; the append is still modelled column-major)")
     concat_heads: bool = Field(True, description="all heads' K (V) of a position share DRAM rows")
     value_split: Literal["outputs", "channels"] = Field(
         "outputs", description="score.V over the units: outputs (PIM-GPT: the (head, dim) outputs spread over "
@@ -65,6 +71,16 @@ class AttentionLayout(_Strict):
         False, description="multi-vector units and GQA: lay out K and V once per KV head and serve the query "
         "heads of a group as the vectors of one pass (ceil(group / vectors_per_pass) passes per KV head); "
         "false: one pass per query head. A trade-off: fewer MACs and KV bytes, more result reads per channel")
+    @model_validator(mode="after")
+    def _layouts_modelled(self) -> "AttentionLayout":
+        # a PIM unit's MAC reduces along a DRAM row: score.V on PIM needs V transposed (the value rows of one
+        # output each); row-major V there would multiply the wrong axis, and no program for it exists
+        if self.placement == "pim" and self.v_layout == "row_major":
+            raise ValueError("v_layout: row_major cannot run score.V on the PIM units (their MACs reduce along a "
+                             "DRAM row, so V is stored transposed: column_major, as PIM-GPT does); use "
+                             "v_layout: column_major, or placement: asic")
+        return self
+
     reserve: Literal["max_context", "workload"] = Field(
         "max_context", description="KV cache reserved per sequence: the model's maximum context (PIM-GPT) "
         "or the longest context the workload reaches")
