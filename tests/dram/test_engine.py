@@ -105,16 +105,18 @@ def test_gemv_with_refresh_per_bank_refresh_and_close_row_policy():
 
 
 # per preset, from its sources (the preset YAML comments): ACT-to-MAC, nCCDL, nRTP, nRP, tRFC, tREFI
-_ROW_TIMING = {"hbm2-pim": (7, 2, 3, 7, 260, 3900), "hbm3-pim": (7, 2, 3, 7, 260, 3900),
+# (hbm3-pim, on the hbm3-pim standard since issue 15, has 64 banks of 32-column rows, not the 16 x 64-column
+# geometry of this AiM-layout trace; its MAC stream is tested in tests/dram/test_hbm3_pim.py)
+_ROW_TIMING = {"hbm2-pim": (7, 4, 3, 7, 260, 3900),   # MAC16 spacing nUNITMAC 4 (300 MHz units) over nCCDL 2
                "lpddr5-pim": (15, 4, 4, 17, 224, 3124), "pimgpt-gddr6": (56, 2, 12, 32, 210, 3333)}
 
 
-@pytest.mark.parametrize("preset", ["hbm2-pim", "hbm3-pim", "lpddr5-pim", "pimgpt-gddr6"])
+@pytest.mark.parametrize("preset", ["hbm2-pim", "lpddr5-pim", "pimgpt-gddr6"])
 def test_gemv_on_every_pim_preset(preset):
     """1024 x 1024 GEMV on 4 channels (CENT layout): 16 outputs per bank, one 64-column row each, so per
     channel 64 WRGB, 16 WR_BIAS, 16 x 64 MAC16 and 16 RD_MAC; every MAC_ABK opens a new row (ACT16), and a
-    refresh re-opens at most one. Each channel's 16 rows take at least ACT-to-MAC + 63 nCCDL + nRTP + nRP
-    each, and each refresh tRFC more; every channel refreshes once per tREFI. Was: `MAC16 > 0 and cycles > 0`."""
+    refresh re-opens at most one. Each channel's 16 rows take at least ACT-to-MAC + 63 MAC spacings + nRTP + nRP
+    each (the MAC16 spacing: nCCDL, or the units' nUNITMAC where slower), and each refresh tRFC more; every channel refreshes once per tREFI. Was: `MAC16 > 0 and cycles > 0`."""
     hw = load_hardware(preset)
     prog = gemv_program(1024, 1024, 4)
     res = _both(CommandEngine(hw.dram, refresh=True), prog)
@@ -122,9 +124,9 @@ def test_gemv_on_every_pim_preset(preset):
     assert (c["MAC16"], c["WRGB"], c["WRMAC16"], c["RDMAC16"]) == (4 * 16 * 64, 4 * 64, 4 * 16, 4 * 16)
     refs = c.get("REFab", 0)
     assert 4 * 16 <= c["ACT16"] <= 4 * 16 + refs
-    rcd, ccdl, rtp, rp, rfc, refi = _ROW_TIMING[preset]
+    rcd, mac_spacing, rtp, rp, rfc, refi = _ROW_TIMING[preset]
     assert refs == hw.dram.channels * (res.cycles // refi)  # idle channels refresh too
-    assert res.cycles >= 16 * (rcd + 63 * ccdl + rtp + rp) + refs // hw.dram.channels * rfc
+    assert res.cycles >= 16 * (rcd + 63 * mac_spacing + rtp + rp) + refs // hw.dram.channels * rfc
 
 
 def test_state_chaining_honours_residues():
