@@ -1,0 +1,168 @@
+"""Check families of the IANUS and NeuPIMs reproductions (issue 13); tolerances in tolerances.d/repro.yaml,
+published values and setup in data/repro_published.yaml (each with its source).
+
+IANUS (ASPLOS 2024; no public simulator, figures as shared/reference/peer_studies.md restates the paper):
+the `ianus` system (ianus-npu + ianus-aim-8ch, pimsim/hardware/systems/ianus.yaml), mapping prefill-gpu
+(prefill on the NPU, decode on PIM), batch 1.
+- ianus.latency_ratio: a100-80gb (framework mode) end-to-end latency over the ianus system's, GPT-2 M / L / XL
+  at prompt 128 + 512 generated, against 12.0 / 8.1 / 6.6x.
+- ianus.gpt2xl_token_latency: GPT-2 XL at (64, 256), latency per generated token, against 3.8 ms.
+- ianus.pim_over_npu: the NPU alone (gpu-only on the same system) over the NPU + PIM at (64, 256), against
+  15.5 / 3.8 = 4.08x.
+
+NeuPIMs (ASPLOS 2024; setup read in casys-kaist/NeuPIMs at f299af3): the `neupims` system (neupims-npu +
+neupims-hbm2), one device's shard of each GPT-3 model of its configs (data/repro_models/*.json), one decode
+step of B sequences at context 300 (the mean seq_len of its ShareGPT bs512 request trace), B in 256, 512 (its
+README enables sub-batch interleaving at B >= 256). Decode throughput is B / step seconds. The three systems:
+NPU-only = gpu-only, naive NPU+PIM = attacc (weights as NPU GEMMs, attention on PIM, serial: one row buffer),
+NeuPIMs = attacc_overlap (two sub-batches whose NPU and PIM work overlap: what dual row buffers allow).
+- neupims.ratio_npu_only / neupims.ratio_naive: per model, the geometric mean over the batches whose three
+  runs fit (pimsim checks each device's capacity) of NeuPIMs' throughput over the baseline's, against 2.4x /
+  1.6x. A batch that does not fit is named in the row's message.
+`neupims_step` and `ianus_runs` are the runs the rows are built from (also used by docs/reproductions.md's
+term-by-term account and by tests).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from pimsim.validate.checks import MS, Context, X
+from pimsim.validate.report import Check
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data" / "repro_published.yaml"
+MODELS = HERE / "data" / "repro_models"
+
+
+@lru_cache(maxsize=1)
+def published() -> dict:
+    return yaml.safe_load(DATA.read_text())
+
+
+def neupims_model(name: str):
+    """The shard model `name` (data/repro_models/NAME.json)."""
+    from pimsim.models import load_model
+
+    return load_model(None, config_path=MODELS / f"{name}.json")
+
+
+# ------------------------------------------------------------------------------------------------- IANUS
+def ianus_runs(model: str, prompt: int, generate: int, which: str):
+    """One run of the IANUS setup: which = "pim" (ianus, prefill-gpu), "npu" (ianus, gpu-only) or "gpu"
+    (the A100 of the comparison)."""
+    from pimsim.baselines import run_baseline
+    from pimsim.engine import simulate
+    from pimsim.models import get_model
+    from pimsim.workloads import GenerateSpec, expand
+
+    p = published()["ianus"]
+    spec = GenerateSpec(prompt=prompt, generate=generate)
+    if which == "gpu":
+        return run_baseline(expand(spec, get_model(model)), p["gpu"]["device"], p["gpu"]["mode"])
+    mapping = p["mapping"] if which == "pim" else p["npu_only_mapping"]
+    return simulate(model, p["system"], mapping, spec)
+
+
+def _ianus(ctx: Context, model: str, prompt: int, generate: int, which: str):
+    return ctx.cached(("ianus", model, prompt, generate, which), lambda: ianus_runs(model, prompt, generate, which))
+
+
+def ianus_latency_ratio(ctx: Context) -> list[Check]:
+    fam, pub = "ianus.latency_ratio", published()["ianus"]["latency_ratio"]
+    out = []
+    for model, ref in pub["ratio"].items():
+        pim = _ianus(ctx, model, pub["prompt"], pub["generate"], "pim")
+        gpu = _ianus(ctx, model, pub["prompt"], pub["generate"], "gpu")
+        ratio = gpu.latency_s / pim.latency_s
+        out.append(ctx.check(fam, f"A100 (framework) / IANUS latency, {model} ({pub['prompt']}, {pub['generate']})",
+                             ratio, (ref, ref), X, item=model,
+                             pimsim_text=f"{ratio:.4g}x (A100 {gpu.latency_s:.4g} s, IANUS {pim.latency_s:.4g} s)"))
+    return out
+
+
+def ianus_token_latency(ctx: Context) -> list[Check]:
+    pub = published()["ianus"]["token_latency"]
+    pim = _ianus(ctx, pub["model"], pub["prompt"], pub["generate"], "pim")
+    npu = _ianus(ctx, pub["model"], pub["prompt"], pub["generate"], "npu")
+    t_pim, t_npu = pim.e2e_latency_per_token_s, npu.e2e_latency_per_token_s
+    where = f"{pub['model']} ({pub['prompt']}, {pub['generate']})"
+    return [ctx.check("ianus.gpt2xl_token_latency", f"ianus system latency per generated token, {where}", t_pim,
+                      (pub["pim_s"],) * 2, MS),
+            ctx.check("ianus.pim_over_npu", f"NPU alone / NPU + PIM latency per token, {where}", t_npu / t_pim,
+                      (published()["ianus"]["pim_over_npu"],) * 2, X,
+                      pimsim_text=f"{t_npu / t_pim:.4g}x ({t_npu * 1e3:.4g} / {t_pim * 1e3:.4g} ms)")]
+
+
+# ----------------------------------------------------------------------------------------------- NeuPIMs
+def neupims_step(model: str, batch: int, which: str, context: int | None = None):
+    """One decode step of `batch` sequences at `context` (default the trace's mean) on the neupims system,
+    `which` in npu_only / naive / neupims (data/repro_published.yaml: mappings)."""
+    from pimsim.engine import simulate
+    from pimsim.workloads import Phase, Workload
+
+    p = published()["neupims"]
+    m = neupims_model(model)
+    ctx_tokens = context or p["context_tokens"]
+    wl = Workload(spec=f"decode step at {ctx_tokens}", phases=(
+        Phase("decode", "policy", "decode", m, batch, 1, ctx_tokens, 1),), generated_tokens=batch)
+    return simulate(m, p["system"], p["mappings"][which], wl)
+
+
+def neupims_ratios(ctx: Context) -> list[Check]:
+    from pimsim.errors import CapacityError
+
+    p = published()["neupims"]
+    runs: dict[tuple[str, int], dict[str, float]] = {}
+    misfit: dict[str, list[str]] = {}
+    for model in p["models"]:
+        for b in p["batches"]:
+            for which in ("npu_only", "naive", "neupims"):
+                try:
+                    r = ctx.cached(("neupims", model, b, which), lambda: neupims_step(model, b, which))
+                    runs.setdefault((model, b), {})[which] = r.latency_s
+                except CapacityError:
+                    misfit.setdefault(model, []).append(f"{which} at batch {b}")
+    out = []
+    for fam, base, ref in (("neupims.ratio_npu_only", "npu_only", p["ratio_npu_only"]),
+                           ("neupims.ratio_naive", "naive", p["ratio_naive"])):
+        for model in p["models"]:
+            # throughput ratio = (B / t_neupims) / (B / t_base) = t_base / t_neupims at one batch
+            per = {b: runs[(model, b)][base] / runs[(model, b)]["neupims"] for b in p["batches"]
+                   if base in runs.get((model, b), {}) and "neupims" in runs.get((model, b), {})}
+            gone = [m for m in misfit.get(model, []) if m.startswith((base, "neupims"))]
+            msg = f"does not fit a device: {', '.join(gone)} (left out of the mean)" if gone else None
+            if not per:
+                out.append(ctx.check(fam, f"NeuPIMs / {base}, {model}", float("nan"), (ref, ref), X, item=model,
+                                     fail=True, pimsim_text="does not fit", message=msg))
+                continue
+            geo = math.exp(sum(math.log(v) for v in per.values()) / len(per))
+            shown = ", ".join(f"B {b}: {v:.3g}x" for b, v in per.items())
+            out.append(ctx.check(fam, f"NeuPIMs / {base} decode throughput at context {p['context_tokens']}, {model}",
+                                 geo, (ref, ref), X, item=model, pimsim_text=f"{geo:.4g}x ({shown})", message=msg))
+    return out
+
+
+_GROUPS = {"ianus.ratio": ianus_latency_ratio, "ianus.token": ianus_token_latency, "neupims": neupims_ratios}
+
+
+def _family(group: str, family: str) -> Callable[[Context], list[Check]]:
+    """The rows of `family`, from its group's runs (computed once per validation, shared by the group)."""
+    def run(ctx: Context) -> list[Check]:
+        return [c for c in ctx.cached(("repro-group", group), lambda: _GROUPS[group](ctx)) if c.family == family]
+
+    return run
+
+
+FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
+    fam: _family(group, fam) for group, fams in (
+        ("ianus.ratio", ("ianus.latency_ratio",)),
+        ("ianus.token", ("ianus.gpt2xl_token_latency", "ianus.pim_over_npu")),
+        ("neupims", ("neupims.ratio_npu_only", "neupims.ratio_naive")),
+    ) for fam in fams
+}
