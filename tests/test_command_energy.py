@@ -66,19 +66,33 @@ def test_energy_of_counts_and_extra_vector_counts():
     assert got["kv_write"] == pytest.approx(4 * (e.wr_pj + 256 * e.io_pj_per_bit) * 1e-12, rel=1e-15)
 
 
-def test_rank_and_pseudo_channel_refresh_cost_their_share_of_the_channel():
-    """A REFab of one rank (DDR4, LPDDR5) or one pseudo channel (HBM3) refreshes that node's banks only:
-    refresh_pj x (its banks / the channel's banks); a column access moves column_bytes x 8 bits."""
+def test_plain_tables_refresh_and_column_energy():
+    """The engine issues an all-bank refresh as one REFab to every node of its scope (bank -1: both ranks of
+    a 2-rank DDR4/LPDDR5, both HBM3 pseudo channels), so one REFab costs refresh_pj, the channel's refresh;
+    a column access moves column_bytes x 8 bits over the pins."""
     hw = load_hardware("pimgpt-gddr6")
-    for standard, preset, ranks, share in (("ddr4", "DDR4_2400R", 2, 0.5), ("lpddr5", "LPDDR5_6400", 2, 0.5),
-                                            ("hbm3", "HBM3_6400Mbps", None, 0.5), ("ddr4", "DDR4_2400R", 1, 1.0)):
+    for standard, preset, ranks in (("ddr4", "DDR4_2400R", 2), ("lpddr5", "LPDDR5_6400", 2),
+                                    ("hbm3", "HBM3_6400Mbps", None), ("ddr4", "DDR4_2400R", 1)):
         dram = standard_dram(standard, preset)
         if ranks:
             dram = DramConfig(**{**dram.model_dump(), "ranks": ranks})
         table = accounting(standard).energy_pj(dram, 1, hw.energy)
-        assert table["REFab"] == ("refresh", pytest.approx(hw.energy.refresh_pj * share, rel=1e-15))
+        assert table["REFab"] == ("refresh", hw.energy.refresh_pj)
         assert table["RD"][1] == pytest.approx(hw.energy.rd_pj + 8 * dram.column_bytes * hw.energy.io_pj_per_bit)
         assert table["RDA"] == table["RD"] and table["PREpb"] == ("pim_act", 0)
+        assert table["WR"][0] == "kv_write"
+
+
+def test_the_engine_refreshes_a_group_scoped_refab_as_one_command_for_the_channel():
+    from pimsim.dram import CommandEngine, Instr, Program
+
+    d = load_hardware("hbm3-pim").dram.model_copy(update={"channels": 1})
+    eng = CommandEngine(d, refresh=True)
+    r = eng.run(Program.from_instrs([Instr("MAC_ABK", 32, (0,), row=i % 4) for i in range(600)] + [Instr("EOC")]),
+                log=True)
+    refab = r.command_names.index("REFab")
+    banks = {int(x["bank"]) for x in r.log if int(x["command"]) == refab}
+    assert banks == {-1} and r.commands["REFab"] == r.cycles // eng.refresh_interval_cycles
 
 
 def _broken(monkeypatch, edit):

@@ -11,7 +11,8 @@ Per command (all of a table's commands must have one):
   `units` (PIM units per channel, banks / pim.banks_per_unit), `ranks`, `column_bits` (8 x column_bytes,
   what one column access moves over the pins), `scope_banks` (banks one issue acts on: 1 for a bank
   command, every bank of the channel for a channel / all-bank command, the banks of one node of its
-  scope level otherwise, e.g. one rank's for DDR4 REFab);
+  scope level otherwise, e.g. one rank's for DDR4 REFab; the shipped tables do not need it: the engine
+  issues a group-scoped refresh to bank -1, every node at once, so a REFab is the channel's refresh_pj);
 - `as`: the energy breakdown class it is booked under (ENERGY_CLASSES: pim_act the ACT+PRE pair, booked on
   the activate; pim_mac the PIM units' MACs; pim_io register and column transfers; kv_write plain and
   all-bank writes, which only KV-cache appends issue; refresh);
