@@ -148,6 +148,63 @@ def neupims_ratios(ctx: Context) -> list[Check]:
     return out
 
 
+# ------------------------------------------------------------------------------ experiment evaluators
+# experiments/repro_ianus.yaml and repro_neupims.yaml name these as `evaluator:`: each evaluates a point as
+# the built-in evaluator does (`pimsim.experiments.evaluate`), and adds the ratios the studies publish as row
+# columns under `counters.` (so a bars plot can put the published ratio beside pimsim's), computed from the
+# same runs the check families make.
+
+def _decode_only(workload):
+    """`workload` without its prefill: a generate of prompt P and 2 tokens is one decode step at context P,
+    the step `neupims_step` times (its generated tokens: one per sequence)."""
+    from pimsim.workloads import Workload
+
+    steps = tuple(p for p in workload.phases if p.kind == "decode")
+    return Workload(workload.spec, steps, generated_tokens=sum(p.batch * p.steps for p in steps),
+                    problems=workload.problems, notes=workload.notes)
+
+
+def neupims_point(point: dict) -> dict:
+    """A point of experiments/repro_neupims.yaml: one decode step (`_decode_only`) on the neupims system,
+    its `model` column the shard's name (the experiment names model files); the NeuPIMs point (mapping attacc_overlap) also gets counters.over_npu_only and counters.over_naive, its
+    throughput over the other two mappings' at the same step (NaN where one does not fit)."""
+    from pimsim.errors import CapacityError
+    from pimsim.experiments.evaluate import _simulate, _system_parts, load_point_workload, result_row
+
+    wl = _decode_only(load_point_workload(point))
+    result = _simulate(point, wl)
+    row = {**result_row(result, wl), **_system_parts(result)}
+    row["model"] = wl.phases[0].model.name  # the shard's name, not its file path (tables and plot labels)
+    maps = published()["neupims"]["mappings"]
+    if point.get("mapping") == maps["neupims"]:
+        for which in ("npu_only", "naive"):
+            try:
+                other = _simulate({**point, "mapping": maps[which]}, wl).latency_s
+                row[f"counters.over_{which}"] = other / result.latency_s
+            except CapacityError:
+                row[f"counters.over_{which}"] = float("nan")
+    return row
+
+
+def ianus_point(point: dict) -> dict:
+    """A point of experiments/repro_ianus.yaml, evaluated by the built-in evaluator; the ianus system's
+    prefill-gpu point also gets counters.a100_over_ianus (the check's A100, `ianus_runs(..., "gpu")`, over
+    its latency) and counters.npu_over_ianus (the same system's gpu-only over it)."""
+    from pimsim.experiments.evaluate import _simulate, evaluate_point, load_point_workload
+
+    row = dict(evaluate_point(point))
+    p = published()["ianus"]
+    if point.get("target") == "system" and point.get("mapping") == p["mapping"]:
+        from pimsim.baselines import run_baseline
+
+        wl = load_point_workload(point)
+        gpu = run_baseline(wl, p["gpu"]["device"], p["gpu"]["mode"])
+        row["counters.a100_over_ianus"] = gpu.latency_s / row["latency_s"]
+        row["counters.npu_over_ianus"] = _simulate({**point, "mapping": p["npu_only_mapping"]}, wl).latency_s \
+            / row["latency_s"]
+    return row
+
+
 _GROUPS = {"ianus.ratio": ianus_latency_ratio, "ianus.token": ianus_token_latency, "neupims": neupims_ratios}
 
 
