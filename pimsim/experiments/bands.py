@@ -60,6 +60,8 @@ METRIC_QUANTITY = {
     "latency_per_problem_s": "latency", "energy_j": "energy", "energy_per_token_j": "energy",
     "energy_per_problem_j": "energy", "decode_energy_per_token_j": "energy",
 }
+# metrics that are a quotient of the banded quantities: (numerator quantity, denominator quantity), None for 1
+RATIO_METRIC_QUANTITIES = {"tokens_per_second": (None, "latency"), "power_w": ("energy", "latency")}
 NO_BAND = "none (no validated tolerance)"
 
 

@@ -74,6 +74,10 @@ def result_row(result: Result, workload: Workload) -> dict[str, Any]:
         "decode_energy_per_token_j": _decode_energy_per_token_j(result),
         "row_hit_rate": float(result.row_hit_rate) if result.row_hit_rate is not None else nan,
         "non_vmm_share": float(result.counters.get("non_vmm_share", nan)),
+        # every token a forward pass processes (prompt and decode, all sequences) per second, as CENT and
+        # AttAcc count throughput; and the mean power of the whole run
+        "tokens_per_second": _forward_tokens(workload) / result.latency_s if result.latency_s > 0 else nan,
+        "power_w": result.energy_j / result.latency_s if result.latency_s > 0 else nan,
     }
     row.update(_flat("breakdown_s", result.breakdown_s))
     row.update(_flat("breakdown_j", result.breakdown_j))
@@ -82,6 +86,11 @@ def result_row(result: Result, workload: Workload) -> dict[str, Any]:
     row.update(_flat("role_latency_s", role_s))
     row.update(_flat("role_energy_j", role_j))
     return row
+
+
+def _forward_tokens(workload: Workload) -> int:
+    """Tokens through a forward pass: batch x new tokens x steps summed over the phases."""
+    return sum(p.batch * p.new_tokens * p.steps for p in workload.phases)
 
 
 def _simulate(point: dict[str, Any], workload: Workload) -> Result:
@@ -119,7 +128,7 @@ def _system_parts(result: Result) -> dict[str, float]:
 def _baseline(point: dict[str, Any], workload: Workload) -> Result:
     from pimsim.baselines import run_baseline
 
-    return run_baseline(workload, point["device"], point["mode"])
+    return run_baseline(workload, point["device"], point["mode"], point.get("num_devices", 1))
 
 
 def split_workload(workload: Workload, pim_roles: list[str]) -> tuple[Workload, Workload]:

@@ -45,7 +45,7 @@ from pimsim.experiments.tables import (metric_bounds, ok_rows, series_keys, spee
 
 LABELS = {m: style.axis_label(m) for m in style.METRIC_NAMES}
 # metrics where larger is better (for winners)
-HIGHER_IS_BETTER = {"row_hit_rate", "speedup", "energy_efficiency"}
+HIGHER_IS_BETTER = {"row_hit_rate", "speedup", "energy_efficiency", "tokens_per_second"}
 # x columns along which a latency ideally scales as 1/x (double the resource, halve the time)
 IDEAL_SCALING = {"dram.channels", "asic.clock_ghz", "link.bytes_per_cycle"}
 BAND_HATCHES = ("////", "\\\\\\\\", "xx", "..")
@@ -370,6 +370,7 @@ def plot_bars(df: pd.DataFrame, spec: BarsPlot, out: Path, name: str, title: str
     x = np.arange(len(groups))
     metrics = [m for m in spec.y if m in good]
     verdicts = winners_table(good, spec.group, spec.series, metrics, HIGHER_IS_BETTER, f"plot {name}")
+    published_rows: list[dict] = []
     for ax, metric in zip(axes, spec.y):
         if metric not in good:
             _empty(ax, f"no column {metric}")
@@ -392,6 +393,14 @@ def plot_bars(df: pd.DataFrame, spec: BarsPlot, out: Path, name: str, title: str
             else:
                 ax.bar(x + offsets[j], v, width, label=style.label_of(s, pim_sys), color=colours[s], yerr=err,
                        capsize=2, error_kw={"elinewidth": 0.8, "gid": f"band:{s}"})
+        marks = _published_marks(good, spec, metric, group_key, series_key, groups, series)
+        for k, (gi, sj, point, value) in enumerate(marks):
+            ax.plot(x[gi] + offsets[sj], point.value, marker="D", ms=6, ls="none", color="black",
+                    markerfacecolor="white", label="published" if k == 0 else None, gid=f"published:{metric}:{k}")
+            published_rows.append({"metric": metric, "group": groups[gi], "series": series[sj], "pimsim": value,
+                                   "published": point.value, "error": value / point.value - 1,
+                                   "source": point.source})
+        values += [m[2].value for m in marks]
         limits = style.padded_limits(values, scale)
         mine = verdicts[verdicts["metric"] == metric] if not verdicts.empty else verdicts
         if len(mine):  # headroom for the win/tie marks above the bars
@@ -419,7 +428,27 @@ def plot_bars(df: pd.DataFrame, spec: BarsPlot, out: Path, name: str, title: str
     if spec.winners and not verdicts.empty:
         verdicts.to_csv(out / f"{name}_winners.csv", index=False)
         written.append(out / f"{name}_winners.csv")
+    if spec.published:
+        cols = ["metric", "group", "series", "pimsim", "published", "error", "source"]
+        pd.DataFrame(published_rows, columns=cols).to_csv(out / f"{name}_published.csv", index=False)
+        written.append(out / f"{name}_published.csv")
     return written + _save(fig, out, name)
+
+
+def _published_marks(good: pd.DataFrame, spec: BarsPlot, metric: str, group_key: pd.Series,
+                     series_key: pd.Series, groups: list, series: list) -> list[tuple[int, int, object, float]]:
+    """(group index, series index, point, pimsim's value) for every bar a published point of `metric`
+    matches (all its `match` columns equal, compared as text); a point matching no finished bar is skipped."""
+    out = []
+    for point in spec.published:
+        if point.metric != metric:
+            continue
+        mask = pd.Series(True, index=good.index)
+        for col, want in point.match.items():
+            mask &= good[col].astype(str) == str(want) if col in good else False
+        for i in good.index[mask]:
+            out.append((groups.index(group_key[i]), series.index(series_key[i]), point, float(good.at[i, metric])))
+    return out
 
 
 def _panel_value(v) -> str:

@@ -186,7 +186,13 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
                 workloads.append((label, spec, model, shown, roles, ctx, dumps))
 
     hardware: list[tuple[dict[str, Any], dict[str, Any], str]] = []  # (entry, grid combo, hw dump json)
+    hardware_models: list[tuple] = []  # per hardware row: the only (models, workload labels) it runs (None: all)
     for hi, h in enumerate(exp.hardware):
+        for mi, name in enumerate(h.models or ()):
+            try:
+                _model_dump(name)
+            except PimsimError as exc:
+                raise ConfigError(f"{source}: hardware.{hi}.models.{mi}: {exc}") from None
         preset = _resolve_path(h.preset, base)
         if is_system(preset):  # a system of devices: placements come from the mappings (docs/systems.md)
             if h.overrides or exp.grid:
@@ -200,6 +206,7 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
             entry = {"preset": preset, "label": h.label or h.preset, "overrides": {}, "system": True,
                      "device": gpu}
             hardware.append((entry, {}, system.model_dump_json()))
+            hardware_models.append((h.models, h.workloads))
             continue
         for combo in grid_combinations(exp.grid):
             overrides = deep_merge(h.overrides, grid_overrides(combo))
@@ -217,6 +224,7 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
                 label += "".join(f" {k.split(',')[0].split('.')[-1]}={v}" for k, v in combo.items())
             entry = {"preset": preset, "label": label, "overrides": overrides}
             hardware.append((entry, combo, hw.model_dump_json()))
+            hardware_models.append((h.models, h.workloads))
 
     mappings = []
     for mi, name in enumerate(exp.mappings):
@@ -239,6 +247,15 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
         return dev.name, resolved, dev.model_dump_json()
 
     baselines = [(b, *device(f"baselines.{i}", b.device, b.mode)) for i, b in enumerate(exp.baselines)]
+    for i, b in enumerate(exp.baselines):
+        if b.num_devices > 1 and load_device(_resolve_path(b.device, base)).interconnect is None:
+            raise ConfigError(f"{source}: baselines.{i}.num_devices: {b.num_devices} devices of {b.device} need an "
+                              "`interconnect:` in its preset (bandwidth, hop latency, pJ/bit); it has none")
+        for mi, name in enumerate(b.models or ()):
+            try:
+                _model_dump(name)
+            except PimsimError as exc:
+                raise ConfigError(f"{source}: baselines.{i}.models.{mi}: {exc}") from None
     placements = [(p, *device(f"placements.{i}", p.device, p.mode)) for i, p in enumerate(exp.placements)]
 
     points: list[dict[str, Any]] = []
@@ -250,11 +267,25 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
             seen.add(point["key"])
             points.append(point)
 
+    labels = {w[0] for w in workloads}
+    for where, entries in (("hardware", exp.hardware), ("baselines", exp.baselines)):
+        for i, e in enumerate(entries):
+            for li, want in enumerate(e.workloads or ()):
+                if want not in labels:
+                    raise ConfigError(f"{source}: {where}.{i}.workloads.{li}: no workload is labelled {want!r}; "
+                                      f"labels: {', '.join(sorted(labels))}")
+
+    def runs_here(only: tuple, shown: str, label: str) -> bool:
+        models, labels = only
+        return (models is None or shown in models) and (labels is None or label in labels)
+
     for label, spec, model, shown, roles, ctx, dumps in workloads:
         wl_part = {"experiment": exp.name, "model": shown, "workload": spec, "workload_label": label,
                    "context": ctx, "evaluator": evaluator}
         wl_cfg = {"workload": spec, "models": dumps}
-        for entry, combo, hw_dump in hardware:
+        for (entry, combo, hw_dump), only in zip(hardware, hardware_models):
+            if not runs_here(only, shown, label):
+                continue
             for mname, m_dump in mappings:
                 pim_cfg = {**wl_cfg, "hardware": hw_dump, "mapping": m_dump}
                 hw_part = {"hardware": entry, "grid": combo, "mapping": mname}
@@ -273,9 +304,14 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
                          "mode": mode, "pim_roles": list(pl.pim_roles)},
                         {**pim_cfg, "device": dev_dump, "mode": mode, "pim_roles": list(pl.pim_roles)})
         for b, dev_name, mode, dev_dump in baselines:
-            add({**wl_part, "target": "baseline", "placement": b.label or f"{dev_name} ({mode})",
+            if not runs_here((b.models, b.workloads), shown, label):
+                continue
+            many = b.num_devices > 1  # a group of tensor-parallel devices; keys of single devices unchanged
+            shown_dev = f"{dev_name} x{b.num_devices}" if many else dev_name
+            add({**wl_part, "target": "baseline", "placement": b.label or f"{shown_dev} ({mode})",
                  "hardware": None, "grid": {}, "mapping": None, "device": dev_name, "mode": mode,
-                 "pim_roles": None}, {**wl_cfg, "device": dev_dump, "mode": mode})
+                 "pim_roles": None, **({"num_devices": b.num_devices} if many else {})},
+                {**wl_cfg, "device": dev_dump, "mode": mode, **({"num_devices": b.num_devices} if many else {})})
     if not points:
         raise ConfigError(f"{source}: no design points" + (f" ({skipped} beyond the models' context limits)"
                                                            if skipped else ""))

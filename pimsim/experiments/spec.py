@@ -18,11 +18,12 @@ Format (every field is checked; unknown fields are errors that name the file and
       - {kind: best-of-n, policy: ..., prm: ..., n: [1, 4, 16], ...}      # list -> one workload per value
     hardware:
       - {preset: pimgpt-gddr6, label: pim-gpt, overrides: {asic: {clock_ghz: 1.0}}}
+      - {preset: cent-8dev, models: [llama2-7b]}  # only these models on this entry (a study's pairing)
     grid:                                       # override paths swept over every hardware entry
       dram.channels: [4, 8, 16, 32]
       "dram.timing.nCCDS,dram.timing.nCCDL": [2, 4]   # several paths set to the same value
     mappings: [pimgpt]
-    baselines: [{device: t4, mode: graph}]
+    baselines: [{device: t4, mode: graph}, {device: a100-80gb, mode: framework, num_devices: 4}]
     placements: [{label: policy-pim-prm-gpu, pim_roles: [policy], device: h100-sxm, mode: graph}]
     pim: true                                   # false: no all-PIM points (baselines/placements only)
     skip_beyond_context: false                  # true: drop points whose context exceeds the model's limit
@@ -45,7 +46,7 @@ ROLES = ("policy", "prm", "verifier", "reference")
 # workload.<field>); ttft_s / tpot_s / e2e_latency_per_token_s as defined in `pimsim.result`
 METRICS = ("latency_s", "energy_j", "tokens", "ttft_s", "tpot_s", "e2e_latency_per_token_s", "energy_per_token_j",
            "latency_per_problem_s", "energy_per_problem_j", "decode_energy_per_token_j", "row_hit_rate",
-           "non_vmm_share")
+           "non_vmm_share", "tokens_per_second", "power_w")
 ROW_PREFIXES = ("breakdown_s", "breakdown_j", "counters", "commands", "role_latency_s", "role_energy_j")
 
 
@@ -59,12 +60,21 @@ class HardwareEntry(_Strict):
     preset: str = Field(min_length=1)
     label: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
+    models: list[str] | None = Field(
+        None, min_length=1, description="run only these models here (a study's pairing of each system with the "
+                                        "models it was built for); default: every model")
+    workloads: list[str] | None = Field(None, min_length=1,
+                                        description="run only the workloads of these labels here; default: all")
 
 
 class BaselineEntry(_Strict):
     device: str = Field(min_length=1)
-    mode: Literal["graph", "eager"] | None = None
+    mode: Literal["graph", "eager", "framework"] | None = None
     label: str | None = None
+    num_devices: int = Field(1, ge=1, le=1024, description="tensor-parallel devices (`pimsim baseline --num-devices`)")
+    models: list[str] | None = Field(None, min_length=1, description="run only these models on this device")
+    workloads: list[str] | None = Field(None, min_length=1,
+                                        description="run only the workloads of these labels on this device")
 
 
 class PlacementEntry(_Strict):
@@ -117,8 +127,20 @@ class LinePlot(_Strict):
     normalize: bool = Field(False, description="divide each line by its value at the first x")
 
 
+class PublishedPoint(_Strict):
+    """A published figure drawn on the bar(s) whose columns equal `match` (e.g. {model: llama2-7b,
+    placement: cent-8dev-tp}), in `metric`'s panel, as a marker beside pimsim's bar."""
+
+    match: dict[str, Any] = Field(min_length=1)
+    metric: str = Field(min_length=1)
+    value: float = Field(gt=0)
+    source: str = Field(min_length=1, description="where the figure is published (file, figure)")
+
+
 class BarsPlot(_Strict):
-    """Grouped bars: one group per `group` value, one bar per `series` value, one panel per metric."""
+    """Grouped bars: one group per `group` value, one bar per `series` value, one panel per metric;
+    `published` points are drawn beside the bars they match and listed with pimsim's figure and the
+    error in NAME_published.csv."""
 
     kind: Literal["bars"]
     name: str | None = None
@@ -127,6 +149,7 @@ class BarsPlot(_Strict):
     y: list[str] = Field(min_length=1)
     logy: bool = False
     winners: bool = Field(False, description="also write NAME_winners.csv: best series per group and metric")
+    published: list[PublishedPoint] = Field(default_factory=list)
 
 
 class ParetoPlot(_Strict):

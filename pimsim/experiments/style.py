@@ -128,9 +128,10 @@ METRIC_NAMES = {
     "decode_energy_per_token_j": "decode energy per token",
     "latency_per_problem_s": "time per problem", "energy_per_problem_j": "energy per problem",
     "row_hit_rate": "row-hit rate", "non_vmm_share": "non-VMM share", "speedup": "speedup",
-    "energy_efficiency": "energy efficiency",
+    "energy_efficiency": "energy efficiency", "tokens_per_second": "throughput (tokens/s)",
+    "power_w": "mean power",
 }
-METRIC_UNITS = {"s": "s", "j": "J"}
+METRIC_UNITS = {"s": "s", "j": "J", "w": "W"}
 
 
 def metric_unit(metric: str) -> str:

@@ -162,6 +162,13 @@ def metric_bounds(df: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series]:
     band, an energy metric with the energy band (`bands.METRIC_QUANTITY`); any other metric, or a row
     without band columns, has no validated tolerance and gets zero width (low = high = value)."""
     value = df[metric].astype(float)
+    ratio = bands.RATIO_METRIC_QUANTITIES.get(metric)
+    if ratio is not None:  # a quotient: its low end is the numerator's low over the denominator's high
+        num, den = ratio
+        if any(q is not None and f"{q}_band_lo" not in df for q in ratio):
+            return value, value
+        band = lambda q, end: 1.0 if q is None else 1.0 + df[f"{q}_band_{end}"].astype(float)  # noqa: E731
+        return value * band(num, "lo") / band(den, "hi"), value * band(num, "hi") / band(den, "lo")
     quantity = bands.METRIC_QUANTITY.get(metric)
     if quantity is None or f"{quantity}_band_lo" not in df:
         return value, value
@@ -174,8 +181,10 @@ def series_keys(df: pd.DataFrame, group: list[str], series: list[str], where: st
     series (one bar for two results) get the identifying columns that tell them apart appended to their
     series label ("all-pim, dram.channels=4"); rows that no identifying column tells apart are a
     ConfigError naming `where`, the shared labels and the rows' keys (give them distinct labels)."""
-    def join(cols: list[str]) -> pd.Series:
-        return df[cols].astype(str).agg(", ".join, axis=1) if cols else pd.Series("", index=df.index)
+    def join(cols: list[str]) -> pd.Series:  # a column a row has no value in (a baseline's hardware) is left out
+        if not cols:
+            return pd.Series("", index=df.index)
+        return df[cols].apply(lambda r: ", ".join(str(v) for v in r if not (v is None or v != v)), axis=1)
 
     g, s = join(group), join(series)
     for _ in range(len(df)):
