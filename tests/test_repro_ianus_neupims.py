@@ -57,17 +57,23 @@ def test_ianus_system_joins_the_npu_and_the_pim_at_the_external_bandwidth():
     assert link.bytes_per_s == published()["ianus"]["hardware"]["external_bytes_per_s"]
 
 
-def test_ianus_pim_streams_weights_at_its_internal_bandwidth():
-    """One batch-1 decode step on the PIM alone: its MAC-stream time is at least the weights over 4096 GB/s
-    (every weight is read once), and within 10% of it (padding of partial rows and attention add little)."""
+@pytest.mark.parametrize("preset", ["ianus-aim-8ch", "neupims-hbm2"])
+def test_pim_streams_weights_at_its_internal_bandwidth(preset):
+    """One batch-1 decode step on the PIM alone: its MAC-stream time is at least the weights over the
+    internal bandwidth by hand (every weight is read once: ianus 4096 GB/s, neupims 32 ch x 32 banks x 32 B
+    per 2 ns = 16.4 TB/s, so both ranks' banks take part) and within 10% of it (partial rows, attention)."""
     from pimsim.engine import simulate
     from pimsim.models import get_model
     from pimsim.workloads import Phase, Workload
 
+    hw = load_hardware(preset)
     m = get_model("gpt2-medium")
     wl = Workload(spec="step", phases=(Phase("decode", "policy", "decode", m, 1, 1, 16, 1),), generated_tokens=1)
-    r = simulate(m, "ianus-aim-8ch", "pimgpt", wl)
-    floor = m.params * 2 / published()["ianus"]["hardware"]["internal_bytes_per_s"]
+    r = simulate(m, preset, "pimgpt", wl)
+    internal = hw.dram.channels * _banks(hw) * hw.dram.column_bytes / (_mac_spacing_tck(hw) * hw.dram.tck_ns * 1e-9)
+    if preset == "ianus-aim-8ch":
+        assert internal == pytest.approx(published()["ianus"]["hardware"]["internal_bytes_per_s"], rel=1e-12)
+    floor = m.params * hw.pim.dtype_bytes / internal
     assert floor <= r.breakdown_s["pim_mac_stream"] <= 1.10 * floor
 
 
@@ -115,6 +121,14 @@ def test_neupims_overlap_lies_between_its_busiest_unit_and_the_serial_sum():
     r = neupims_step("neupims-gpt3-7b-tp4", 256, "neupims")
     busy = [v for k, v in r.counters.items() if k.startswith(("busy_s.", "link_s."))]
     assert max(busy) <= r.latency_s * (1 + 1e-12) and r.latency_s <= sum(busy) * (1 + 1e-12)
+
+
+def test_neupims_naive_is_the_serial_sum():
+    """The naive NPU+PIM step (attacc, one row buffer) runs its units one after another: its latency is the
+    NPU's, the PIM's and the link's busy time summed."""
+    r = neupims_step("neupims-gpt3-7b-tp4", 256, "naive")
+    busy = sum(v for k, v in r.counters.items() if k.startswith(("busy_s.", "link_s.")))
+    assert r.latency_s == pytest.approx(busy, rel=1e-12)
 
 
 # --------------------------------------------------------------------------------- data and families
