@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pimsim.errors import ConfigError, UnknownNameError
 from pimsim.hardware import Hardware, load_hardware, preset_names
 
-PRESETS = ["aim-32ch", "aim-32ch-mv4", "hbm2-pim", "hbm3-pim", "lpddr5-pim", "pimgpt-gddr6"]
+PRESETS = ["aim-32ch", "aim-32ch-mv4", "hbm2-pim", "hbm3-pim", "ianus-aim-8ch", "lpddr5-pim", "neupims-hbm2", "pimgpt-gddr6"]
 
 KiB, MiB, GiB = 2**10, 2**20, 2**30
 
@@ -117,11 +117,12 @@ def test_hbm_presets_share_units_as_published():
     assert hbm2.dram.row_bytes == 1 * KiB
     assert hbm2.capacity_bytes == 16 * 16 * 16384 * KiB == 4 * GiB
     assert hbm2.peak_mac_bandwidth_bytes_per_s == pytest.approx(16 * (16 // 2) * 32 / 2e-9, rel=1e-12)
-    # hbm3-pim derives from hbm2-pim: per-bank bf16 units, twice the pseudo-channels
-    assert _raw_preset("hbm3-pim")["base"] == "hbm2-pim"
-    assert hbm3.pim.banks_per_unit == 1 and hbm3.pim.dtype == "bf16" and hbm3.dram.channels == 32
-    assert hbm3.dram.timing == hbm2.dram.timing
-    assert hbm3.peak_mac_bandwidth_bytes_per_s == pytest.approx(32 * 16 * 32 / 2e-9, rel=1e-12)
+    # hbm3-pim is AttAcc's HBM3 stack on the hbm3-pim standard: 16 channels x 64 banks, a bank-level fp16 unit
+    # per bank; its MAC rate is nCCDAB-bound (tests/dram/test_hbm3_pim.py)
+    assert hbm3.dram.standard == "hbm3-pim" and "base" not in _raw_preset("hbm3-pim")
+    assert hbm3.pim.banks_per_unit == 1 and hbm3.pim.dtype == "fp16" and hbm3.dram.channels == 16
+    assert hbm3.dram.banks == 64 and hbm3.capacity_bytes == 16 * GiB
+    assert hbm3.peak_mac_bandwidth_bytes_per_s == pytest.approx(16 * 64 * 32 / (4 * 0.769e-9), rel=1e-12)
 
 
 # ---- user files and base: inheritance ----------------------------------------------------------------
