@@ -115,6 +115,14 @@ def test_neupims_shards_are_the_megatron_shards(name):
     assert m.kv_bytes_per_token(2) == 2 * (layers // pp) * q * 2
 
 
+@pytest.mark.parametrize("name", list(published()["neupims"]["models"]))
+def test_neupims_model_files_are_the_checks_models(name):
+    """The experiment's model files (data/repro_models) are the models the check families build."""
+    from pimsim.models import load_model
+
+    assert load_model(ROOT / published()["neupims"]["models"][name]) == neupims_model(name)
+
+
 def test_neupims_overlap_lies_between_its_busiest_unit_and_the_serial_sum():
     """NeuPIMs' step (two sub-batches overlapped) is no longer than its serial sum over the NPU, PIM and
     link, and no shorter than its busiest resource (schedule bounds)."""

@@ -37,7 +37,6 @@ from pimsim.validate.report import Check
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "repro_published.yaml"
-MODELS = HERE / "data" / "repro_models"
 
 
 @lru_cache(maxsize=1)
@@ -46,10 +45,26 @@ def published() -> dict:
 
 
 def neupims_model(name: str):
-    """The shard model `name` (data/repro_models/NAME.json)."""
-    from pimsim.models import load_model
+    """One device's shard `name` of a NeuPIMs GPT-3 model, built from its full shape in repro_published.yaml
+    ([layers, n_embd, n_head, n_tp, n_pp]) by Megatron's split: layers / PP layers, heads / TP heads of
+    n_embd / n_head, an FFN of 4 n_embd / TP, a vocabulary of ceil(50304 / TP); norms replicated, GPT-style
+    blocks (LayerNorm, GELU, learned positions, biases, tied embedding), NeuPIMs' max_seq_len 2048. Built from
+    the packaged YAML so that `pimsim validate` needs no other file; data/repro_models/NAME.json holds the same
+    model for the experiment (tests/test_repro_ianus_neupims.py checks they are equal)."""
+    from pimsim.models import ModelConfig
 
-    return load_model(None, config_path=MODELS / f"{name}.json")
+    p = published()["neupims"]
+    layers, e, heads, tp, pp = p["shapes"][name]
+    tag = name.split("-")[2].upper()
+    return ModelConfig(
+        name=name, family="gpt3", layers=layers // pp, hidden=e, heads=heads // tp, kv_heads=heads // tp,
+        head_dim=e // heads, ffn=4 * e // tp, vocab=-(-p["vocab"] // tp), max_context=2048, norm="layernorm",
+        mlp="gelu", position="learned", tied_embeddings=True, qkv_bias=True, linear_bias=True, head="lm",
+        source=(f"one device's shard of NeuPIMs' GPT3-{tag} (casys-kaist/NeuPIMs f299af3 "
+                f"configs/model_configs/gpt3-{tag}.json: n_head {heads}, n_embd {e}, n_tp {tp}, n_pp {pp}, "
+                f"vocab 50304; layers {layers} from trace-generator/get_distributions.py ModelConfig.init): "
+                f"Megatron tensor parallelism gives each device heads/{tp} and ffn/{tp} (4E/{tp}), the vocabulary "
+                f"split {tp} ways, and pipeline parallelism layers/{pp}; norms replicated; no all-reduce modelled"))
 
 
 # ------------------------------------------------------------------------------------------------- IANUS
