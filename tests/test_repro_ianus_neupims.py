@@ -131,6 +131,15 @@ def test_neupims_overlap_lies_between_its_busiest_unit_and_the_serial_sum():
     assert max(busy) <= r.latency_s * (1 + 1e-12) and r.latency_s <= sum(busy) * (1 + 1e-12)
 
 
+def test_unknown_shard_or_system_is_a_config_error():
+    from pimsim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown NeuPIMs shard 'gpt3-7b'.*neupims-gpt3-7b-tp4"):
+        neupims_model("gpt3-7b")
+    with pytest.raises(ConfigError, match="unknown NeuPIMs system 'gpu'.*npu_only, naive, neupims"):
+        neupims_step("neupims-gpt3-7b-tp4", 1, "gpu")
+
+
 def test_neupims_naive_is_the_serial_sum():
     """The naive NPU+PIM step (attacc, one row buffer) runs its units one after another: its latency is the
     NPU's, the PIM's and the link's busy time summed."""

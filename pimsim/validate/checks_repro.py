@@ -53,7 +53,12 @@ def neupims_model(name: str):
     model for the experiment (tests/test_repro_ianus_neupims.py checks they are equal)."""
     from pimsim.models import ModelConfig
 
+    from pimsim.errors import ConfigError
+
     p = published()["neupims"]
+    if name not in p["shapes"]:
+        raise ConfigError(f"unknown NeuPIMs shard {name!r}; known (data/repro_published.yaml neupims.shapes): "
+                          f"{', '.join(p['shapes'])}")
     layers, e, heads, tp, pp = p["shapes"][name]
     tag = name.split("-")[2].upper()
     return ModelConfig(
@@ -122,6 +127,10 @@ def neupims_step(model: str, batch: int, which: str, context: int | None = None)
     from pimsim.workloads import Phase, Workload
 
     p = published()["neupims"]
+    if which not in p["mappings"]:
+        from pimsim.errors import ConfigError
+
+        raise ConfigError(f"unknown NeuPIMs system {which!r}; known: {', '.join(p['mappings'])}")
     m = neupims_model(model)
     ctx_tokens = context or p["context_tokens"]
     wl = Workload(spec=f"decode step at {ctx_tokens}", phases=(
