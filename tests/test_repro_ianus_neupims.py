@@ -57,6 +57,26 @@ def test_ianus_system_joins_the_npu_and_the_pim_at_the_external_bandwidth():
     assert link.bytes_per_s == published()["ianus"]["hardware"]["external_bytes_per_s"]
 
 
+def test_ianus_run_is_npu_prefill_plus_handoff_plus_pim_decode():
+    """The ianus system under prefill-gpu: the NPU's prefill run alone, plus the prompt's KV cache over the
+    256 GB/s link (bytes / bandwidth, no latency), plus the decode on the PIM preset alone (pimgpt layout);
+    gpu-only equals `pimsim baseline --device ianus-npu`."""
+    from pimsim.baselines import run_baseline
+    from pimsim.engine import simulate
+    from pimsim.models import get_model
+    from pimsim.workloads import GenerateSpec, Workload, expand
+
+    m = get_model("gpt2-medium")
+    spec = GenerateSpec(prompt=64, generate=17)
+    wl = expand(spec, m)
+    prefill = run_baseline(Workload(wl.spec, (wl.phases[0],), generated_tokens=1), "ianus-npu").latency_s
+    decode = simulate(m, "ianus-aim-8ch", "pimgpt", Workload(wl.spec, (wl.phases[1],), generated_tokens=16)).latency_s
+    handoff = 64 * m.kv_bytes_per_token(2) / published()["ianus"]["hardware"]["external_bytes_per_s"]
+    assert simulate(m, "ianus", "prefill-gpu", spec).latency_s == pytest.approx(prefill + handoff + decode, rel=1e-12)
+    assert simulate(m, "ianus", "gpu-only", spec).latency_s == pytest.approx(run_baseline(wl, "ianus-npu").latency_s,
+                                                                             rel=1e-12)
+
+
 @pytest.mark.parametrize("preset", ["ianus-aim-8ch", "neupims-hbm2"])
 def test_pim_streams_weights_at_its_internal_bandwidth(preset):
     """One batch-1 decode step on the PIM alone: its MAC-stream time is at least the weights over the
