@@ -131,12 +131,14 @@ def _check_placement(workload, mapping, devices: dict[str, _Device], source: str
     return placed
 
 
-def _check_capacity(workload, placed: list, devices: dict[str, _Device], source: str) -> None:
+def _check_capacity(workload, placed: list, devices: dict[str, _Device], source: str,
+                    kv_handoff: str = "phase") -> None:
     """Per device: weights of the copies whose weight ops run there + KV caches of the copies whose attention
     runs there (module docstring): per copy, the KV its phases placed there hold at once
     (`residency.largest_per_role` over those phases, with the spec's prefix sharing), or on a PIM device
     whose mapping reserves the maximum context, their most sequences x that context
-    (`engine.capacity.reserved_kv`)."""
+    (`engine.capacity.reserved_kv`). With `kv_handoff: layer` a GPU/CPU device that hands a copy's KV on
+    (not the device of its last phase) holds one layer of it."""
     from pimsim.engine.capacity import reserved_kv
     from pimsim.workloads.phases import ResidentCopy
     from pimsim.workloads.residency import largest_per_role, sharing_of, unit_kv_tokens
@@ -160,6 +162,9 @@ def _check_capacity(workload, placed: list, devices: dict[str, _Device], source:
                     kv = reserved_kv(dev.sim.mapper(c.model), seqs, tokens)[0]
                 else:
                     kv = tokens * c.model.kv_bytes_per_token(dtype)
+                    last = mine[-1][1]
+                    if kv_handoff == "layer" and name != (last["attention"] if isinstance(last, dict) else last):
+                        kv = -(-kv // c.model.layers)  # the layer being written before it moves on
             need[name].append((c.label, weights, kv))
     for name, parts in need.items():
         dev = devices[name]
@@ -359,12 +364,25 @@ def overlapped_wall_s(entries: list[tuple[str, frozenset, float]]) -> float:
     return total
 
 
+def capacity_check_only(workload, system: str, mapping: str) -> None:
+    """The placement and capacity checks of `run_on_system` for a system and mapping given by name or path,
+    without simulating (CapacityError / ConfigError as a run would raise them): for searches of the largest
+    batch that fits."""
+    from pimsim.hardware.system import load_system
+    from pimsim.mapper import load_mapping
+
+    config, source = load_system(system)
+    mp = load_mapping(mapping)
+    devices = resolve_devices(config, source, mp, False)
+    _check_capacity(workload, _check_placement(workload, mp, devices, source), devices, source, mp.kv_handoff)
+
+
 def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact: bool = False,
                   config: dict | None = None) -> Result:
     """Time and energy of `workload` on `system` with the phases placed by `mapping` (module docstring)."""
     devices = resolve_devices(system, source, mapping, exact)
     placed = _check_placement(workload, mapping, devices, source)
-    _check_capacity(workload, placed, devices, source)
+    _check_capacity(workload, placed, devices, source, mapping.kv_handoff)
     phases: list[PhaseResult] = []
     breakdown_s: dict[str, float] = {}
     breakdown_j: dict[str, float] = {}
@@ -391,7 +409,12 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
             lname, link = _link(system, source, prev[1], kv_device, f"phase {ph.name} continues the KV cache "
                                 f"that {prev[0].name} left on {prev[1]}")
             nbytes = _kv_bytes(prev[0], devices[prev[1]])
-            move_s, move_j = link.transfer_s(nbytes), link.energy_j(nbytes)
+            if mapping.kv_handoff == "layer":  # one transfer per layer, each of its share of the bytes
+                layers = ph.model.layers
+                move_s = layers * link.transfer_s(-(-nbytes // layers))
+            else:
+                move_s = link.transfer_s(nbytes)
+            move_j = link.energy_j(nbytes)
             link_bytes[lname] = link_bytes.get(lname, 0.0) + nbytes
             link_s[lname] = link_s.get(lname, 0.0) + move_s
             book(f"link.{lname}", {"kv_handoff": move_s}, {"kv_handoff": move_j})

@@ -100,6 +100,11 @@ class Mapping(_Strict):
         1, ge=1, le=4096, description="op-class split phases: the heads of a layer's attention go to PIM in this "
         "many chunks (capped at the model's heads), so one chunk's transfers overlap another's PIM attention "
         "(AttAcc's head-level pipelining); 1: one transfer each way per layer")
+    kv_handoff: Literal["phase", "layer"] = Field(
+        "phase", description="when a phase's KV cache moves to the device that continues it (e.g. a GPU prefill's "
+        "to PIM): phase: all at once after the phase, so the source holds the whole cache; layer: each layer's "
+        "as it is written (one transfer per layer, not overlapped with compute), so the source holds one "
+        "layer's (AttAcc's GPU prefill writing into its PIM memory)")
     placement: dict[str, str | dict[str, str]] = Field(
         default_factory=dict, description="which device of the system runs each phase: keys `default`, a "
         "phase kind (prefill, decode), a role (policy, prm, verifier, reference) or `role.kind`; values: a "

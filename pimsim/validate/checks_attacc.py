@@ -1,0 +1,181 @@
+"""Check families of the AttAcc reproduction (issue 13); tolerances in tolerances.d/attacc.yaml.
+
+AttAcc's setting (scale-snu/attacc_simulator at c600051, main.py defaults): GPT-3 175B, Lin 2048 + Lout 128,
+FP16. Systems: the DGX of 8 a100a-hbm3 (640 GB) or 8 a100a-hbm3-160gb (1,280 GB) in graph mode, and
+DGX+AttAcc (hardware system attacc-dgx, mapping attacc_paper). Each runs at its largest batch that passes
+pimsim's capacity check; throughput is AttAcc's: decode tokens per second (batch / time per decode step).
+
+- attacc.fig14.max_batch: those three largest batches against Fig. 14's 54 / 101 / 854 [S].
+- attacc.fig14.throughput_ratio: DGX+AttAcc over each DGX, against 4.84x / 2.48x [S].
+- attacc.headline.performance / .energy_efficiency: over the DGX of the same capacity (1,280 GB), against the
+  abstract's "up to 2.81x" and "up to 2.67x" [P].
+- attacc.simulator.decode_step: pimsim's decode step beside AttAcc's own simulator run at the same batches
+  (data/attacc_simulator.yaml): which unit's term the Fig. 14 misses come from.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from pimsim.validate.checks import Context, Fmt, X
+from pimsim.validate.report import Check
+
+MODEL_FILE = Path(__file__).resolve().parents[2] / "experiments" / "models" / "gpt3-175b-attacc.json"
+LIN, LOUT = 2048, 128
+GPUS, GPU_MODE = 8, "graph"
+DGX = {"dgx-640": "a100a-hbm3", "dgx-1280": "a100a-hbm3-160gb"}
+SYSTEM, MAPPING = "attacc-dgx", "attacc_paper"
+PUBLISHED_MAX_BATCH = {"dgx-640": 54, "dgx-1280": 101, "dgx-attacc": 854}            # Fig. 14 [S]
+PUBLISHED_RATIO = {"dgx-640": 4.84, "dgx-1280": 2.48}                                # Fig. 14 [S]
+HEADLINE = {"performance": 2.81, "energy_efficiency": 2.67}                          # abstract [P]
+COUNT = Fmt("count")
+
+
+@lru_cache(maxsize=1)
+def model():
+    """GPT-3 175B with its max context raised so that 2048 + 128 tokens fit (AttAcc's assumption)."""
+    from pimsim.models import load_model
+
+    if MODEL_FILE.is_file():
+        return load_model(str(MODEL_FILE))
+    from pimsim.models import get_model  # an installed package without the experiments folder
+
+    return get_model("gpt3-175b").model_copy(update={"name": "gpt3-175b-attacc", "max_context": 4096})
+
+
+def _workload(batch: int):
+    from pimsim.workloads import GenerateSpec, expand
+
+    return expand(GenerateSpec(prompt=LIN, generate=LOUT + 1, batch=batch), model())
+
+
+def _largest(fits: Callable[[int], bool]) -> int:
+    lo, hi = 0, 1
+    while fits(hi):
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
+def max_batch(system: str) -> int:
+    """Largest batch passing pimsim's capacity check: the baselines' (`check_capacity`) for a DGX, the
+    system's placement (`run_on_system` raises CapacityError before it simulates) for DGX+AttAcc."""
+    from pimsim.baselines import load_device
+    from pimsim.baselines.model import check_capacity
+    from pimsim.errors import CapacityError
+
+    if system in DGX:
+        dev = load_device(DGX[system])
+
+        def fits(b: int) -> bool:
+            try:
+                check_capacity(_workload(b), dev, GPUS)
+                return True
+            except CapacityError:
+                return False
+        return _largest(fits)
+    return _largest(_system_fits)
+
+
+def _system_fits(batch: int) -> bool:
+    from pimsim.engine.placement import capacity_check_only
+    from pimsim.errors import CapacityError
+
+    try:
+        capacity_check_only(_workload(batch), SYSTEM, MAPPING)
+        return True
+    except CapacityError:
+        return False
+
+
+def _run(ctx: Context, system: str):
+    def make():
+        b = max_batch(system)
+        if system in DGX:
+            from pimsim.baselines import run_baseline
+
+            return b, run_baseline(_workload(b), DGX[system], GPU_MODE, GPUS)
+        from pimsim.engine import simulate
+
+        return b, simulate(model(), SYSTEM, MAPPING, _workload(b))
+    return ctx.cached(("attacc", system), make)
+
+
+def _decode(res) -> tuple[float, float]:
+    """(decode seconds, decode joules) of a run: its decode phases."""
+    dec = [p for p in res.phases if p.kind == "decode"]
+    return sum(p.latency_s for p in dec), sum(p.energy_j for p in dec)
+
+
+def _throughput(ctx: Context, system: str) -> float:
+    b, res = _run(ctx, system)
+    return b * LOUT / _decode(res)[0]
+
+
+def _energy_per_token(ctx: Context, system: str) -> float:
+    b, res = _run(ctx, system)
+    return _decode(res)[1] / (b * LOUT)
+
+
+def fig14_max_batch(ctx: Context) -> list[Check]:
+    fam = "attacc.fig14.max_batch"
+    return [ctx.check(fam, f"largest batch, {s}", float(_run(ctx, s)[0]), (float(ref),) * 2, COUNT, item=s)
+            for s, ref in PUBLISHED_MAX_BATCH.items()]
+
+
+def fig14_ratio(ctx: Context) -> list[Check]:
+    fam = "attacc.fig14.throughput_ratio"
+    mine = _throughput(ctx, "dgx-attacc")
+    return [ctx.check(fam, f"DGX+AttAcc (batch {_run(ctx, 'dgx-attacc')[0]}) / {s} (batch {_run(ctx, s)[0]})",
+                      mine / _throughput(ctx, s), (ref, ref), X, item=s) for s, ref in PUBLISHED_RATIO.items()]
+
+
+def headline_performance(ctx: Context) -> list[Check]:
+    fam, ref = "attacc.headline.performance", HEADLINE["performance"]
+    v = _throughput(ctx, "dgx-attacc") / _throughput(ctx, "dgx-1280")
+    return [ctx.check(fam, "DGX+AttAcc / DGX 1,280 GB decode throughput", v, (ref, ref), X)]
+
+
+def headline_energy(ctx: Context) -> list[Check]:
+    fam, ref = "attacc.headline.energy_efficiency", HEADLINE["energy_efficiency"]
+    v = _energy_per_token(ctx, "dgx-1280") / _energy_per_token(ctx, "dgx-attacc")
+    return [ctx.check(fam, "DGX 1,280 GB / DGX+AttAcc decode energy per token", v, (ref, ref), X)]
+
+
+SIM_DATA = Path(__file__).resolve().parent / "data" / "attacc_simulator.yaml"
+
+
+def simulator_step(ctx: Context) -> list[Check]:
+    """pimsim's decode step beside AttAcc's own simulator's at the same batch (data/attacc_simulator.yaml)."""
+    import yaml
+
+    from pimsim.validate.checks import MS
+
+    fam, out = "attacc.simulator.decode_step", []
+    for system, ref in yaml.safe_load(SIM_DATA.read_text())["decode_step_ms"].items():
+        b = ref["batch"]
+        if system in DGX:
+            from pimsim.baselines import run_baseline
+
+            res = run_baseline(_workload(b), DGX[system], GPU_MODE, GPUS)
+        else:
+            from pimsim.engine import simulate
+
+            res = simulate(model(), SYSTEM, MAPPING, _workload(b))
+        step = _decode(res)[0] / LOUT
+        out.append(ctx.check(fam, f"decode step, {system} at batch {b}", step, (ref["value"] * 1e-3,) * 2, MS,
+                             item=system))
+    return out
+
+
+FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
+    "attacc.simulator.decode_step": simulator_step,
+    "attacc.fig14.max_batch": fig14_max_batch,
+    "attacc.fig14.throughput_ratio": fig14_ratio,
+    "attacc.headline.performance": headline_performance,
+    "attacc.headline.energy_efficiency": headline_energy,
+}
