@@ -77,3 +77,14 @@ def test_attacc_families_registered_with_tolerances():
     tol = load_tolerances(families=list(checks.FAMILIES))
     for fam in FAMILIES:
         assert fam in checks.FAMILIES and tol[fam].kind == "reference-comparison" and len(tol[fam].reason.split()) >= 8
+
+
+def test_model_file_is_gpt3_175b_with_a_longer_context():
+    from pimsim.models import get_model
+
+    base = get_model("gpt3-175b").model_dump()
+    mine = model().model_dump()
+    assert mine.pop("max_context") == 4096 and base.pop("max_context") == 2048
+    for d in (mine, base):
+        d.pop("name"), d.pop("source")
+    assert mine == base

@@ -22,7 +22,7 @@ from typing import Callable
 from pimsim.validate.checks import Context, Fmt, X
 from pimsim.validate.report import Check
 
-MODEL_FILE = Path(__file__).resolve().parents[2] / "experiments" / "models" / "gpt3-175b-attacc.json"
+MODEL_FILE = Path(__file__).resolve().parent / "data" / "repro_models" / "gpt3-175b-attacc.json"
 LIN, LOUT = 2048, 128
 GPUS, GPU_MODE = 8, "graph"
 DGX = {"dgx-640": "a100a-hbm3", "dgx-1280": "a100a-hbm3-160gb"}
@@ -38,11 +38,7 @@ def model():
     """GPT-3 175B with its max context raised so that 2048 + 128 tokens fit (AttAcc's assumption)."""
     from pimsim.models import load_model
 
-    if MODEL_FILE.is_file():
-        return load_model(str(MODEL_FILE))
-    from pimsim.models import get_model  # an installed package without the experiments folder
-
-    return get_model("gpt3-175b").model_copy(update={"name": "gpt3-175b-attacc", "max_context": 4096})
+    return load_model(str(MODEL_FILE))
 
 
 def _workload(batch: int):
