@@ -32,7 +32,8 @@ PRM_FLAGS = ["--workload", "prm-score", "--solutions", "4", "--question-tokens",
 
 # datasheet memory of each GPU preset (energy.md, Baseline devices; NVIDIA H200 datasheet), GB = 10^9 B
 DATASHEET_BYTES = {"t4": 16e9, "a100-80gb": 80e9, "h100-sxm": 80e9, "h200-sxm": 141e9,
-                  "neupims-npu": 32e9, "ianus-npu": 8e9}  # the NPUs: their papers (peer_studies.md)
+                  "neupims-npu": 32e9, "ianus-npu": 8e9,  # the NPUs: their papers (peer_studies.md)
+                  "a100a-hbm3": 80 * 2**30, "a100a-hbm3-160gb": 160 * 2**30}  # AttAcc src/config.py, main.py
 
 
 def test_every_device_preset_states_its_memory_and_source():

@@ -205,6 +205,36 @@ def test_pipeline_capacity_is_the_fullest_device():
              GenerateSpec(prompt=8, generate=4, batch=2))  # fits
 
 
+@pytest.mark.parametrize("sharing", [True, False])
+def test_pipeline_capacity_counts_the_resident_kv_as_one_device_does(sharing):
+    """A best-of-n with the question shared: the fullest stage holds its layers' share of the KV the
+    single-device capacity rule counts (`pim_required_bytes`, resident tokens under reserve: workload),
+    so sharing shrinks it; the two code paths must agree to the byte."""
+    from pimsim.engine.capacity import pim_required_bytes
+    from pimsim.workloads import parse_workload
+
+    wl = expand(parse_workload({"kind": "best-of-n", "policy": "gpt2-small", "prm": "gpt2-medium", "n": 8,
+                                "question_tokens": 200, "steps": 4, "step_tokens": 50,
+                                "prefix_sharing": sharing}), None)
+    system = _system("pipeline", overrides={"dram": {"channels": 1}})
+    mapping = load_mapping("pimgpt_kv_fit")
+    sim = SystemSimulator(load_hardware("aim-32ch", overrides={"dram": {"channels": 1}}), mapping)
+    one = dict(pim_required_bytes(wl, sim.mapper))
+    from pimsim.engine.placement import resolve_devices
+    from pimsim.hardware.system import SystemConfig
+
+    dev = resolve_devices(SystemConfig.model_validate(system), "<t>", mapping, False)["pim"]
+    from pimsim.workloads import resident_kv
+
+    held = resident_kv(wl)
+    for c in wl.resident_copies():
+        m = c.model
+        most = split_layers(m.layers, 2)[0]
+        ends = max(m.embedding_params, m.head_params + m.norm_params + (m.vocab * m.hidden if m.tied_embeddings else 0))
+        want = (most * m.weight_params_per_layer + ends) * 2 + math.ceil(one[c.label]["kv_cache_bytes"] * most / m.layers)
+        assert dev.group.stage_bytes(m, c, held[c.label].tokens) == want
+
+
 # ----------------------------------------------------------------------------------------- bad entries
 @pytest.mark.parametrize("edit, match", [
     (lambda e: e.pop("parallel"), "need parallel:"),

@@ -237,12 +237,16 @@ class PimGroup:
         sec = hops * x_h * tokens + x_id * ph.batch * ph.steps + tp_s  # fabric busy time
         return tally, wall, sec, wire
 
-    def stage_bytes(self, model, sequences: int, context: int) -> int:
+    def stage_bytes(self, model, copy, resident_tokens: int) -> int:
         """Pipeline groups: bytes the fullest device holds, the weights of its layers and of the embedding
-        or head it holds plus its layers' share of the KV cache (module docstring)."""
+        or head it holds plus its layers' share of the KV cache (module docstring): of weight copy `copy`
+        (a `ResidentCopy`), the KV its mapping reserves (`engine.capacity.reserved_kv`: `resident_tokens`,
+        the copy's resident KV with the spec's prefix sharing, or sequences x the maximum context)."""
+        from pimsim.engine.capacity import reserved_kv
+
         mapper = self.sim.mapper(model)
         dtype = self.device_hw.pim.dtype_bytes
-        kv_all = sequences * mapper.reserved_context(context) * mapper.kv_bytes_per_token()
+        kv_all = reserved_kv(mapper, copy, resident_tokens)[0]
         most = split_layers(model.layers, self.stages)[0]
         ends = max(model.embedding_params, model.head_params + model.norm_params +
                    (model.vocab * model.hidden if model.tied_embeddings and model.head == "lm" else 0))

@@ -184,12 +184,15 @@ def _check_capacity(workload, placed: list, devices: dict[str, _Device], source:
 def _check_stage_capacity(workload, placed: list, dev: _Device, source: str) -> None:
     """A pipeline-parallel PIM group: the fullest device's layers, embedding or head and KV share of every
     copy placed on the group must fit one device (`PimGroup.stage_bytes`)."""
+    from pimsim.workloads import resident_kv
+
+    held = resident_kv(workload)  # the spec's prefix sharing
     parts = []
     for c in workload.resident_copies():
         if any((ph.model, ph.weight_copy) == (c.model, c.copy) and dev.name in
                ((w["weights"], w["attention"]) if isinstance(w, dict) else (w,))
                for ph, w in zip(workload.phases, placed)):
-            parts.append((c.label, dev.group.stage_bytes(c.model, c.sequences, c.context)))
+            parts.append((c.label, dev.group.stage_bytes(c.model, c, held[c.label].tokens)))
     have = dev.group.device_hw.capacity_bytes
     total = sum(n for _, n in parts)
     if total > have:

@@ -252,6 +252,14 @@ def _uniq(df: pd.DataFrame, col: str) -> list:
     return list(dict.fromkeys(df[col].dropna())) if col in df else []
 
 
+def _count(v) -> str:
+    """A token count as text: a whole number, or a length distribution's spec as given."""
+    try:
+        return str(int(v))
+    except (TypeError, ValueError):
+        return str(v)
+
+
 def workload_text(df: pd.DataFrame) -> str:
     """"64 + 960 tokens, batch 1" for generate workloads (prompt + generated); else the workload labels."""
     if {"workload.prompt", "workload.generate"} <= set(df):
@@ -260,7 +268,7 @@ def workload_text(df: pd.DataFrame) -> str:
         for _, r in rows.drop_duplicates().iterrows():
             if pd.isna(r["workload.prompt"]) or pd.isna(r["workload.generate"]):
                 continue
-            t = f"{int(r['workload.prompt'])} + {int(r['workload.generate'])} tokens"
+            t = f"{_count(r['workload.prompt'])} + {_count(r['workload.generate'])} tokens"
             if "workload.batch" in r and pd.notna(r["workload.batch"]):
                 t += f", batch {int(r['workload.batch'])}"
             texts.append(t)
