@@ -259,8 +259,9 @@ class CommandEngine:
             hist = np.frombuffer(start_state.history, np.int64).reshape(st.hist.shape)
             st.hist[:] = hist
             st.hpos[:] = np.where(hist[..., 0] > K.NEG, st.hist.shape[3], 0)
-            for ch in range(st.nch):
-                st.chs[ch, K.S_UNIROW] = K._uni_row(st.open_row, ch)
+            # the row open in every bank of a channel, -1 if all closed, -2 if mixed (kernel._uni_row)
+            first = st.open_row[:, 0]
+            st.chs[:, K.S_UNIROW] = np.where((st.open_row == first[:, None]).all(axis=1), first, -2)
         return st
 
     def settled_state(self, open_row: int = -1, mode: int = 1) -> EngineState:
@@ -290,7 +291,7 @@ class CommandEngine:
             st = self._arrays(start_state)
             logarr = np.zeros((cap, 5), np.int64)
             nlog = np.zeros(1, np.int64)
-            end = K.simulate(a["op"].astype(np.int64), a["opsize"].astype(np.int64), a["mask"].astype(np.uint64),
+            end = K.simulate_native(a["op"].astype(np.int64), a["opsize"].astype(np.int64), a["mask"].astype(np.uint64),
                              a["bank"].astype(np.int64), a["row"].astype(np.int64), self._insinfo, cfg,
                              self._cmdinfo, self.table.cons_start, self._cons, st.ready, st.hist, st.hpos,
                              st.open_row, st.chs, st.leave, st.counts, st.cat, logarr, nlog)
@@ -336,6 +337,7 @@ class Device:
     tracked but not required (column commands to closed banks are not refused)."""
 
     def __init__(self, dram: DramConfig):
+        K.jit()                                 # the probes call the kernel's functions one by one (numba)
         self.dram = dram
         self.engine = CommandEngine(dram, refresh=False)
         self._st = _Arrays(dram, self.engine.table)

@@ -31,15 +31,44 @@ falls due again while a request reopens its row); rows are reopened by the next 
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
-from numba import njit
 
 from pimsim.dram.table import CATEGORIES, ISA, MAX_LEVELS, ROLES, SCOPES
 
+# Compilation (issue 17, start-up and cold start). The functions below are plain Python until `jit()` turns
+# them into numba dispatchers: importing this module imports no numba. The engine runs them as one native
+# library (`native()`): `simulate` compiled once, for one explicit C signature (`_C_ARGS`), by numba in a
+# child process, linked into a shared object by `cc` (or kept as an object file that llvmlite loads when
+# there is no C compiler) and cached under a key of this file's and pimsim/dram/table.py's bytes and the
+# CPU. A warm start loads it with ctypes: no numba import, no dispatcher, no typing. The numba dispatchers
+# (`jit()`) serve the `Device` probe and the build.
+#
 # The kernel allocates nothing, so it is compiled without numba's runtime (NRT): with it, every call between
 # these functions increfs and decrefs each of its ~15 array arguments atomically, which was most of the
 # per-command cost (8-channel GEMV: 1.9 -> 5.9 M commands/s in one run). `_nrt` is numba's own switch.
-_JIT = dict(cache=True, _nrt=False)
+# error_model "numpy": integer // and % compile without zero-divisor checks (every divisor is a validated
+# positive count: a level's banks, the refresh interval, a command's spacing, the queue depth).
+_JIT = dict(cache=True, _nrt=False, error_model="numpy")
+_KERNEL_FUNCS: dict[str, bool] = {}     # name -> inlined at numba IR level (the three smallest helpers)
+
+
+def _kernel(inline: bool = False):
+    """Register a kernel function (made a dispatcher by `jit()`, compiled into the native library)."""
+    def register(fn):
+        _KERNEL_FUNCS[fn.__name__] = inline
+        return fn
+    return register
+
 
 QUEUE_DEPTH = 33  # the AiM simulator's ReqBuffer: max_size 32, enqueue accepted while size <= 32
 NEG = -(1 << 60)
@@ -80,14 +109,14 @@ NCFG = C_LVDIV + NLEVMAX
 II_CMD, II_REPEAT, II_MODE, II_BLOCK, II_READER, II_AF = range(6)
 
 
-@njit(**_JIT)
-def _compiled_layout():
+@_kernel()
+def _layout_codes():
     return (SC_CHANNEL, SC_BANK, SC_ALL, SC_GROUP, RO_NONE, RO_OPEN, RO_CLOSE, RO_ACCESS, RO_ACCESS_CLOSE,
             RO_REFRESH, RO_MODE, RO_OPEN_FIRST, CAT_RESULT, CAT_MODE, CAT_REFRESH, CAT_WAIT, CAT_DRAIN, NCAT,
             OP_SYNC, OP_EOC, NLEVMAX)
 
 
-@njit(**_JIT, inline="always")
+@_kernel(inline=True)
 def _node(cfg, level, bank):
     if level == 0:
         return 0            # the first level is the channel: one node
@@ -97,14 +126,14 @@ def _node(cfg, level, bank):
     return cfg[C_LVOFF + level] + bank // d
 
 
-@njit(**_JIT, inline="always")
+@_kernel(inline=True)
 def _level_range(cfg, level):
     if level == 0:
         return 0, 1
     return cfg[C_LVOFF + level], cfg[C_LVOFF + level + 1]
 
 
-@njit(**_JIT, inline="always")
+@_kernel(inline=True)
 def _nodes(cfg, lv, bank, tlev):
     """Node range [lo, hi) of level `lv` that a command aimed at `bank` with target level `tlev` touches:
     the node holding the bank down to the target level, every node inside the target node below it, every
@@ -120,7 +149,7 @@ def _nodes(cfg, lv, bank, tlev):
     return lo, lo + per
 
 
-@njit(**_JIT)
+@_kernel()
 def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
     """Earliest cycle command `c` may issue on (ch, bank) given timing alone (bank -1: every bank).
     Levels run to the constant NLEVMAX (the bitmask has no bit beyond the table's levels) so that the
@@ -155,7 +184,7 @@ def ready_cycle(cfg, cmdinfo, ready, ch, c, bank):
     return best
 
 
-@njit(**_JIT)
+@_kernel()
 def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, bank, t):
     """Raise next-allowed cycles after command `c` issues at `t` on (ch, bank) (bank -1: every bank).
     A sibling rule at level L raises the other nodes of L under the target's parent node (Ramulator 2.1
@@ -220,7 +249,7 @@ def apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, 
                 ready[ch, n, f] = v
 
 
-@njit(**_JIT)
+@_kernel()
 def _uni_row(open_row, ch):
     """Row open in every bank of the channel, -1 if all closed, -2 if mixed."""
     r = open_row[ch, 0]
@@ -230,7 +259,7 @@ def _uni_row(open_row, ch):
     return r
 
 
-@njit(**_JIT)
+@_kernel()
 def update_rows(cfg, cmdinfo, open_row, chs, ch, c, bank, row):
     role = cmdinfo[c, CI_ROLE]
     if role == RO_OPEN:
@@ -255,7 +284,7 @@ def update_rows(cfg, cmdinfo, open_row, chs, ch, c, bank, row):
     chs[ch, S_UNIROW] = _uni_row(open_row, ch)
 
 
-@njit(**_JIT)
+@_kernel()
 def _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
            ch, c, bank, row, t, arrival, category):
     apply_constraints(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, ch, c, bank, t)
@@ -294,7 +323,7 @@ def _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, cou
         nlog[0] = i + 1
 
 
-@njit(**_JIT)
+@_kernel()
 def _refresh(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog, ch):
     """Issue the refresh that is due on `ch` (precharging first), then schedule the next one."""
     due = chs[ch, S_NEXTREF]
@@ -337,7 +366,7 @@ def _refresh(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, c
     chs[ch, S_NEXTREF] = due + cfg[C_REFINT]
 
 
-@njit(**_JIT)
+@_kernel()
 def _preq(cfg, cmdinfo, open_row, chs, ch, fc, bank, row):
     """(command, bank) to issue next for a request whose final command is fc; (-1, -1): nothing to do."""
     role = cmdinfo[fc, CI_ROLE]
@@ -376,7 +405,7 @@ def _preq(cfg, cmdinfo, open_row, chs, ch, fc, bank, row):
     return fc, bank
 
 
-@njit(**_JIT)
+@_kernel()
 def _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
              ch, fc, bank, row, arrival, mode_needed):
     """Serve one request in order on `ch`: its row commands, mode switch and final command. Returns the
@@ -390,7 +419,7 @@ def _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, c
     while True:
         guard += 1
         if guard > 100000:
-            raise RuntimeError("command engine: no progress (refresh interval too short for the refresh)")
+            raise RuntimeError(NO_PROGRESS)
         c, b = _preq(cfg, cmdinfo, open_row, chs, ch, fc, bank, row)
         if c < 0:
             return -1
@@ -432,7 +461,7 @@ def _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, c
             return t
 
 
-@njit(**_JIT)
+@_kernel()
 def _busy(chs, ch, arrival, dep):
     if dep > chs[ch, S_BUSYEND]:
         s = arrival
@@ -443,7 +472,7 @@ def _busy(chs, ch, arrival, dep):
         chs[ch, S_BUSYEND] = dep
 
 
-@njit(**_JIT)
+@_kernel()
 def simulate(prog_op, prog_opsize, prog_mask, prog_bank, prog_row, insinfo, cfg, cmdinfo, cons_start, cons,
              ready, hist, hpos, open_row, chs, leave, counts, cat, log, nlog):
     """Run a program; returns the cycle at which it ends (EOC returned, or last completion)."""
@@ -632,14 +661,287 @@ def simulate(prog_op, prog_opsize, prog_mask, prog_bank, prog_row, insinfo, cfg,
     return end
 
 
-_DISPATCHERS = (_compiled_layout, _node, _level_range, _nodes, ready_cycle, apply_constraints, _uni_row,
-                update_rows, _issue, _refresh, _preq, _request, _busy, simulate)
+# ---------------------------------------------------------------------------------------------------------
+# numba dispatchers (Device probes, the native build)
+
+_jitted = False
+_DISPATCHERS: list = []       # what `ensure_layout` recompiles when a build carries other codes
+
+
+def jit() -> None:
+    """Turn the kernel functions of this module into numba dispatchers (`cache=True`, one compilation per
+    argument types, cached by numba beside this file). Idempotent; imports numba."""
+    global _jitted
+    if _jitted:
+        return
+    from numba import njit
+
+    g = globals()
+    for name, inline in _KERNEL_FUNCS.items():
+        g[name] = njit(**_JIT, inline="always")(g[name]) if inline else njit(**_JIT)(g[name])
+    _DISPATCHERS[:0] = [g[name] for name in _KERNEL_FUNCS]
+    _jitted = True
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the native library: `simulate` for one C signature
+
+# (name, kind) of the C entry's arguments in order: "p" an int64 array (pointer to its first element),
+# "u" the uint64 channel masks, "i" an int64 scalar. Array shapes are rebuilt from the scalars in `_entry`.
+_C_ARGS = (("op", "p"), ("opsize", "p"), ("mask", "u"), ("bank", "p"), ("row", "p"), ("nprog", "i"),
+           ("insinfo", "p"), ("nisa", "i"), ("cfg", "p"), ("cmdinfo", "p"), ("ncmd", "i"),
+           ("cons_start", "p"), ("cons", "p"), ("ncons", "i"), ("ready", "p"), ("hist", "p"), ("hpos", "p"),
+           ("open_row", "p"), ("chs", "p"), ("leave", "p"), ("counts", "p"), ("cat", "p"), ("log", "p"),
+           ("logcap", "i"), ("nlog", "p"), ("nch", "i"), ("nnodes", "i"), ("wmax", "i"), ("nbanks", "i"))
+NII = II_AF + 1
+NCONS_COLS = 5
+NLOG_COLS = 5
+C_SIMULATE, C_LAYOUT = "pimsim_kernel_simulate", "pimsim_kernel_layout"
+KERNEL_ERROR = -(1 << 62)   # what the C entry returns when the kernel raised (no progress)
+NO_PROGRESS = "command engine: no progress (refresh interval too short for the refresh)"
+
+
+def _key() -> str:
+    """Cache key of the native library: this file, the table's names (the codes), the machine's CPU."""
+    h = hashlib.sha256()
+    here = Path(__file__)
+    for f in (here, here.with_name("table.py")):
+        h.update(f.read_bytes())
+    h.update(f"{platform.machine()} {sys.implementation.cache_tag}".encode())
+    try:                            # the code is compiled for the host CPU: key on its feature flags
+        with open("/proc/cpuinfo", "rb") as fh:
+            h.update(next((line for line in fh if line.startswith(b"flags")), b""))
+    except OSError:
+        h.update(platform.processor().encode())
+    return h.hexdigest()[:20]
+
+
+def cache_dir() -> Path:
+    """Where the native library is kept: $NUMBA_CACHE_DIR/pimsim when set (numba's own switch for where
+    compiled code goes), else __pycache__ beside this file, else a per-user temporary folder."""
+    env = os.environ.get("NUMBA_CACHE_DIR")
+    candidates = [Path(env) / "pimsim"] if env else [Path(__file__).with_name("__pycache__")]
+    candidates.append(Path(tempfile.gettempdir()) / f"pimsim-kernel-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    for d in candidates:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            if os.access(d, os.W_OK):
+                return d
+        except OSError:
+            continue
+    raise RuntimeError(f"command engine: no writable folder for the compiled kernel (tried {candidates})")
+
+
+class _Native:
+    """The loaded native library: `simulate(*c_args) -> end cycle` and `layout() -> codes`."""
+
+    def __init__(self):
+        self.simulate = None
+        self.layout = None
+        self._keep = None           # the ctypes library or llvmlite engine holding the code
+        self.path: Path | None = None
+
+    def load(self, rebuild: bool = False) -> None:
+        d = cache_dir()
+        stem = d / f"kernel-{_key()}"
+        so, obj = stem.with_suffix(".so"), stem.with_suffix(".o")
+        if rebuild or not (so.exists() or obj.exists()):
+            _build_locked(d, stem, rebuild)
+        self.path = so if so.exists() else obj
+        argtypes = [ctypes.c_int64 if k == "i" else ctypes.c_void_p for _, k in _C_ARGS]
+        if self.path.suffix == ".so":
+            lib = ctypes.CDLL(str(self.path))
+            fn, lay = getattr(lib, C_SIMULATE), getattr(lib, C_LAYOUT)
+            fn.restype, fn.argtypes = ctypes.c_int64, argtypes
+            lay.restype, lay.argtypes = None, [ctypes.c_void_p]
+            self._keep = lib
+        else:                       # no C compiler at build time: link the object file in process
+            import llvmlite.binding as llvm
+
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            tm = llvm.Target.from_default_triple().create_target_machine()
+            ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+            ee.add_object_file(llvm.ObjectFileRef.from_data(self.path.read_bytes()))
+            ee.finalize_object()
+            fn = ctypes.CFUNCTYPE(ctypes.c_int64, *argtypes)(ee.get_function_address(C_SIMULATE))
+            lay = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(ee.get_function_address(C_LAYOUT))
+            self._keep = (ee, tm)
+        self.simulate, self.layout = fn, lay
+
+    def recompile(self) -> None:
+        """Build the library afresh (a stale build was found) and load it."""
+        self.load(rebuild=True)
+
+
+_NATIVE = _Native()
+_DISPATCHERS.append(_NATIVE)
+
+
+def native() -> _Native:
+    """The native library, loaded (built first when this source has no cached build)."""
+    if _NATIVE.simulate is None:
+        _NATIVE.load()
+    return _NATIVE
+
+
+def _compiled_layout() -> tuple[int, ...]:
+    """The integer codes the native library was compiled with (`LAYOUT` order)."""
+    out = np.zeros(len(LAYOUT), np.int64)
+    native().layout(out.ctypes.data)
+    return tuple(int(v) for v in out)
+
+
+def _build_locked(d: Path, stem: Path, rebuild: bool) -> None:
+    """Build under a lock (concurrent first runs build once; the others wait and load it)."""
+    lock = open(d / "kernel.lock", "a+")
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:         # pragma: no cover - no flock (Windows): builds may race, each atomic
+            pass
+        if rebuild or not (stem.with_suffix(".so").exists() or stem.with_suffix(".o").exists()):
+            if sys.stderr is not None and sys.stderr.isatty():
+                print(f"pimsim: compiling the command engine's kernel once for this machine (cached in {d}) ...",
+                      file=sys.stderr, flush=True)
+            proc = subprocess.run([sys.executable, "-c", "import sys; from pimsim.dram import kernel; "
+                                   "kernel._build(sys.argv[1])", str(stem)],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"command engine: compiling the kernel failed:\n{proc.stderr[-4000:]}")
+    finally:
+        lock.close()
+
+
+def _entry_source() -> str:
+    """The C entry: wraps each pointer in an array view of its shape (no allocation, no NRT) and calls
+    `simulate`; `layout` writes the compiled codes."""
+    return '''
+def _c_simulate(op, opsize, mask, bank, row, nprog, insinfo, nisa, cfg, cmdinfo, ncmd, cons_start, cons, ncons,
+                ready, hist, hpos, open_row, chs, leave, counts, cat, log, logcap, nlog, nch, nnodes, wmax, nbanks):
+    return simulate(_view(op, (nprog,)), _view(opsize, (nprog,)), _view(mask, (nprog,)), _view(bank, (nprog,)),
+                    _view(row, (nprog,)), _view(insinfo, (nisa, NII)), _view(cfg, (NCFG,)),
+                    _view(cmdinfo, (ncmd, NCI)), _view(cons_start, (ncmd + 1,)), _view(cons, (ncons, NCONS_COLS)),
+                    _view(ready, (nch, nnodes, ncmd)), _view(hist, (nch, nnodes, ncmd, wmax)),
+                    _view(hpos, (nch, nnodes, ncmd)), _view(open_row, (nch, nbanks)), _view(chs, (nch, NSCAL)),
+                    _view(leave, (nch, QUEUE_DEPTH)), _view(counts, (nch, ncmd)), _view(cat, (nch, NCAT)),
+                    _view(log, (logcap, NLOG_COLS)), _view(nlog, (1,)))
+
+
+def _c_layout(out):
+    codes = _layout_codes()
+    v = _view(out, (len(codes),))
+    for i in range(len(codes)):
+        v[i] = codes[i]
+'''
+
+
+def _build(stem: str) -> None:
+    """Compile the C entries with numba, keep only them (and what they call) and write `stem`.so (linked by
+    the C compiler `cc`) or, without one, `stem`.o. Run in a child process by `native()`."""
+    import llvmlite.binding as llvm
+    from numba import cfunc, types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+    from numba.np.arrayobj import make_array, populate_array
+
+    jit()
+
+    @intrinsic
+    def _view(typingctx, ptr, shape):
+        """A C-contiguous array over `ptr` with `shape` (no meminfo: nothing owns or frees it)."""
+        ndim = len(shape)
+        arrty = types.Array(ptr.dtype, ndim, "C")
+
+        def codegen(context, builder, sig, args):
+            data, shp = args
+            dims = cgutils.unpack_tuple(builder, shp, ndim)
+            itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(ptr.dtype)))
+            strides, s = [None] * ndim, itemsize
+            for i in range(ndim - 1, -1, -1):
+                strides[i] = s
+                s = builder.mul(s, dims[i])
+            ary = make_array(arrty)(context, builder)
+            populate_array(ary, data=data, shape=cgutils.pack_array(builder, dims),
+                           strides=cgutils.pack_array(builder, strides), itemsize=itemsize, meminfo=None)
+            return ary._getvalue()
+
+        return arrty(ptr, shape), codegen
+
+    ns = dict(globals(), _view=_view)
+    exec(compile(_entry_source(), __file__ + ":<entry>", "exec"), ns)
+    i64, p64, pu64 = types.int64, types.CPointer(types.int64), types.CPointer(types.uint64)
+    kinds = {"i": i64, "p": p64, "u": pu64}
+    sim = cfunc(i64(*[kinds[k] for _, k in _C_ARGS]), _nrt=False, error_model="numpy")(ns["_c_simulate"])
+    lay = cfunc(types.void(p64), _nrt=False, error_model="numpy")(ns["_c_layout"])
+
+    mod = llvm.parse_assembly(str(sim._library._final_module))
+    mod.link_in(llvm.parse_assembly(str(lay._library._final_module)))
+    # own C wrappers around numba's calling convention (status = f(&ret, &excinfo, args...)): numba's cfunc
+    # wrapper would report an exception through the Python C API and numba's helper library; these return
+    # KERNEL_ERROR instead, so the library needs nothing but libc
+    wrappers = []
+    for fn_name, ret, inner in ((C_SIMULATE, "i64", sim), (C_LAYOUT, "void", lay)):
+        callee = mod.get_function(inner.native_name.removeprefix("cfunc."))
+        params = [str(a.type) for a in callee.arguments][2:]
+        decl = ", ".join(f"{t} %a{i}" for i, t in enumerate(params))
+        call = ", ".join(f"{t} %a{i}" for i, t in enumerate(params))
+        body = [f"define {ret} @{fn_name}({decl}) {{", "entry:", "  %ret = alloca [2 x i64], align 8",
+                "  %exc = alloca ptr, align 8", "  store [2 x i64] zeroinitializer, ptr %ret", "  store ptr null, ptr %exc",
+                f'  %st = call i32 @"{callee.name}"(ptr %ret, ptr %exc{", " if call else ""}{call})']
+        if ret == "i64":
+            body += ["  %ok = icmp eq i32 %st, 0", "  %v = load i64, ptr %ret",
+                     f"  %r = select i1 %ok, i64 %v, i64 {KERNEL_ERROR}", "  ret i64 %r"]
+        else:
+            body += ["  ret void"]
+        wrappers.append("\n".join(body + ["}"]))
+        wrappers.append(f'declare i32 @"{callee.name}"(ptr, ptr{", " if params else ""}{", ".join(params)})')
+    wmod = llvm.parse_assembly("\n".join(wrappers))
+    wmod.triple, wmod.data_layout = mod.triple, mod.data_layout
+    mod.link_in(wmod)
+    for f in mod.functions:
+        if not f.is_declaration and f.name not in (C_SIMULATE, C_LAYOUT):
+            f.linkage = llvm.Linkage.internal
+    for g in mod.global_variables:
+        if not g.is_declaration:
+            g.linkage = llvm.Linkage.internal
+    tm = llvm.Target.from_triple(mod.triple).create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3, reloc="pic",
+        codemodel="default")
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pb = llvm.create_pass_builder(tm, pto)
+    mpm = pb.getModulePassManager()
+    mpm.run(mod, pb)                # O3 again over the linked module: inlines into the wrappers, drops the rest
+    undefined = sorted(f.name for f in mod.functions if f.is_declaration and not f.name.startswith("llvm."))
+    if set(undefined) - {"memset", "memcpy", "memmove"}:
+        raise RuntimeError(f"command engine: the kernel needs symbols outside libc: {undefined}")
+    obj = tm.emit_object(mod)
+    stem_path = Path(stem)
+    tmp = stem_path.with_name(f"{stem_path.name}.{os.getpid()}.tmp")
+    tmp_o = tmp.with_suffix(".o")
+    tmp_o.write_bytes(obj)
+    cc = shutil.which(os.environ.get("CC", "cc"))
+    try:
+        if cc and subprocess.run([cc, "-shared", "-o", str(tmp.with_suffix(".so")), str(tmp_o)],
+                                 capture_output=True).returncode == 0:
+            os.replace(tmp.with_suffix(".so"), stem_path.with_suffix(".so"))
+        else:
+            os.replace(tmp_o, stem_path.with_suffix(".o"))
+    finally:
+        for f in (tmp_o, tmp.with_suffix(".so")):
+            if f.exists():
+                f.unlink()
+
+
 _layout_checked = False
 
 
 def ensure_layout() -> None:
-    """Make sure the compiled kernel uses this import's integer codes (LAYOUT): a cached build made with
-    another order of pimsim.dram.table's names is dropped and the kernel compiled afresh."""
+    """Make sure the compiled kernel uses this import's integer codes (LAYOUT): a build made with another
+    order of pimsim.dram.table's names is dropped and the kernel compiled afresh (every entry of
+    `_DISPATCHERS`: the native library, and numba's dispatchers once `jit()` made them)."""
     global _layout_checked
     if _layout_checked:
         return
@@ -649,3 +951,26 @@ def ensure_layout() -> None:
         if tuple(_compiled_layout()) != LAYOUT:
             raise RuntimeError("command engine: the compiled kernel does not match pimsim.dram.table's codes")
     _layout_checked = True
+
+
+def simulate_native(prog_op, prog_opsize, prog_mask, prog_bank, prog_row, insinfo, cfg, cmdinfo, cons_start,
+                    cons, ready, hist, hpos, open_row, chs, leave, counts, cat, log, nlog) -> int:
+    """`simulate` on the native library: same arguments (C-contiguous int64 arrays; uint64 masks), same
+    effect on the state arrays, same return value."""
+    arrays = (prog_op, prog_opsize, prog_mask, prog_bank, prog_row, insinfo, cfg, cmdinfo, cons_start, cons,
+              ready, hist, hpos, open_row, chs, leave, counts, cat, log, nlog)
+    for a in arrays:
+        if not a.flags.c_contiguous or a.dtype.itemsize != 8 or a.dtype.kind not in "iu":
+            raise ValueError("command engine: kernel arrays must be C-contiguous 64-bit integers")
+    if prog_mask.dtype != np.uint64:
+        raise ValueError("command engine: channel masks must be uint64")
+    nch, nnodes, ncmd = ready.shape
+    d = {a: x.ctypes.data for a, x in zip(("op", "opsize", "mask", "bank", "row", "insinfo", "cfg", "cmdinfo",
+                                           "cons_start", "cons", "ready", "hist", "hpos", "open_row", "chs",
+                                           "leave", "counts", "cat", "log", "nlog"), arrays)}
+    d.update(nprog=len(prog_op), nisa=insinfo.shape[0], ncmd=ncmd, ncons=cons.shape[0], logcap=log.shape[0],
+             nch=nch, nnodes=nnodes, wmax=hist.shape[3], nbanks=open_row.shape[1])
+    end = native().simulate(*[d[name] for name, _ in _C_ARGS])
+    if end == KERNEL_ERROR:
+        raise RuntimeError(NO_PROGRESS)
+    return int(end)
