@@ -34,11 +34,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-import platform
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -668,17 +664,45 @@ _jitted = False
 _DISPATCHERS: list = []       # what `ensure_layout` recompiles when a build carries other codes
 
 
-def jit() -> None:
-    """Turn the kernel functions of this module into numba dispatchers (`cache=True`, one compilation per
-    argument types, cached by numba beside this file). Idempotent; imports numba."""
+# numba type of every kernel parameter, by name (the kernel names its parameters consistently): the
+# int64 state arrays by their dimensions, the channel masks uint64, everything else an int64 scalar. Each
+# function is compiled for exactly this one signature (a literal argument such as bank -1 converts to
+# int64 instead of compiling another specialisation: 24 compilations -> 14).
+_ARRAY_DIMS = {"cfg": 1, "cons_start": 1, "nlog": 1, "prog_op": 1, "prog_opsize": 1, "prog_bank": 1,
+               "prog_row": 1, "cmdinfo": 2, "cons": 2, "open_row": 2, "chs": 2, "counts": 2, "cat": 2, "log": 2,
+               "leave": 2, "insinfo": 2, "ready": 3, "hpos": 3, "hist": 4}
+
+
+def _signature(fn):
+    from numba import types
+
+    args = []
+    for name in fn.__code__.co_varnames[: fn.__code__.co_argcount]:
+        if name == "prog_mask":
+            args.append(types.Array(types.uint64, 1, "C"))
+        elif name in _ARRAY_DIMS:
+            args.append(types.Array(types.int64, _ARRAY_DIMS[name], "C"))
+        else:
+            args.append(types.int64)
+    return tuple(args)
+
+
+def jit(cache: bool = True, python_callable: bool = True) -> None:
+    """Turn the kernel functions of this module into numba dispatchers, each compiled now for its one
+    signature (`_signature`; cached by numba beside this file unless `cache` is False; without
+    `python_callable` they can be called only from other compiled code). Idempotent; imports numba."""
     global _jitted
     if _jitted:
         return
     from numba import njit
 
     g = globals()
-    for name, inline in _KERNEL_FUNCS.items():
-        g[name] = njit(**_JIT, inline="always")(g[name]) if inline else njit(**_JIT)(g[name])
+    opts = dict(_JIT, cache=cache)
+    if not python_callable:
+        opts.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+    for name, inline in _KERNEL_FUNCS.items():     # callees first (source order), so each compiles once
+        fn = g[name]
+        g[name] = njit(**opts, inline="always")(fn) if inline else njit(_signature(fn), **opts)(fn)
     _DISPATCHERS[:0] = [g[name] for name in _KERNEL_FUNCS]
     _jitted = True
 
@@ -707,12 +731,13 @@ def _key() -> str:
     here = Path(__file__)
     for f in (here, here.with_name("table.py")):
         h.update(f.read_bytes())
-    h.update(f"{platform.machine()} {sys.implementation.cache_tag}".encode())
+    machine = os.uname().machine if hasattr(os, "uname") else __import__("platform").machine()
+    h.update(f"{machine} {sys.implementation.cache_tag}".encode())
     try:                            # the code is compiled for the host CPU: key on its feature flags
         with open("/proc/cpuinfo", "rb") as fh:
             h.update(next((line for line in fh if line.startswith(b"flags")), b""))
     except OSError:
-        h.update(platform.processor().encode())
+        h.update(__import__("platform").processor().encode())
     return h.hexdigest()[:20]
 
 
@@ -720,8 +745,12 @@ def cache_dir() -> Path:
     """Where the native library is kept: $NUMBA_CACHE_DIR/pimsim when set (numba's own switch for where
     compiled code goes), else __pycache__ beside this file, else a per-user temporary folder."""
     env = os.environ.get("NUMBA_CACHE_DIR")
-    candidates = [Path(env) / "pimsim"] if env else [Path(__file__).with_name("__pycache__")]
-    candidates.append(Path(tempfile.gettempdir()) / f"pimsim-kernel-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    first = Path(env) / "pimsim" if env else Path(__file__).with_name("__pycache__")
+    if first.is_dir() and os.access(first, os.W_OK):
+        return first
+    import tempfile
+
+    candidates = [first, Path(tempfile.gettempdir()) / f"pimsim-kernel-{os.getuid() if hasattr(os, 'getuid') else 0}"]
     for d in candidates:
         try:
             d.mkdir(parents=True, exist_ok=True)
@@ -794,6 +823,8 @@ def _compiled_layout() -> tuple[int, ...]:
 
 def _build_locked(d: Path, stem: Path, rebuild: bool) -> None:
     """Build under a lock (concurrent first runs build once; the others wait and load it)."""
+    import subprocess
+
     lock = open(d / "kernel.lock", "a+")
     try:
         try:
@@ -838,16 +869,46 @@ def _c_layout(out):
 '''
 
 
+def _skip_numba_machine_code() -> None:
+    """In the build's child process only: numba compiles every kernel function as a library of its own,
+    optimises it at O3 and generates its machine code, then links the IR of all of them into the caller's
+    library and optimises again; only the last, linked module is kept (`_build`). Skip the per-library
+    module optimisation and machine code (the dispatchers made here are never called). Without these
+    numba internals (another numba version) the build is slower, not different."""
+    try:
+        from numba.core import codegen as cg
+        cpu_lib, jit_lib, jit_cg = cg.CPUCodeLibrary, cg.JITCodeLibrary, cg.JITCPUCodegen
+        for owner, name in ((cpu_lib, "_optimize_final_module"), (jit_lib, "_finalize_specific"),
+                            (jit_lib, "get_pointer_to_function"), (jit_cg, "_add_module"), (jit_cg, "set_env")):
+            if not callable(getattr(owner, name, None)):
+                return
+    except (ImportError, AttributeError):
+        return
+    cpu_lib._optimize_final_module = lambda self: None
+    jit_lib._finalize_specific = lambda self: None
+    jit_cg._add_module = lambda self, module: None
+    jit_cg.set_env = lambda self, env_name, env: None
+
+    def _address(self, name):       # finalize (links the callees' IR) but emit no code: a dummy address
+        self._ensure_finalized()
+        return 1
+    jit_lib.get_pointer_to_function = _address
+
+
 def _build(stem: str) -> None:
     """Compile the C entries with numba, keep only them (and what they call) and write `stem`.so (linked by
     the C compiler `cc`) or, without one, `stem`.o. Run in a child process by `native()`."""
+    import shutil
+    import subprocess
+
     import llvmlite.binding as llvm
     from numba import cfunc, types
     from numba.core import cgutils
     from numba.extending import intrinsic
     from numba.np.arrayobj import make_array, populate_array
 
-    jit()
+    _skip_numba_machine_code()
+    jit(cache=False, python_callable=False)    # IR for the library, not code to cache or call from Python
 
     @intrinsic
     def _view(typingctx, ptr, shape):
@@ -911,9 +972,9 @@ def _build(stem: str) -> None:
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3, reloc="pic",
         codemodel="default")
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
     pb = llvm.create_pass_builder(tm, pto)
-    mpm = pb.getModulePassManager()
-    mpm.run(mod, pb)                # O3 again over the linked module: inlines into the wrappers, drops the rest
+    pb.getModulePassManager().run(mod, pb)  # O3 over the linked module: inlines into the wrappers, drops the rest
     undefined = sorted(f.name for f in mod.functions if f.is_declaration and not f.name.startswith("llvm."))
     if set(undefined) - {"memset", "memcpy", "memmove"}:
         raise RuntimeError(f"command engine: the kernel needs symbols outside libc: {undefined}")
