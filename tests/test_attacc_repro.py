@@ -36,8 +36,10 @@ def test_dgx_largest_batch_is_the_closed_form(system, gib):
 
 
 def test_attacc_largest_batch_is_the_pim_memory():
-    """The KV cache lives on the 640 hbm3-pim channels (1 GiB each); the GPUs keep one layer while prefilling."""
-    assert max_batch("dgx-attacc") == (640 * GIB) // (TOKENS * _kv_token())
+    """The KV cache lives on the 640 hbm3-pim channels (1 GiB each) in 8 sequence groups of 80 (mapping
+    attacc_paper): each group holds ceil(B / 8) sequences; the GPUs keep one layer while prefilling."""
+    per_group = (80 * GIB) // (TOKENS * _kv_token())
+    assert max_batch("dgx-attacc") == 8 * per_group
 
 
 def test_layer_handoff_holds_one_layer_on_the_gpu_and_pays_one_transfer_per_layer(tmp_path):

@@ -57,6 +57,22 @@ class _Device:
     group: object = None  # PimGroup (a PIM entry with count > 1; `engine.pim_group`)
     busy_s: float = 0.0
     energy: dict[str, float] = field(default_factory=dict)
+    _group_sims: dict = field(default_factory=dict)
+
+    def group_sim(self, groups: int, source: str):
+        """A PIM device's simulator of one of `groups` equal channel groups (attention `sequence_groups`)."""
+        if groups == 1:
+            return self.sim
+        if groups not in self._group_sims:
+            from pimsim.engine.system import SystemSimulator
+
+            channels = self.hw.dram.channels
+            if channels % groups:
+                raise ConfigError(f"{source}: mapping {self.sim.mapping.name}: attention.sequence_groups "
+                                  f"{groups} must divide device {self.name}'s {channels} channels")
+            sub = self.hw.model_copy(update={"dram": self.hw.dram.model_copy(update={"channels": channels // groups})})
+            self._group_sims[groups] = SystemSimulator(sub, self.sim.mapping, exact=self.sim.exact)
+        return self._group_sims[groups]
 
     def standby_w(self) -> float:
         if self.group is not None:
@@ -160,6 +176,9 @@ def _check_capacity(workload, placed: list, devices: dict[str, _Device], source:
                 if dev.kind == "pim":
                     seqs = ResidentCopy(c.model, c.copy, max(ph.batch for ph in here), c.context)
                     kv = reserved_kv(dev.sim.mapper(c.model), seqs, tokens)[0]
+                    g = dev.sim.mapping.attention.sequence_groups
+                    if g > 1:  # each channel group holds ceil(sequences / g) sequences' share
+                        kv = -(-kv * (-(-seqs.sequences // g) * g) // seqs.sequences)
                 else:
                     kv = tokens * c.model.kv_bytes_per_token(dtype)
                     last = mine[-1][1]
@@ -246,8 +265,8 @@ def _whole_phase(ph, dev: _Device) -> _Part:
                  clean(group_energy_j(ph, dev.preset, cost, wall, dev.count)))
 
 
-def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = False, head_pipeline: int = 1
-                 ) -> tuple[list[_Part], float]:
+def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = False, head_pipeline: int = 1,
+                 source: str = "system") -> tuple[list[_Part], float]:
     """(parts, wall seconds) of a phase split by op class: weights on `gpu` for the whole batch (or per
     sub-batch), attention on `pim` sequence by sequence, and the per-layer q/k/v and attention-output
     transfers over the link (module docstring). `overlapped` (mapping overlap: pipelined, batch >= 2): the
@@ -263,6 +282,8 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
     from pimsim.engine.schedule import pipelined_makespan
     from pimsim.engine.tally import Tally, clean
 
+    groups = pim.sim.mapping.attention.sequence_groups
+    attend = pim.group_sim(groups, source)  # one channel group's simulator (the whole device for 1)
     subs = [ph.batch] if not overlapped or ph.batch < 2 else [(ph.batch + 1) // 2, ph.batch // 2]
     chunks = min(head_pipeline, ph.model.heads)
     if chunks > 1 and len(subs) > 1:
@@ -273,10 +294,10 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
     m = ph.model
     dtype = gpu.preset.dtype_bytes
 
-    def attention(ctx: int) -> Tally:  # one sequence's attention ops of one layer
-        return pim.sim.layer_attention(m, ctx)
+    def attention(ctx: int) -> Tally:  # one sequence's attention ops of one layer (on its channel group)
+        return attend.layer_attention(m, ctx)
 
-    gpu_parts, pim_tally, link_bytes, link_s, link_j = [], Tally(), 0.0, 0.0, 0.0
+    gpu_parts, pim_tally, link_bytes, link_s, link_j, pim_wall = [], Tally(), 0.0, 0.0, 0.0, 0.0
     chains_per_step: list[list[list[tuple[str, float]]]] = [[] for _ in range(ph.steps)]
     for b in subs:
         cost, energy = _gpu_without_attention(ph, gpu, b)
@@ -284,19 +305,23 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
         to_pim = b * ph.new_tokens * (m.heads + 2 * m.kv_heads) * m.head_dim * dtype  # per layer
         back = b * ph.new_tokens * m.heads * m.head_dim * dtype
         to_s, back_s = link.transfer_s(to_pim / chunks), link.transfer_s(back / chunks)
+        rounds = -(-b // groups)  # the groups attend at once: ceil(b / groups) sequences one after another
         for s in range(ph.steps):
-            attn = Tally()
+            attn, attn_s = Tally(), 0.0
             for i in range(ph.new_tokens):
-                attn.add(attention(ph.past_context + s * ph.new_tokens + i + 1), b)
+                one = attention(ph.past_context + s * ph.new_tokens + i + 1)
+                attn.add(one, b)  # every sequence's commands and energy
+                attn_s += one.total_s * rounds
             pim_tally.add(attn, m.layers)
+            pim_wall += attn_s * m.layers
             link_bytes += (to_pim + back) * m.layers
             link_j += (link.energy_j(to_pim / chunks) + link.energy_j(back / chunks)) * chunks * m.layers
             link_s += (to_s + back_s) * chunks * m.layers
             g = float(cost.step_time_s[s]) / m.layers  # the step's GPU kernels spread evenly over layers
             if chunks > 1:  # head chunks: to PIM, attention, back, as a flow shop over the two directions and PIM
-                heads_s = flow_completions([([to_s, attn.total_s / chunks, back_s], chunks)], 0.0)[-1]
+                heads_s = flow_completions([([to_s, attn_s / chunks, back_s], chunks)], 0.0)[-1]
                 head_wall += (g + heads_s) * m.layers
-            layer = [("gpu", g), ("link", to_s), ("pim", attn.total_s), ("link", back_s)]
+            layer = [("gpu", g), ("link", to_s), ("pim", attn_s), ("link", back_s)]
             chains_per_step[s].append(layer * m.layers)
     gpu_s = sum(float(c.step_time_s.sum()) for c, _ in gpu_parts)
     gpu_seconds: dict[str, float] = {}
@@ -307,9 +332,11 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
                 gpu_seconds[k] = gpu_seconds.get(k, 0.0) + v
         for k, v in e.items():
             gpu_energy[k] = gpu_energy.get(k, 0.0) + v
-    pim_s = pim_tally.total_s
+    pim_s = pim_wall  # = pim_tally.total_s for one group
+    seconds = clean(pim_tally.seconds) if groups == 1 else \
+        {k: v * pim_s / pim_tally.total_s for k, v in clean(pim_tally.seconds).items()}  # wall shares
     parts = [_Part(gpu.name, gpu_s, gpu_seconds, gpu_energy),
-             _Part(pim.name, pim_s, clean(pim_tally.seconds), clean(system_energy_j(pim.hw, pim_tally, pim_s)),
+             _Part(pim.name, pim_s, seconds, clean(system_energy_j(pim.hw, pim_tally, pim_s)),
                    pim_tally),
              _Part(name, link_s, {"qkv_and_outputs": link_s},
                    {"qkv_and_outputs": link_j}, link_bytes=link_bytes)]
@@ -426,7 +453,7 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
                                        _link(system, source, where["weights"], where["attention"],
                                              f"phase {ph.name} splits weights and attention"),
                                        overlapped=mapping.overlap == "pipelined",
-                                       head_pipeline=mapping.head_pipeline)
+                                       head_pipeline=mapping.head_pipeline, source=source)
         else:
             parts = [_whole_phase(ph, devices[where])]
             wall = parts[0].busy_s

@@ -257,6 +257,10 @@ class SystemSimulator:
 
     def phase(self, ph: Phase) -> tuple[Tally, float]:
         """(tally of all ops, wall seconds) of one phase."""
+        if self.mapping.attention.sequence_groups > 1:
+            raise ConfigError(f"mapping {self.mapping.name}: attention.sequence_groups applies to phases split by "
+                              f"op class (weights on a GPU, attention on PIM); phase {ph.name} runs whole on PIM, "
+                              "where sequences attend one after another: give sequence_groups 1")
         if self.exact:
             return self._phase_exact(ph)
         hp = 1 if ph.head_positions is None else ph.head_positions

@@ -84,6 +84,11 @@ class AttentionLayout(_Strict):
     reserve: Literal["max_context", "workload"] = Field(
         "max_context", description="KV cache reserved per sequence: the model's maximum context (PIM-GPT) "
         "or the longest context the workload reaches")
+    sequence_groups: int = Field(
+        1, ge=1, le=4096, description="op-class split phases (attention on PIM): the PIM channels form this "
+        "many equal groups, each holding the KV cache of its share of the sequences and attending for them at "
+        "the same time as the others (AttAcc maps many sequences' heads to its stacks at once); 1: the "
+        "sequences attend one after another over every channel")
 
 
 class Mapping(_Strict):
