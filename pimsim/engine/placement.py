@@ -265,8 +265,24 @@ def _whole_phase(ph, dev: _Device) -> _Part:
                  clean(group_energy_j(ph, dev.preset, cost, wall, dev.count)))
 
 
+def head_chunk_layer_s(chunks: int, qkv_s: float, to_s: float, attn_s: float, back_s: float,
+                       proj_s: float) -> float:
+    """One layer's head chunks with the GPU's QKV and projection kernels split among them (mapping
+    head_pipeline_gpu; times per chunk): the GPU generates every chunk's q/k/v, then projects the chunks in
+    order as their outputs return; each chunk crosses the link to PIM, attends, crosses back (each resource
+    one chunk at a time, in order). Returns when the last projection ends."""
+    to_end = attn_end = back_end = proj_end = 0.0
+    gpu_free = chunks * qkv_s  # the q/k/v of every chunk first
+    for i in range(1, chunks + 1):
+        to_end = max(i * qkv_s, to_end) + to_s
+        attn_end = max(to_end, attn_end) + attn_s
+        back_end = max(attn_end, back_end) + back_s
+        proj_end = max(back_end, proj_end, gpu_free) + proj_s
+    return proj_end
+
+
 def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = False, head_pipeline: int = 1,
-                 source: str = "system") -> tuple[list[_Part], float]:
+                 source: str = "system", head_pipeline_gpu: bool = False) -> tuple[list[_Part], float]:
     """(parts, wall seconds) of a phase split by op class: weights on `gpu` for the whole batch (or per
     sub-batch), attention on `pim` sequence by sequence, and the per-layer q/k/v and attention-output
     transfers over the link (module docstring). `overlapped` (mapping overlap: pipelined, batch >= 2): the
@@ -302,6 +318,9 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
     for b in subs:
         cost, energy = _gpu_without_attention(ph, gpu, b)
         gpu_parts.append((cost, energy))
+        if head_pipeline_gpu and chunks > 1:  # the head-separable kernels, each timed alone (the rest stays serial)
+            qkv_step_s, proj_step_s = (_gpu_without_attention(ph, gpu, b, only=(k,), allreduce=False)[0].step_time_s
+                                       for k in ("qkv_proj", "out_proj"))
         to_pim = b * ph.new_tokens * (m.heads + 2 * m.kv_heads) * m.head_dim * dtype  # per layer
         back = b * ph.new_tokens * m.heads * m.head_dim * dtype
         to_s, back_s = link.transfer_s(to_pim / chunks), link.transfer_s(back / chunks)
@@ -318,7 +337,12 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
             link_j += (link.energy_j(to_pim / chunks) + link.energy_j(back / chunks)) * chunks * m.layers
             link_s += (to_s + back_s) * chunks * m.layers
             g = float(cost.step_time_s[s]) / m.layers  # the step's GPU kernels spread evenly over layers
-            if chunks > 1:  # head chunks: to PIM, attention, back, as a flow shop over the two directions and PIM
+            if chunks > 1 and head_pipeline_gpu:  # GPU q/k/v and projections in the chunks too
+                qkv_s, proj_s = float(qkv_step_s[s]) / m.layers, float(proj_step_s[s]) / m.layers
+                rest = g - qkv_s - proj_s  # the layer's other GPU kernels and all-reduces, before and after
+                head_wall += (rest + head_chunk_layer_s(chunks, qkv_s / chunks, to_s, attn_s / chunks, back_s,
+                                                        proj_s / chunks)) * m.layers
+            elif chunks > 1:  # head chunks: to PIM, attention, back, as a flow shop over the two directions and PIM
                 heads_s = flow_completions([([to_s, attn_s / chunks, back_s], chunks)], 0.0)[-1]
                 head_wall += (g + heads_s) * m.layers
             layer = [("gpu", g), ("link", to_s), ("pim", attn_s), ("link", back_s)]
@@ -345,8 +369,10 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
     return parts, sum(pipelined_makespan(chains) for chains in chains_per_step)
 
 
-def _gpu_without_attention(ph, gpu: _Device, batch: int):
-    """(cost, energy) of every GPU kernel of `ph` but attention and the KV appends, for `batch` sequences."""
+def _gpu_without_attention(ph, gpu: _Device, batch: int, only: tuple[str, ...] | None = None,
+                           allreduce: bool = True):
+    """(cost, energy) of every GPU kernel of `ph` but attention and the KV appends, for `batch` sequences
+    (`only`: just the kernels of those names; `allreduce` False: without the group's all-reduces)."""
     from dataclasses import replace as dc_replace
 
     import numpy as np
@@ -359,13 +385,16 @@ def _gpu_without_attention(ph, gpu: _Device, batch: int):
     part = dc_replace(ph, batch=batch)
     table = kernel_table(ph.model, ph.new_tokens, ph.past_context, batch, ph.steps, dev.dtype_bytes,
                          ph.head_positions, dev.fused_attention)
-    keep = np.array([c not in ("attention", "kv_append") for c in table.categories])
+    keep = np.array([c not in ("attention", "kv_append") and (only is None or n in only)
+                     for n, c in zip(table.names, table.categories)])
     sub = KernelTable(tuple(n for n, k in zip(table.names, keep) if k),
                       tuple(c for c, k in zip(table.categories, keep) if k),
                       *(getattr(table, f)[keep] for f in ("count", "flops0", "flops_slope", "bytes0",
                                                           "bytes_slope", "streams")),
                       shapes=table.shapes)  # keyed by kernel name: NPU units time the GEMMs by shape
-    cost = with_allreduce(evaluate(shard(sub, gpu.count), ph.steps, dev, gpu.overhead_s), part, dev, gpu.count)
+    cost = evaluate(shard(sub, gpu.count), ph.steps, dev, gpu.overhead_s)
+    if allreduce:
+        cost = with_allreduce(cost, part, dev, gpu.count)
     return cost, clean(group_energy_j(part, dev, cost, float(cost.step_time_s.sum()), gpu.count))
 
 
@@ -453,7 +482,8 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
                                        _link(system, source, where["weights"], where["attention"],
                                              f"phase {ph.name} splits weights and attention"),
                                        overlapped=mapping.overlap == "pipelined",
-                                       head_pipeline=mapping.head_pipeline, source=source)
+                                       head_pipeline=mapping.head_pipeline, source=source,
+                                       head_pipeline_gpu=mapping.head_pipeline_gpu)
         else:
             parts = [_whole_phase(ph, devices[where])]
             wall = parts[0].busy_s

@@ -105,6 +105,11 @@ class Mapping(_Strict):
         1, ge=1, le=4096, description="op-class split phases: the heads of a layer's attention go to PIM in this "
         "many chunks (capped at the model's heads), so one chunk's transfers overlap another's PIM attention "
         "(AttAcc's head-level pipelining); 1: one transfer each way per layer")
+    head_pipeline_gpu: bool = Field(
+        False, description="with head_pipeline C > 1: the GPU's QKV and output projections also go in the C head "
+        "chunks, so a chunk's PIM attention overlaps the GPU generating the next chunks' q/k/v and projecting "
+        "the finished ones (AttAcc --pipeopt, src/system.py _pipeline); false: the chunks overlap only the link "
+        "with PIM, after the layer's GPU kernels")
     kv_handoff: Literal["phase", "layer"] = Field(
         "phase", description="when a phase's KV cache moves to the device that continues it (e.g. a GPU prefill's "
         "to PIM): phase: all at once after the phase, so the source holds the whole cache; layer: each layer's "
@@ -116,6 +121,13 @@ class Mapping(_Strict):
         "device name of the system (a plain PIM hardware is the device `pim`), or per op class "
         "{weights: DEVICE, attention: DEVICE} (weights: every op but attention and the KV appends). "
         "Unplaced phases: `pim`")
+
+    @model_validator(mode="after")
+    def _head_chunks(self) -> "Mapping":
+        if self.head_pipeline_gpu and self.head_pipeline < 2:
+            raise ValueError("head_pipeline_gpu splits the GPU's QKV and projection kernels among the head chunks: "
+                             "give head_pipeline 2 or more")
+        return self
 
     @model_validator(mode="after")
     def _placement_keys(self) -> "Mapping":
