@@ -209,6 +209,12 @@ def test_selection_by_kind_family_and_pattern():
     assert no_ref and all(tol[f].kind in MODEL_CORRECTNESS for f in no_ref)
     with pytest.raises(ConfigError, match="--skip nope: not a kind or check family"):
         select(tol, skip=["nope"])
+    # a family prefix selects a study's families: the reproductions by name (issue 13)
+    studies = select(tol, ["cent,attacc,neupims,ianus"])
+    assert studies == [f for f in FAMILIES if f.split(".")[0] in ("cent", "attacc", "neupims", "ianus")]
+    assert {f.split(".")[0] for f in studies} == {"cent", "attacc", "neupims", "ianus"}
+    with pytest.raises(ConfigError, match="--only dram.unit: not a kind"):  # a prefix ends at a dot
+        select(tol, ["dram.unit"])
 
 
 def test_cli_json_of_a_passing_subset_exits_0(cli):

@@ -25,13 +25,14 @@ def _tokens(values: Iterable[str] | None) -> list[str]:
 def select(tolerances: dict[str, Tolerance], only: Iterable[str] | None = None,
            skip: Iterable[str] | None = None) -> list[str]:
     """Families to run, in registry order. `only` / `skip` name kinds (measured, closed-form, consistency,
-    checker, reference-comparison), family ids, or shell patterns of ids (`pimgpt.*`); comma-separated or
-    repeated. A name that matches nothing is a ConfigError (exit 2)."""
+    checker, reference-comparison), family ids, a family prefix (`cent` = every `cent.*` family: a study's
+    reproduction) or shell patterns of ids (`pimgpt.*`); comma-separated or repeated. A name that matches
+    nothing is a ConfigError (exit 2)."""
 
     def matches(token: str, flag: str) -> set[str]:
         if token in KINDS:
             return {f for f in FAMILIES if tolerances[f].kind == token}
-        hit = {f for f in FAMILIES if fnmatch.fnmatchcase(f, token)}
+        hit = {f for f in FAMILIES if fnmatch.fnmatchcase(f, token) or f.startswith(token + ".")}
         if not hit:
             raise ConfigError(f"{flag} {token}: not a kind or check family; kinds: {', '.join(KINDS)}; "
                               f"families: {', '.join(FAMILIES)}")
