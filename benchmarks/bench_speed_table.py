@@ -17,7 +17,7 @@ The `--exact` rows take minutes each on this 2-core machine: they run only with 
 
 Run: .venv/bin/python -m pytest benchmarks/bench_speed_table.py --benchmark-enable -o python_files='bench_*.py' -q -s
 Before/after in one run: PIMSIM_BENCH_BEFORE=DIR (a source tree holding `pimsim/`, e.g. after
-`git archive OLD pimsim | tar -x -C DIR`) times that tree and this one alternately, round by round, in the
+`git archive OLD pimsim mappings | tar -x -C DIR`) times that tree and this one alternately, round by round, in the
 same benchmark, and prints after/before ratios of the minima (the machine is shared: alternation keeps
 both sides under the same load). PIMSIM_BENCH_SRC=DIR times DIR instead of this checkout.
 """

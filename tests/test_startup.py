@@ -138,3 +138,75 @@ def test_replay_as_a_program_prints_what_main_returns_and_keeps_exit_codes(run_c
     rc, out, err = run_cli("replay", trace, "--hardware", "no-such-preset")
     assert rc == 2 and out == ""
     assert err.startswith("pimsim: error: unknown hardware preset 'no-such-preset'") and "aim-32ch" in err
+
+
+def _replay_in_fresh_cache(tmp_path, trace_name: str, extra_env: dict[str, str]) -> tuple[dict, list[str]]:
+    """Replay a calibration trace as a fresh process whose kernel cache (NUMBA_CACHE_DIR) is empty: it builds
+    the native library first. Returns the JSON result and the files the cache holds afterwards."""
+    import os
+
+    cache = tmp_path / "cache"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), **extra_env)
+    trace = CALIBRATION / trace_name
+    proc = subprocess.run([sys.executable, "-m", "pimsim.cli.main", "replay", str(trace), "--hardware", "aim-32ch",
+                           "--refresh", "off", "--json"], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""          # the progress line is for a terminal only
+    return json.loads(proc.stdout), sorted(p.name for p in (cache / "pimsim").iterdir())
+
+
+# shared/reference/aim_calibration, found as tests/dram/test_replay.py finds it
+CALIBRATION = __import__("pathlib").Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "aim_calibration"
+
+
+def _expected(trace_name: str) -> tuple[int, dict[str, int]]:
+    """(cycles, DRAM command counts) of the public AiM simulator (shared/reference/aim_calibration/expected.csv)."""
+    import csv
+
+    with open(CALIBRATION / "expected.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    for row in rows:
+        if row[0] == trace_name:
+            counts = dict(kv.split("=") for kv in row[-1].split())
+            return int(row[2]), {k: int(v) for k, v in counts.items()}
+    raise AssertionError(f"{trace_name} not in expected.csv")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CALIBRATION.is_dir(), reason="shared/reference/aim_calibration not present")
+@pytest.mark.parametrize("linker", ["cc", "llvmlite"])
+def test_a_cold_first_replay_builds_the_kernel_and_reproduces_the_reference(tmp_path, linker):
+    """First run after install (issue 17, cold start): the kernel's native library is built once into the
+    empty cache (a shared object linked by `cc`; without a C compiler an object file llvmlite links in
+    process) and the replay gives the C++ AiM simulator's cycles and command counts."""
+    import shutil
+
+    if linker == "cc" and shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    extra = {"CC": "/nonexistent/cc"} if linker == "llvmlite" else {}
+    name = "gemv_3072x768_ch32.trace"
+    result, files = _replay_in_fresh_cache(tmp_path, name, extra)
+    cycles, counts = _expected(name)
+    assert result["cycles"] == cycles and result["commands"] == counts
+    built = [f for f in files if f.startswith("kernel-")]
+    assert len(built) == 1 and built[0].endswith(".so" if linker == "cc" else ".o")
+
+
+def test_the_kernel_cache_key_covers_the_kernel_and_the_table_sources(monkeypatch, tmp_path):
+    """A library built from other kernel or table source is never loaded: the key hashes both files."""
+    from pathlib import Path
+
+    from pimsim.dram import kernel
+
+    key = kernel._key()
+    assert key == kernel._key()                       # deterministic
+    here = Path(kernel.__file__)
+    for name in ("kernel.py", "table.py"):
+        copy = tmp_path / name
+        copy.write_bytes(here.with_name(name).read_bytes() + b"\n# edited\n")
+        for other in ("kernel.py", "table.py"):
+            if other != name:
+                (tmp_path / other).write_bytes(here.with_name(other).read_bytes())
+        monkeypatch.setattr(kernel, "__file__", str(tmp_path / "kernel.py"))
+        assert kernel._key() != key, name
+        monkeypatch.setattr(kernel, "__file__", str(here))
