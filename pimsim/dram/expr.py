@@ -29,26 +29,32 @@ def _parse(text: str) -> ast.Expression:
     return tree
 
 
-def _check(node: ast.AST, text: str) -> None:
+def _check(node: ast.AST, text: str, real: bool = False) -> None:
+    """Allow only numbers (integers unless `real`), names, + - * (and / if `real`), unary signs, max/min."""
+    ops = _REAL_BINOPS if real else _BINOPS
     if isinstance(node, ast.Constant):
-        if not isinstance(node.value, int) or isinstance(node.value, bool):
-            raise ExprError(f"{text!r}: only integer constants are allowed, got {node.value!r}")
+        kinds = (int, float) if real else (int,)
+        if not isinstance(node.value, kinds) or isinstance(node.value, bool):
+            what = "number" if real else "integer"
+            raise ExprError(f"{text!r}: only {what} constants are allowed, got {node.value!r}")
     elif isinstance(node, ast.Name):
         pass
     elif isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINOPS:
-            raise ExprError(f"{text!r}: operator {type(node.op).__name__} is not allowed (use + - *)")
-        _check(node.left, text)
-        _check(node.right, text)
+        if type(node.op) not in ops:
+            raise ExprError(f"{text!r}: operator {type(node.op).__name__} is not allowed "
+                            f"(use {'+ - * /' if real else '+ - *'})")
+        _check(node.left, text, real)
+        _check(node.right, text, real)
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        _check(node.operand, text)
+        _check(node.operand, text, real)
     elif isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in _CALLS or node.keywords or not node.args:
             raise ExprError(f"{text!r}: only max(...) and min(...) calls are allowed")
         for arg in node.args:
-            _check(arg, text)
+            _check(arg, text, real)
     else:
-        raise ExprError(f"{text!r}: {type(node).__name__} is not allowed in a latency expression")
+        where = "an expression" if real else "a latency expression"
+        raise ExprError(f"{text!r}: {type(node).__name__} is not allowed in {where}")
 
 
 def names(text: str | int) -> set[str]:
@@ -63,21 +69,18 @@ def _is_call_name(tree: ast.AST, name: ast.Name) -> bool:
     return any(isinstance(c, ast.Call) and c.func is name for c in ast.walk(tree))
 
 
-def evaluate(text: str | int, timing: Mapping[str, int]) -> int:
-    """Integer value of `text` with names looked up in `timing` (cycles)."""
-    if isinstance(text, int):
-        return text
-    tree = _parse(str(text))
-
-    def ev(node: ast.AST) -> int:
+def _value(tree: ast.Expression, text, values: Mapping, cast, unknown: str):
+    """Evaluate a checked tree: names from `values` through `cast` (int for latencies, as given for real
+    expressions), the whitelisted operators and calls."""
+    def ev(node: ast.AST):
         if isinstance(node, ast.Constant):
-            return int(node.value)
+            return cast(node.value)
         if isinstance(node, ast.Name):
-            if node.id not in timing:
-                raise ExprError(f"{text!r}: unknown timing parameter {node.id}")
-            return int(timing[node.id])
+            if node.id not in values:
+                raise ExprError(f"{text!r}: unknown {unknown} {node.id}")
+            return cast(values[node.id])
         if isinstance(node, ast.BinOp):
-            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+            return _REAL_BINOPS[type(node.op)](ev(node.left), ev(node.right))
         if isinstance(node, ast.UnaryOp):
             v = ev(node.operand)
             return -v if isinstance(node.op, ast.USub) else v
@@ -86,6 +89,13 @@ def evaluate(text: str | int, timing: Mapping[str, int]) -> int:
         raise ExprError(f"{text!r}: unsupported node")  # unreachable after _check
 
     return ev(tree.body)
+
+
+def evaluate(text: str | int, timing: Mapping[str, int]) -> int:
+    """Integer value of `text` with names looked up in `timing` (cycles)."""
+    if isinstance(text, int):
+        return text
+    return _value(_parse(str(text)), text, timing, int, "timing parameter")
 
 
 # ------------------------------------------------------------------ real-valued (energy) expressions
@@ -101,30 +111,8 @@ def _parse_real(text: str) -> ast.Expression:
         tree = ast.parse(str(text).strip(), mode="eval")
     except SyntaxError as exc:
         raise ExprError(f"cannot parse expression {text!r}: {exc.msg}") from None
-    _check_real(tree.body, text)
+    _check(tree.body, text, real=True)
     return tree
-
-
-def _check_real(node: ast.AST, text: str) -> None:
-    if isinstance(node, ast.Constant):
-        if not isinstance(node.value, (int, float)) or isinstance(node.value, bool):
-            raise ExprError(f"{text!r}: only number constants are allowed, got {node.value!r}")
-    elif isinstance(node, ast.Name):
-        pass
-    elif isinstance(node, ast.BinOp):
-        if type(node.op) not in _REAL_BINOPS:
-            raise ExprError(f"{text!r}: operator {type(node.op).__name__} is not allowed (use + - * /)")
-        _check_real(node.left, text)
-        _check_real(node.right, text)
-    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        _check_real(node.operand, text)
-    elif isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in _CALLS or node.keywords or not node.args:
-            raise ExprError(f"{text!r}: only max(...) and min(...) calls are allowed")
-        for arg in node.args:
-            _check_real(arg, text)
-    else:
-        raise ExprError(f"{text!r}: {type(node).__name__} is not allowed in an expression")
 
 
 def real_names(text: str | int | float) -> set[str]:
@@ -141,22 +129,4 @@ def evaluate_real(text: str | int | float, values: Mapping[str, float]) -> float
     is the same float as the product written in code."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return text
-    tree = _parse_real(str(text))
-
-    def ev(node: ast.AST):
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id not in values:
-                raise ExprError(f"{text!r}: unknown name {node.id}")
-            return values[node.id]
-        if isinstance(node, ast.BinOp):
-            return _REAL_BINOPS[type(node.op)](ev(node.left), ev(node.right))
-        if isinstance(node, ast.UnaryOp):
-            v = ev(node.operand)
-            return -v if isinstance(node.op, ast.USub) else v
-        if isinstance(node, ast.Call):
-            return _CALLS[node.func.id](*(ev(a) for a in node.args))
-        raise ExprError(f"{text!r}: unsupported node")  # unreachable after _check_real
-
-    return ev(tree.body)
+    return _value(_parse_real(str(text)), text, values, lambda v: v, "name")

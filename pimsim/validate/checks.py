@@ -210,6 +210,17 @@ class Context:
         return self.tol[family].reference_interval()
 
 
+def largest_passing(fits: Callable[[int], bool]) -> int:
+    """The largest n >= 1 with fits(n) (0 if fits(1) is false), fits monotone: doubling, then bisection."""
+    lo, hi = 0, 1
+    while fits(hi):
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
 def _json_ref(ref: Bound):
     lo, hi = ref
     return lo if lo is not None and lo == hi else [lo, hi]

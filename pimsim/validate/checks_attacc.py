@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from pimsim.validate.checks import Context, Fmt, X
+from pimsim.validate.checks import Context, Fmt, X, largest_passing
 from pimsim.validate.report import Check
 
 MODEL_FILE = Path(__file__).resolve().parent / "data" / "repro_models" / "gpt3-175b-attacc.json"
@@ -47,16 +47,6 @@ def _workload(batch: int):
     return expand(GenerateSpec(prompt=LIN, generate=LOUT + 1, batch=batch), model())
 
 
-def _largest(fits: Callable[[int], bool]) -> int:
-    lo, hi = 0, 1
-    while fits(hi):
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
-
-
 def max_batch(system: str) -> int:
     """Largest batch passing pimsim's capacity check: the baselines' (`check_capacity`) for a DGX, the
     system's placement (`run_on_system` raises CapacityError before it simulates) for DGX+AttAcc."""
@@ -73,8 +63,8 @@ def max_batch(system: str) -> int:
                 return True
             except CapacityError:
                 return False
-        return _largest(fits)
-    return _largest(_system_fits)
+        return largest_passing(fits)
+    return largest_passing(_system_fits)
 
 
 def _system_fits(batch: int) -> bool:

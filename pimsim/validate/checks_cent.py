@@ -23,7 +23,7 @@ from typing import Callable
 
 import yaml
 
-from pimsim.validate.checks import MS, Context, Fmt, X
+from pimsim.validate.checks import MS, Context, Fmt, X, largest_passing
 from pimsim.validate.report import Check
 
 DATA = Path(__file__).resolve().parent / "data" / "cent_published.yaml"
@@ -97,13 +97,7 @@ def gpu_max_batch(model, sequence: int) -> int:
         except CapacityError:
             return False
 
-    lo, hi = 0, 1
-    while fits(hi):
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
+    return largest_passing(fits)
 
 
 def _throughputs(res, batch: int) -> dict[str, float]:
