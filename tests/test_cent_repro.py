@@ -68,3 +68,29 @@ def test_tensor_presets_differ_only_in_parallel(n):
 
 def test_data_file_names_its_source():
     assert yaml.safe_load(DATA.read_text())["source"].startswith("Yufeng98/CENT at 8c79786")
+
+
+def test_a_host_step_term_adds_its_seconds_per_token_step(tmp_path):
+    """A system `host:` of s seconds per token step adds s x (prompt + generate - 1) to a generate run (each
+    prefill token and each decode step), nothing to its energy, and is booked as host.token_steps."""
+    from pimsim.engine import simulate
+    from pimsim.workloads import GenerateSpec
+
+    system, _ = load_system("cent-8dev-tp")
+    data = system.model_dump(mode="json", exclude_none=True)
+    data.update(name="with-host", host={"step_s": 1e-4, "source": "test"})
+    path = tmp_path / "host.yaml"
+    path.write_text(yaml.safe_dump(data))
+    spec = GenerateSpec(prompt=16, generate=5)
+    a = simulate("gpt2-small", "cent-8dev-tp", "pimgpt_kv_fit", spec)
+    b = simulate("gpt2-small", str(path), "pimgpt_kv_fit", spec)
+    assert b.latency_s - a.latency_s == pytest.approx(1e-4 * (16 + 5 - 1), rel=1e-9)
+    assert b.breakdown_s["host.token_steps"] == pytest.approx(1e-4 * 20, rel=1e-12)
+    extra = {k: v for k, v in b.breakdown_j.items() if k not in a.breakdown_j}
+    assert {k: b.breakdown_j[k] for k in a.breakdown_j} == pytest.approx(a.breakdown_j)  # the same work
+    # the devices stand by while the host works: 8 devices x (32 channels x 0.5 W + ASIC static) x host time
+    from pimsim.hardware import load_hardware
+
+    hw = load_hardware("aim-32ch")
+    standby_w = 8 * (hw.dram.channels * hw.energy.background_w_per_channel + hw.energy.asic_static_w)
+    assert extra == pytest.approx({"pim.standby_while_idle": standby_w * 1e-4 * 20}, rel=1e-9)

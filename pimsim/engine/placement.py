@@ -487,9 +487,13 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
         else:
             parts = [_whole_phase(ph, devices[where])]
             wall = parts[0].busy_s
-        phase_s, phase_j = move_s + wall, move_j
+        host_s = system.host.step_s * ph.steps * ph.new_tokens if system.host is not None else 0.0
+        phase_s, phase_j = move_s + wall + host_s, move_j
         phase_seconds: dict[str, float] = {f"link.{lname}.kv_handoff": move_s} if move_s else {}
         phase_energy: dict[str, float] = {f"link.{lname}.kv_handoff": move_j} if move_s else {}
+        if host_s:
+            book("host", {"token_steps": host_s}, {})
+            phase_seconds["host.token_steps"] = host_s
         for part in parts:
             if part.device in devices:
                 devices[part.device].busy_s += part.busy_s

@@ -121,12 +121,21 @@ class LinkEntry(Fabric):
     between: list[str] = Field(min_length=2, max_length=2, description="the two devices it joins")
 
 
+class HostEntry(_Strict):
+    """The host's own time per forward token step (e.g. CPU top-K sampling of the step's logits), serial with
+    the devices' work and drawing no modelled energy."""
+
+    step_s: float = Field(gt=0, description="seconds per token step of every phase (a prefill of P tokens takes P)")
+    source: str = Field(min_length=1)
+
+
 class SystemConfig(_Strict):
     kind: Literal["system"]
     name: str = Field(min_length=1)
     description: str = ""
     devices: dict[str, DeviceEntry] = Field(min_length=1)
     links: dict[str, LinkEntry] = Field(default_factory=dict)
+    host: HostEntry | None = None
 
     @model_validator(mode="after")
     def _references(self) -> "SystemConfig":
