@@ -60,17 +60,8 @@ def _save(fig, out: Path, name: str) -> list[Path]:
 def _figure(ncols: int, width_in: float, height_in: float, notes: list[str] = ()):
     """(figure, axes, body): `ncols` panels in `body` (the sub-figure holding title, panels and legend)
     above a strip holding the `notes`, sized to their wrapped text, so no note is covered or cut off."""
-    fig = plt.figure(figsize=(width_in, height_in), layout="constrained")
-    notes = [n for n in notes if n]
-    body = fig
-    if notes:
-        size = 7.5
-        text = style.wrap("\n".join(notes), fig, size)
-        strip_in = (text.count("\n") + 1) * size * 1.3 / 72 + 0.12
-        body, foot = fig.subfigures(2, 1, height_ratios=[height_in - strip_in, strip_in])
-        foot.text(0.01, 0.5, text, fontsize=size, ha="left", va="center", gid="footnote")
-    axes = body.subplots(1, ncols, squeeze=False)[0]
-    return fig, axes, body
+    fig, axes, body = _grid_figure(1, ncols, width_in, height_in, notes)
+    return fig, axes[0], body
 
 
 def _title(fig, headline: str, df: pd.DataFrame) -> None:
