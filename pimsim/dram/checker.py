@@ -13,6 +13,9 @@ table in pimsim/hardware/standards/NAME.yaml). For every logged command it check
 - row state: ACT only to closed banks (a two-step activate: its first step to a closed bank, its second
   to a bank activating that row), column accesses only to the open row, REF only with the refreshed
   banks precharged;
+- mode state (tables with `mode_transitions`, e.g. hbm-pim's SB / HAB / HAB_PIM): each mode-switch command
+  only in its transition's `from` mode, each command an instruction binds to a mode (`instructions:`) only
+  in that mode; a channel starts in the first of `modes` unless `initial_modes` says otherwise;
 - refresh interval (when `refresh` is on): with interval I (nREFI; nREFI/banks for per-bank refresh)
   and `refresh_phase_cycles` p elapsed at cycle 0, the k-th refresh falls due at k*I - p and must be
   issued before (max_postponed + 1) * I later (JEDEC lets a controller postpone refreshes; the engine
@@ -139,8 +142,8 @@ def _level_banks(table: dict, dram: DramConfig) -> dict[str, int]:
 
 
 def check_log(log: np.ndarray, dram: DramConfig, *, refresh: bool = False, refresh_phase_cycles: int = 0,
-              end_cycle: int | None = None, max_postponed: int = 1, initial_open_rows: dict[tuple[int, int], int] | None = None
-              ) -> list[Violation]:
+              end_cycle: int | None = None, max_postponed: int = 1, initial_open_rows: dict[tuple[int, int], int] | None = None,
+              initial_modes: dict[int, str] | None = None) -> list[Violation]:
     """All violations in `log` (fields cycle, channel, bank, command, row; bank -1 = all banks) of the
     constraint table of `dram.standard`; an empty list when the log is legal. Cycles are the table's
     ticks (tCK x ticks_per_cycle)."""
@@ -210,6 +213,22 @@ def check_log(log: np.ndarray, dram: DramConfig, *, refresh: bool = False, refre
         first = (node // k) * k
         return [s for s in range(first, first + k) if s != node]
 
+    # modes: mode-switch command -> (from, to); command -> the modes its instructions need
+    mode_list = [str(m) for m in (table.get("modes") or [])] if table.get("mode_transitions") else []
+    switch_of: dict[str, tuple[str, str]] = {}
+    needs: dict[str, set[str]] = {}
+    if mode_list:
+        for tr in table["mode_transitions"]:
+            steps = tr["commands"] if isinstance(tr["commands"], list) else [tr["commands"]]
+            for c in steps:
+                if role.get(c) == "mode_switch":
+                    switch_of[c] = (tr["from"], tr["to"])
+        for spec in (table.get("instructions") or {}).values():
+            spec = spec or {}
+            if "command" in spec and spec.get("mode", mode_list[0]) != "any":
+                needs.setdefault(spec["command"], set()).add(spec.get("mode", mode_list[0]))
+    cur_mode: dict[int, str] = {}
+
     out: list[Violation] = []
     order = np.lexsort((np.arange(len(log)), log["cycle"]))
     hist: dict[tuple, deque] = {}
@@ -252,6 +271,16 @@ def check_log(log: np.ndarray, dram: DramConfig, *, refresh: bool = False, refre
                 tp = h[-w]
                 if t < tp + lat:
                     bad(label, f"{p} at cycle {tp} -> {name} needs {lat} cycles, got {t - tp}")
+        # mode state
+        if mode_list:
+            mode = cur_mode.get(ch, (initial_modes or {}).get(ch, mode_list[0]))
+            if name in switch_of:
+                frm, to = switch_of[name]
+                if mode != frm:
+                    bad("mode state", f"{name} switches {frm} -> {to} but the channel is in {mode}")
+                cur_mode[ch] = to
+            elif name in needs and mode not in needs[name]:
+                bad("mode state", f"{name} needs mode {' or '.join(sorted(needs[name]))}, the channel is in {mode}")
         # row state
         if bank < 0 or scope[name] in ("channel", "all_banks"):
             banks = range(nbanks)

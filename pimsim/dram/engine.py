@@ -211,6 +211,7 @@ class CommandEngine:
         cfg[K.C_OPENA], cfg[K.C_CLOSEA] = t.open_all, t.close_all
         cfg[K.C_REFA], cfg[K.C_REFB] = t.ref_all, t.ref_bank
         cfg[K.C_MODESW] = t.mode_switch
+        cfg[K.C_MODET:K.C_MODET + t.mode_next.size] = t.mode_next.ravel()
         cfg[K.C_LOG] = int(log)
         cfg[K.C_AFROW] = AF_ROW
         return cfg

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pimsim.dram.table import CATEGORIES, ISA, MAX_LEVELS, ROLES, SCOPES
+from pimsim.dram.table import CATEGORIES, ISA, MAX_LEVELS, MAX_MODES, ROLES, SCOPES
 
 # Compilation (issue 17, start-up and cold start). The functions below are plain Python until `jit()` turns
 # them into numba dispatchers: importing this module imports no numba. The engine runs them as one native
@@ -100,7 +100,11 @@ NSCAL = 17
  C_CLOSEA, C_REFA, C_REFB, C_MODESW, C_LOG, C_WMAX, C_AFROW) = range(19)
 C_LVOFF = 19
 C_LVDIV = C_LVOFF + NLEVMAX + 1
-NCFG = C_LVDIV + NLEVMAX
+# C_MODET + 2 * (mode * NMODEMAX + needed): the mode-switch command to issue, then the mode after it
+# (pimsim.dram.table.CompiledTable.mode_next)
+C_MODET = C_LVDIV + NLEVMAX
+NMODEMAX = MAX_MODES
+NCFG = C_MODET + 2 * NMODEMAX * NMODEMAX
 # instruction info columns
 II_CMD, II_REPEAT, II_MODE, II_BLOCK, II_READER, II_AF = range(6)
 
@@ -438,9 +442,17 @@ def _request(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, c
                 refreshed = 1
                 continue
         if cfg[C_MODESW] >= 0 and mode_needed > 0 and chs[ch, S_MODE] != mode_needed:
-            _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
-                   ch, cfg[C_MODESW], -1, -1, t, arrival, CAT_MODE)
-            chs[ch, S_MODE] = mode_needed
+            # the table's transition towards the needed mode, one command at a time (a close step is
+            # skipped when no row is open); issued once the request's next command is ready
+            k = C_MODET + 2 * (chs[ch, S_MODE] * NMODEMAX + mode_needed)
+            mc = cfg[k]
+            if cmdinfo[mc, CI_ROLE] != RO_CLOSE or chs[ch, S_UNIROW] != -1:
+                r = ready_cycle(cfg, cmdinfo, ready, ch, mc, -1)
+                if r > t:
+                    t = r
+                _issue(cfg, cmdinfo, cons_start, cons, ready, hist, hpos, open_row, chs, counts, cat, log, nlog,
+                       ch, mc, -1, -1, t, arrival, CAT_MODE)
+            chs[ch, S_MODE] = cfg[k + 1]
             continue
         crow = row
         if cmdinfo[c, CI_ROLE] == RO_CLOSE:

@@ -37,6 +37,11 @@ ROLES = ("none", "open", "close", "access", "access_close", "refresh", "mode_swi
 CATEGORIES = ("mac", "row_switch", "gb_write", "bias_write", "result_read", "data", "mode_switch",
               "refresh", "wait", "drain")
 MODES = {"any": 0, "compute": 1, "register": 2}
+# Mode codes: 0 "any"; a table's `modes:` list names its modes 1.. in order (the first is the mode a fresh
+# device starts in; default [compute, register], AiM's TMOD pair). At most MAX_MODES codes in all, counting
+# the hidden step states of multi-command `mode_transitions` (kernel: a (mode, needed) -> (command, next)
+# matrix of MAX_MODES x MAX_MODES).
+MAX_MODES = 8
 # The AiM instruction set (trace grammar of aim_gddr6.md); codes index the per-standard spec arrays.
 ISA = ("WR_GB", "WR_BIAS", "RD_MAC", "RD_AF", "MAC_ABK", "MAC_SBK", "AF", "EWMUL", "COPY_BKGB",
        "COPY_GBBK", "WR_ABK", "WR_SBK", "RD_SBK", "EWADD", "SYNC", "EOC")
@@ -77,7 +82,12 @@ class CompiledTable:
     close_all: int
     ref_all: int
     ref_bank: int
-    mode_switch: int           # -1: no register/compute modes
+    mode_switch: int           # -1: no modes; else a mode-switch command (the kernel's "has modes" flag)
+    mode_names: tuple[str, ...]  # the table's modes, code 1.. in order (empty without modes)
+    # [mode, needed mode, 0]: the command to issue next in `mode` for an instruction that needs `needed`,
+    # [.., 1]: the mode (or hidden step state) after it; -1 where no switch is needed or possible
+    mode_next: np.ndarray
+    mode_commands: dict          # mode-switch command name -> (from mode, to mode) names (checker, docs)
     # per AiM instruction (index OP[name]): DRAM command (-1 none), repeat by opsize, mode, blocking,
     # reader, AF row; `supported` False when the standard lacks it.
     ins_command: np.ndarray
@@ -229,6 +239,9 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple, counts: tuple 
     ref_all = cid(refc["all_bank"], "refresh_commands") if "all_bank" in refc else -1
     ref_bank = cid(refc["per_bank"], "refresh_commands") if "per_bank" in refc else -1
     mode_switch = cid(raw["mode_switch"], "mode_switch") if raw.get("mode_switch") else -1
+    mode_names, mode_next, mode_commands = _modes(raw, src, cid, mode_switch)
+    if mode_commands and mode_switch < 0:
+        mode_switch = cid(next(iter(mode_commands)), "mode_transitions")
     auto_pre = np.full(n, -1, np.int64)
     for plain, variant in (raw.get("auto_precharge") or {}).items():
         auto_pre[cid(plain, "auto_precharge")] = cid(variant, "auto_precharge")
@@ -322,8 +335,12 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple, counts: tuple 
         if "command" in spec:
             ins_command[o] = cid(spec["command"], f"instructions.{name}")
         ins_repeat[o] = 1 if spec.get("repeat") == "opsize" else 0
-        default_mode = "compute" if mode_switch >= 0 else "any"
-        ins_mode[o] = MODES[spec.get("mode", default_mode) if mode_switch >= 0 else "any"]
+        if mode_switch >= 0:
+            mode = spec.get("mode", mode_names[0])
+            if mode not in mode_names and mode != "any":
+                raise ConfigError(f"{src}: instructions.{name}: mode must be one of {', '.join(mode_names)} "
+                                  f"or any, got {mode!r}")
+            ins_mode[o] = 0 if mode == "any" else mode_names.index(mode) + 1
         ins_blocking[o] = int(bool(spec.get("blocking", False)))
         ins_reader[o] = int(bool(spec.get("reader", False)))
         ins_af[o] = 1 if spec.get("row") == "af" else 0
@@ -335,7 +352,85 @@ def _compile(standard: str, timing_items: tuple, disabled: tuple, counts: tuple 
         cons_latency=arr[:, 2].copy(), cons_window=arr[:, 3].copy(), cons_sibling=arr[:, 4].copy(),
         self_spacing=spacing, follow_levels=follow_levels,
         open_bank=open_bank, open_bank_second=open_second, close_bank=close_bank, open_all=open_all, close_all=close_all,
-        ref_all=ref_all, ref_bank=ref_bank, mode_switch=mode_switch, ins_command=ins_command,
+        ref_all=ref_all, ref_bank=ref_bank, mode_switch=mode_switch, mode_names=mode_names,
+        mode_next=mode_next, mode_commands=mode_commands, ins_command=ins_command,
         ins_repeat=ins_repeat, ins_mode=ins_mode, ins_blocking=ins_blocking, ins_reader=ins_reader,
         ins_af_row=ins_af, ins_supported=supported, auto_precharge=auto_pre, constraints=tuple(kept),
     )
+
+
+def _modes(raw: dict, src: str, cid, mode_switch: int) -> tuple[tuple[str, ...], np.ndarray, dict]:
+    """The table's modes and its (mode, needed) -> (command, next) matrix.
+
+    `modes: [A, B, ...]` names codes 1, 2, ...; `mode_transitions: [{from: A, to: B, commands: [C1, C2]}]`
+    lists the direct transitions, each a sequence of commands issued in order (a `close` command in it is
+    skipped when no row is open). Reaching a mode with no direct transition takes the shortest chain of
+    transitions (HBM-PIM: SB -> HAB -> HAB_PIM). Without `mode_transitions`, the legacy `mode_switch: CMD`
+    toggles between the two default modes (compute, register) with that one command (AiM's TMOD)."""
+    nxt = np.full((MAX_MODES, MAX_MODES, 2), -1, np.int64)
+    trans = raw.get("mode_transitions")
+    if not trans:
+        if mode_switch < 0:
+            return (), nxt, {}
+        names = tuple(raw.get("modes") or ("compute", "register"))
+        if len(names) != 2:
+            raise ConfigError(f"{src}: mode_switch toggles between two modes; list mode_transitions for {names}")
+        nxt[1, 2] = (mode_switch, 2)
+        nxt[2, 1] = (mode_switch, 1)
+        name = raw["mode_switch"]
+        return names, nxt, {name: (names[0], names[1])}
+    names = tuple(str(m) for m in (raw.get("modes") or []))
+    if not names or len(set(names)) != len(names) or "any" in names:
+        raise ConfigError(f"{src}: modes: a list of distinct mode names (not 'any') is needed with mode_transitions")
+    code = {m: i + 1 for i, m in enumerate(names)}
+    steps: dict[tuple[int, int], list[int]] = {}   # direct transition (from, to) -> its commands
+    commands: dict[str, tuple[str, str]] = {}
+    for k, tr in enumerate(trans):
+        where = f"mode_transitions[{k}]"
+        if not isinstance(tr, dict) or tr.get("from") not in code or tr.get("to") not in code or tr["from"] == tr["to"]:
+            raise ConfigError(f"{src}: {where}: from / to must be two different modes of {names}")
+        cmds = [cid(c, where) for c in _as_list(tr.get("commands"), where)]
+        steps[(code[tr["from"]], code[tr["to"]])] = cmds
+        for c in _as_list(tr.get("commands"), where):
+            if (raw["commands"][c] or {}).get("role") == "mode_switch":
+                commands[c] = (tr["from"], tr["to"])
+        if sum((raw["commands"][c] or {}).get("role") == "mode_switch" for c in _as_list(tr.get("commands"), where)) != 1:
+            raise ConfigError(f"{src}: {where}: exactly one of its commands must have role mode_switch")
+    hidden = len(names) + 1   # next free code for a step state inside a multi-command transition
+    first: dict[tuple[int, int], tuple[int, int]] = {}   # direct (from, to) -> (first command, state after it)
+    for (a, b), cmds in steps.items():
+        state = a
+        for j, c in enumerate(cmds):
+            after = b if j == len(cmds) - 1 else hidden
+            if after == hidden:
+                hidden += 1
+                if hidden > MAX_MODES:
+                    raise ConfigError(f"{src}: mode_transitions: more than {MAX_MODES} modes and steps")
+            if j == 0:
+                first[(a, b)] = (c, after)
+            else:
+                nxt[state, :, :] = -1
+                for need in range(1, len(names) + 1):
+                    nxt[state, need] = (c, after)   # inside a transition: finish it whatever is needed
+            state = after
+    # shortest chains of direct transitions: the first hop from every mode towards every needed mode
+    n = len(names)
+    for need in range(1, n + 1):
+        dist = {need: 0}
+        frontier = [need]
+        while frontier:
+            nf = []
+            for m in frontier:
+                for (a, b) in steps:
+                    if b == m and a not in dist:
+                        dist[a] = dist[m] + 1
+                        nf.append(a)
+            frontier = nf
+        for m in range(1, n + 1):
+            if m == need:
+                continue
+            if m not in dist:
+                raise ConfigError(f"{src}: mode_transitions: no way from {names[m - 1]} to {names[need - 1]}")
+            hop = min((b for (a, b) in steps if a == m and dist.get(b) == dist[m] - 1))
+            nxt[m, need] = first[(m, hop)]
+    return names, nxt, commands
