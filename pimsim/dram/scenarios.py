@@ -182,3 +182,36 @@ def earliest(s: Scenario) -> int:
     for cmd, bank, cycle in s.setup:
         dev.issue(cmd, cycle, bank=bank)
     return dev.earliest(s.probe[0], bank=s.probe[1])
+
+
+# ---- Samsung HBM-PIM mode round trip (standard hbm-pim on preset hbm2-pim; SAITPublic/PIMSimulator b464dde's
+#      SB / HAB / HAB_PIM switches, the rules' lines in pimsim/hardware/standards/hbm-pim.yaml). Not a Ramulator
+#      scenario: an engine run of one GEMV group from a fresh (SB) device with every command's cycle written as a
+#      closed form of the preset's timing (tCK 1 ns: nRRDL 3, nRRDS 2, nRCDWR 7, nCWL 2, nBL 2, nWR 8, nRP 7,
+#      nFAW 15, nRCDRD 7, nRTP 3, nCL 7, nUNITMAC 4 for 16 fp16 lanes at 300 MHz).
+@dataclass(frozen=True)
+class ModeRoundTrip:
+    preset: str
+    program: tuple[tuple[str, int, int], ...]         # (AiM instruction, opsize, row) on channel 0
+    commands: tuple[tuple[str, int, str], ...]        # (command, cycle, closed form of the cycle)
+    end: tuple[int, str]                              # program end (cycle, closed form)
+
+
+# SB2HAB -> HAB2PIM: the next switch's ACT waits for bank 1's reserved row 0x17ff (nRRDL + nRCDWR + WL + BL/2 +
+# tWR + nRP = 29) over the barrier (2 nRRDL + nRRDS + nRCDWR + 1 = 16) and nFAW; WR_GB's GRF writes wait for the
+# HAB2PIM barrier (nRCDWR + 1); ACT16 for bank 0's row 0x3fff to close; after the MACs, PREA (nRTP), PIM2HAB
+# (nRP), HAB2SB (the 0x3fff write's recovery and nRP), and RD_MAC in SB after HAB2SB's precharges (+ 1).
+HBM_PIM_ROUND_TRIP = ModeRoundTrip(
+    "hbm2-pim",
+    (("WR_GB", 4, -1), ("MAC_ABK", 8, 3), ("RD_MAC", 1, -1)),
+    (("SB2HAB", 1, "1 (the request's arrival, decode tick + 1)"),
+     ("HAB2PIM", 30, "1 + max(2 nRRDL + nRRDS + nRCDWR + 1, nRRDL + nRCDWR + nCWL + nBL + nWR + nRP, nFAW)"),
+     ("WRGB", 38, "30 + nRCDWR + 1"), ("WRGB", 40, "38 + nBL"), ("WRGB", 42, "40 + nBL"), ("WRGB", 44, "42 + nBL"),
+     ("ACT16", 56, "30 + nRCDWR + nCWL + nBL + nWR + nRP"),
+     *((("MAC16", 63 + 4 * k, f"56 + nRCDRD + {k} nUNITMAC") for k in range(8))),
+     ("PREA", 94, "91 + nRTP"),
+     ("PIM2HAB", 101, "94 + nRP"),
+     ("HAB2SB", 127, "101 + nRCDWR + nCWL + nBL + nWR + nRP"),
+     ("RDMAC16", 150, "127 + nRRDL + nRCDWR + nCWL + nBL + nWR + 1")),
+    (161, "150 + nCL + nBL (the read's data) + 2 (EOC handshake)"),
+)

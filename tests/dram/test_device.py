@@ -116,6 +116,8 @@ LPDDR5 = _dram_of("lpddr5", "LPDDR5_6400")
 LPDDR5_2R = _dram_of("lpddr5", "LPDDR5_6400", ranks=2)
 ALL = {"gddr6-aim": AIM, "gddr6-old-preset": GDDR6, "gddr6": GDDR6_R21, "ddr4": DDR4, "ddr4-2rank": DDR4_2R,
        "hbm3": HBM3, "lpddr5": LPDDR5, "lpddr5-2rank": LPDDR5_2R}
+# Samsung HBM-PIM (standard hbm-pim with its SB / HAB / HAB_PIM mode switches, PIMSimulator b464dde)
+ALL["hbm2-pim"] = load_hardware("hbm2-pim").dram.model_copy(update={"channels": 2})
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
