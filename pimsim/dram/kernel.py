@@ -55,13 +55,16 @@ from pimsim.dram.table import CATEGORIES, ISA, MAX_LEVELS, MAX_MODES, ROLES, SCO
 # error_model "numpy": integer // and % compile without zero-divisor checks (every divisor is a validated
 # positive count: a level's banks, the refresh interval, a command's spacing, the queue depth).
 _JIT = dict(cache=True, _nrt=False, error_model="numpy")
-_KERNEL_FUNCS: dict[str, bool] = {}     # name -> inlined at numba IR level (the three smallest helpers)
+# the kernel's functions in source order (callees first). None is inlined at numba's IR level: the one O3
+# pass over the linked library inlines them (inline="always" on the three smallest helpers cost 0.5 s of
+# a 4.4 s build, measured, for no speed)
+_KERNEL_FUNCS: list[str] = []
 
 
-def _kernel(inline: bool = False):
+def _kernel():
     """Register a kernel function (made a dispatcher by `jit()`, compiled into the native library)."""
     def register(fn):
-        _KERNEL_FUNCS[fn.__name__] = inline
+        _KERNEL_FUNCS.append(fn.__name__)
         return fn
     return register
 
@@ -116,7 +119,7 @@ def _layout_codes():
             OP_SYNC, OP_EOC, NLEVMAX)
 
 
-@_kernel(inline=True)
+@_kernel()
 def _node(cfg, level, bank):
     if level == 0:
         return 0            # the first level is the channel: one node
@@ -126,14 +129,14 @@ def _node(cfg, level, bank):
     return cfg[C_LVOFF + level] + bank // d
 
 
-@_kernel(inline=True)
+@_kernel()
 def _level_range(cfg, level):
     if level == 0:
         return 0, 1
     return cfg[C_LVOFF + level], cfg[C_LVOFF + level + 1]
 
 
-@_kernel(inline=True)
+@_kernel()
 def _nodes(cfg, lv, bank, tlev):
     """Node range [lo, hi) of level `lv` that a command aimed at `bank` with target level `tlev` touches:
     the node holding the bank down to the target level, every node inside the target node below it, every
@@ -679,7 +682,7 @@ _DISPATCHERS: list = []       # what `ensure_layout` recompiles when a build car
 # numba type of every kernel parameter, by name (the kernel names its parameters consistently): the
 # int64 state arrays by their dimensions, the channel masks uint64, everything else an int64 scalar. Each
 # function is compiled for exactly this one signature (a literal argument such as bank -1 converts to
-# int64 instead of compiling another specialisation: 24 compilations -> 14).
+# int64 instead of compiling another specialisation: 22 compilations -> 14, one per function).
 _ARRAY_DIMS = {"cfg": 1, "cons_start": 1, "nlog": 1, "prog_op": 1, "prog_opsize": 1, "prog_bank": 1,
                "prog_row": 1, "cmdinfo": 2, "cons": 2, "open_row": 2, "chs": 2, "counts": 2, "cat": 2, "log": 2,
                "leave": 2, "insinfo": 2, "ready": 3, "hpos": 3, "hist": 4}
@@ -712,9 +715,8 @@ def jit(cache: bool = True, python_callable: bool = True) -> None:
     opts = dict(_JIT, cache=cache)
     if not python_callable:
         opts.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
-    for name, inline in _KERNEL_FUNCS.items():     # callees first (source order), so each compiles once
-        fn = g[name]
-        g[name] = njit(**opts, inline="always")(fn) if inline else njit(_signature(fn), **opts)(fn)
+    for name in _KERNEL_FUNCS:                      # callees first (source order), so each compiles once
+        g[name] = njit(_signature(g[name]), **opts)(g[name])
     _DISPATCHERS[:0] = [g[name] for name in _KERNEL_FUNCS]
     _jitted = True
 
