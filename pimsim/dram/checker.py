@@ -15,7 +15,8 @@ table in pimsim/hardware/standards/NAME.yaml). For every logged command it check
   banks precharged;
 - mode state (tables with `mode_transitions`, e.g. hbm-pim's SB / HAB / HAB_PIM): each mode-switch command
   only in its transition's `from` mode, each command an instruction binds to a mode (`instructions:`) only
-  in that mode; a channel starts in the first of `modes` unless `initial_modes` says otherwise;
+  in that mode; a channel starts in the mode `initial_modes` gives, else in an unknown one: until its first
+  switch, any mode consistent with every command so far (a log of a run from a settled state in any mode);
 - refresh interval (when `refresh` is on): with interval I (nREFI; nREFI/banks for per-bank refresh)
   and `refresh_phase_cycles` p elapsed at cycle 0, the k-th refresh falls due at k*I - p and must be
   issued before (max_postponed + 1) * I later (JEDEC lets a controller postpone refreshes; the engine
@@ -227,7 +228,7 @@ def check_log(log: np.ndarray, dram: DramConfig, *, refresh: bool = False, refre
             spec = spec or {}
             if "command" in spec and spec.get("mode", mode_list[0]) != "any":
                 needs.setdefault(spec["command"], set()).add(spec.get("mode", mode_list[0]))
-    cur_mode: dict[int, str] = {}
+    cur_mode: dict[int, set[str]] = {}
 
     out: list[Violation] = []
     order = np.lexsort((np.arange(len(log)), log["cycle"]))
@@ -273,14 +274,22 @@ def check_log(log: np.ndarray, dram: DramConfig, *, refresh: bool = False, refre
                     bad(label, f"{p} at cycle {tp} -> {name} needs {lat} cycles, got {t - tp}")
         # mode state
         if mode_list:
-            mode = cur_mode.get(ch, (initial_modes or {}).get(ch, mode_list[0]))
+            # the channel's possible modes: one once known, every mode consistent with the log before its
+            # first switch when the start mode is not given
+            given = (initial_modes or {}).get(ch)
+            possible = cur_mode.get(ch, {given} if given is not None else set(mode_list))
+            where = " or ".join(sorted(possible)) if possible else "no consistent mode"
             if name in switch_of:
                 frm, to = switch_of[name]
-                if mode != frm:
-                    bad("mode state", f"{name} switches {frm} -> {to} but the channel is in {mode}")
-                cur_mode[ch] = to
-            elif name in needs and mode not in needs[name]:
-                bad("mode state", f"{name} needs mode {' or '.join(sorted(needs[name]))}, the channel is in {mode}")
+                if frm not in possible:
+                    bad("mode state", f"{name} switches {frm} -> {to} but the channel is in {where}")
+                cur_mode[ch] = {to}
+            elif name in needs:
+                if not possible & needs[name]:
+                    bad("mode state", f"{name} needs mode {' or '.join(sorted(needs[name]))}, the channel is in {where}")
+                    cur_mode[ch] = possible
+                else:
+                    cur_mode[ch] = possible & needs[name]
         # row state
         if bank < 0 or scope[name] in ("channel", "all_banks"):
             banks = range(nbanks)

@@ -163,3 +163,20 @@ def test_bad_mode_tables_are_config_errors():
     raw["mode_transitions"][0] = {"from": "A", "to": "D", "commands": ["A2B"]}
     with pytest.raises(ConfigError, match="two different modes"):
         _modes(raw, "t", _cid(raw), -1)
+
+
+def test_checker_infers_an_unknown_start_mode_but_not_an_inconsistent_one():
+    engine = CommandEngine(DRAM, refresh=False)
+    start = engine.settled_state(mode=3)                          # a run from a settled HAB_PIM channel
+    res = engine.run(_program([("WR_GB", 2, -1), ("MAC_ABK", 4, 1)]), log=True, mode="exact", start_state=start)
+    names = [n for n, _ in _named(res, engine)]
+    assert names == ["WRGB", "WRGB", "ACT16"] + ["MAC16"] * 4  # no switch: already in HAB_PIM
+    assert check_log(res.log, DRAM) == []                       # start mode unknown: HAB_PIM fits
+    stated = check_log(res.log, DRAM, initial_modes={0: "SB"})
+    assert {v.command for v in stated if v.rule == "mode state"} == {"WRGB", "MAC16"}
+    # a result read (SB) followed by MACs (HAB_PIM) with no switch between fits no start mode
+    mixed = engine.run(_program([("RD_MAC", 1, -1), ("MAC_ABK", 2, 1)]), log=True, mode="exact",
+                       start_state=engine.settled_state(mode=1))
+    log = mixed.log[np.isin(mixed.log["command"], [engine.table.cmd(c) for c in ("RDMAC16", "ACT16", "MAC16")])]
+    bad = [v for v in check_log(log, DRAM) if v.rule == "mode state"]
+    assert bad and bad[0].command == "MAC16" and "needs mode HAB_PIM, the channel is in SB" in bad[0].detail
