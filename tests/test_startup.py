@@ -156,7 +156,8 @@ def _replay_in_fresh_cache(tmp_path, trace_name: str, extra_env: dict[str, str])
 
 
 # shared/reference/aim_calibration, found as tests/dram/test_replay.py finds it
-CALIBRATION = __import__("pathlib").Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "aim_calibration"
+CALIBRATION = (__import__("pathlib").Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
+               / "aim_calibration")
 
 
 def _expected(trace_name: str) -> tuple[int, dict[str, int]]:

@@ -6,7 +6,8 @@ simulator, refresh) and pimsim/hardware/standards/*.yaml (the constraint tables)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -111,9 +112,18 @@ class CommandEngine:
     `refresh`: issue REFab every nREFI (REFpb every nREFI/banks with `dram.refresh == "per_bank"`);
     `row_policy`: "open" keeps rows open until another row is needed, "close" precharges after every
     instruction's accesses.
+
+    Reuse (issue 17): a run is a deterministic function of this engine's configuration, the program's
+    instructions (`Program.signature()`, which leaves out source names and line numbers), the mode and the
+    start state, so `run` keeps the last `MEMO_ENTRIES` results (without logs) under that key and returns a
+    copy of the stored result for a repeated key instead of simulating again. `memo=False` turns it off
+    (tests/dram/test_engine_memo.py compares both on whole `--exact` simulations).
     """
 
-    def __init__(self, dram: DramConfig, *, refresh: bool = True, row_policy: Literal["open", "close"] = "open"):
+    MEMO_ENTRIES = 512
+
+    def __init__(self, dram: DramConfig, *, refresh: bool = True, row_policy: Literal["open", "close"] = "open",
+                 memo: bool = True):
         if row_policy not in ("open", "close"):
             raise ConfigError(f"row_policy must be 'open' or 'close', got {row_policy!r}")
         if dram.channels > 64:
@@ -122,6 +132,7 @@ class CommandEngine:
         self.dram = dram
         self.refresh = bool(refresh)
         self.row_policy = row_policy
+        self.memo = bool(memo)
         self.table = compile_table(dram)
         K.ensure_layout()
         t = self.table
@@ -184,6 +195,7 @@ class CommandEngine:
         ins[:, K.II_READER] = t.ins_reader | t.ins_blocking
         ins[:, K.II_AF] = t.ins_af_row
         self._insinfo = ins
+        self._memo: OrderedDict = OrderedDict()
 
     @property
     def command_names(self) -> tuple[str, ...]:
@@ -281,6 +293,23 @@ class CommandEngine:
         """Execute `program`; see the module docstring of pimsim.dram for the semantics."""
         if mode not in ("runlength", "exact"):
             raise ConfigError(f"mode must be 'runlength' or 'exact', got {mode!r}")
+        key = None
+        if self.memo and not log:
+            key = (program.signature(), mode, start_state)
+            hit = self._memo.get(key)
+            if hit is not None:
+                self._memo.move_to_end(key)
+                return replace(hit, channel_category_cycles=hit.channel_category_cycles.copy(),
+                               channel_commands=hit.channel_commands.copy())
+        res = self._run(program, log=log, mode=mode, start_state=start_state)
+        if key is not None:
+            self._memo[key] = replace(res, channel_category_cycles=res.channel_category_cycles.copy(),
+                                      channel_commands=res.channel_commands.copy())
+            if len(self._memo) > self.MEMO_ENTRIES:
+                self._memo.popitem(last=False)
+        return res
+
+    def _run(self, program: Program, *, log: bool, mode: str, start_state: EngineState | None) -> EngineResult:
         self.validate(program)
         a = program.array
         cfg = self._cfg(runlength=mode == "runlength", log=log)

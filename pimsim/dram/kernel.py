@@ -964,7 +964,8 @@ def _build(stem: str) -> None:
         decl = ", ".join(f"{t} %a{i}" for i, t in enumerate(params))
         call = ", ".join(f"{t} %a{i}" for i, t in enumerate(params))
         body = [f"define {ret} @{fn_name}({decl}) {{", "entry:", "  %ret = alloca [2 x i64], align 8",
-                "  %exc = alloca ptr, align 8", "  store [2 x i64] zeroinitializer, ptr %ret", "  store ptr null, ptr %exc",
+                "  %exc = alloca ptr, align 8", "  store [2 x i64] zeroinitializer, ptr %ret",
+                "  store ptr null, ptr %exc",
                 f'  %st = call i32 @"{callee.name}"(ptr %ret, ptr %exc{", " if call else ""}{call})']
         if ret == "i64":
             body += ["  %ok = icmp eq i32 %st, 0", "  %v = load i64, ptr %ret",
