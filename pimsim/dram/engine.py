@@ -115,12 +115,14 @@ class CommandEngine:
 
     Reuse (issue 17): a run is a deterministic function of this engine's configuration, the program's
     instructions (`Program.signature()`, which leaves out source names and line numbers), the mode and the
-    start state, so `run` keeps the last `MEMO_ENTRIES` results (without logs) under that key and returns a
-    copy of the stored result for a repeated key instead of simulating again. `memo=False` turns it off
-    (tests/dram/test_engine_memo.py compares both on whole `--exact` simulations).
+    start state, so `run` keeps the most recent results (without logs; at most `MEMO_ENTRIES` of them and
+    `MEMO_BYTES` of their state arrays) under that key and returns a copy of the stored result for a
+    repeated key instead of simulating again. `memo=False` turns it off (tests/dram/test_engine_memo.py
+    compares both on whole `--exact` simulations).
     """
 
     MEMO_ENTRIES = 512
+    MEMO_BYTES = 128 << 20
 
     def __init__(self, dram: DramConfig, *, refresh: bool = True, row_policy: Literal["open", "close"] = "open",
                  memo: bool = True):
@@ -196,6 +198,7 @@ class CommandEngine:
         ins[:, K.II_AF] = t.ins_af_row
         self._insinfo = ins
         self._memo: OrderedDict = OrderedDict()
+        self._memo_bytes = 0
 
     @property
     def command_names(self) -> tuple[str, ...]:
@@ -305,8 +308,10 @@ class CommandEngine:
         if key is not None:
             self._memo[key] = replace(res, channel_category_cycles=res.channel_category_cycles.copy(),
                                       channel_commands=res.channel_commands.copy())
-            if len(self._memo) > self.MEMO_ENTRIES:
-                self._memo.popitem(last=False)
+            self._memo_bytes += _result_bytes(res, start_state)
+            while self._memo and (len(self._memo) > self.MEMO_ENTRIES or self._memo_bytes > self.MEMO_BYTES):
+                (_, _, old_start), old = self._memo.popitem(last=False)
+                self._memo_bytes -= _result_bytes(old, old_start)
         return res
 
     def _run(self, program: Program, *, log: bool, mode: str, start_state: EngineState | None) -> EngineResult:
@@ -359,6 +364,13 @@ class CommandEngine:
             category_cycles=category, channel_category_cycles=st.cat.copy(), channel_commands=st.counts.copy(),
             command_names=names, log=log,
         )
+
+
+def _result_bytes(res: EngineResult, start: EngineState | None) -> int:
+    """Memory a stored result holds: its end state's arrays, its start state's (the key), its counters."""
+    state = len(res.end_state.residue) + len(res.end_state.history)
+    key = len(start.residue) + len(start.history) if start is not None else 0
+    return state + key + res.channel_category_cycles.nbytes + res.channel_commands.nbytes
 
 
 class Device:

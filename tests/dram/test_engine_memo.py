@@ -126,3 +126,17 @@ def test_the_1p5b_best_of_8_exact_run_is_the_same_with_and_without_reuse(monkeyp
     without, (runs0, sims0) = _exact(monkeypatch, False, *args)
     assert with_store == without
     assert runs == runs0 == sims0 and sims < runs / 4
+
+
+def test_the_store_is_bounded_by_entries_and_bytes(monkeypatch):
+    engine = CommandEngine(HW.dram)
+    monkeypatch.setattr(CommandEngine, "MEMO_ENTRIES", 3)
+    progs = [_program(n) for n in range(2, 8)]
+    for p in progs:
+        engine.run(p)
+    assert len(engine._memo) == 3                     # the three most recent
+    one = engine._memo_bytes // 3
+    monkeypatch.setattr(CommandEngine, "MEMO_BYTES", 2 * one)
+    engine.run(_program(9))
+    assert len(engine._memo) == 2 and engine._memo_bytes <= 2 * one
+    _same(engine.run(_program(9)), CommandEngine(HW.dram, memo=False).run(_program(9)))
