@@ -725,7 +725,8 @@ def jit(cache: bool = True, python_callable: bool = True) -> None:
 # the native library: `simulate` for one C signature
 
 # (name, kind) of the C entry's arguments in order: "p" an int64 array (pointer to its first element),
-# "u" the uint64 channel masks, "i" an int64 scalar. Array shapes are rebuilt from the scalars in `_entry`.
+# "u" the uint64 channel masks, "i" an int64 scalar. Array shapes are rebuilt from the scalars in
+# `_c_simulate` (`_entry_source`).
 _C_ARGS = (("op", "p"), ("opsize", "p"), ("mask", "u"), ("bank", "p"), ("row", "p"), ("nprog", "i"),
            ("insinfo", "p"), ("nisa", "i"), ("cfg", "p"), ("cmdinfo", "p"), ("ncmd", "i"),
            ("cons_start", "p"), ("cons", "p"), ("ncons", "i"), ("ready", "p"), ("hist", "p"), ("hpos", "p"),
@@ -793,7 +794,15 @@ class _Native:
         self.path = so if so.exists() else obj
         argtypes = [ctypes.c_int64 if k == "i" else ctypes.c_void_p for _, k in _C_ARGS]
         if self.path.suffix == ".so":
-            lib = ctypes.CDLL(str(self.path))
+            if rebuild:             # dlopen of a path already loaded returns the old code: load a copy
+                import shutil
+
+                copy = d / f"{stem.name}.{os.getpid()}.reload.so"
+                shutil.copyfile(self.path, copy)
+                lib = ctypes.CDLL(str(copy))
+                copy.unlink()
+            else:
+                lib = ctypes.CDLL(str(self.path))
             fn, lay = getattr(lib, C_SIMULATE), getattr(lib, C_LAYOUT)
             fn.restype, fn.argtypes = ctypes.c_int64, argtypes
             lay.restype, lay.argtypes = None, [ctypes.c_void_p]
