@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from pimsim.dram import CommandEngine, Instr, Program, check_log
+from pimsim.dram.table import OP
 from pimsim.hardware import load_hardware
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "pimsim" / "hardware" / "presets"
@@ -91,7 +92,8 @@ def _log(preset: str, instrs, *, refresh: bool, due_in: int | None = None, per_b
     eng = CommandEngine(dram, refresh=refresh)
     start = None
     if due_in is not None:
-        start = eng.settled_state()
+        # a settled channel in the mode of MAC_ABK (hbm2-pim: HAB_PIM; AiM: compute, the default)
+        start = eng.settled_state(mode=int(eng.table.ins_mode[OP["MAC_ABK"]]) or 1)
         start = replace(start, cycles_since_refresh=(eng.refresh_interval_cycles - due_in,))
     res = eng.run(Program.from_instrs(list(instrs) + [Instr("EOC")]), log=True, start_state=start)
     assert check_log(res.log, dram, refresh=refresh, end_cycle=res.cycles,
@@ -199,7 +201,12 @@ def hand_command_energy_j(name: str, counts: dict[str, float]) -> dict[str, floa
               "RDMAC16": ("pim_io", e["rd_mac_pj"] + io), "TMOD": ("pim_io", 0.0),
               "REFab": ("refresh", e["refresh_pj"]), "REFpb": ("refresh", e["refresh_pj"] / banks),
               "WR": ("kv_write", e["wr_pj"] + io), "WRA16": ("kv_write", banks * e["wr_pj"] + io),
-              "RD": ("pim_io", e["rd_pj"] + io)}
+              "RD": ("pim_io", e["rd_pj"] + io),
+              # hbm-pim's mode switches: their reserved-row ACTs and WRs as plain ones (hbm-pim.yaml)
+              "SB2HAB": ("pim_io", 4 * (e["act_pre_pj_per_bank"] + e["wr_pj"] + io)),
+              "HAB2SB": ("pim_io", 2 * (e["act_pre_pj_per_bank"] + e["wr_pj"] + io)),
+              "HAB2PIM": ("pim_io", e["act_pre_pj_per_bank"] + e["wr_pj"] + io),
+              "PIM2HAB": ("pim_io", e["act_pre_pj_per_bank"] + e["wr_pj"] + io)}
     out: dict[str, float] = {}
     for cmd, n in counts.items():
         cat, pj = per_pj[cmd]
@@ -214,7 +221,7 @@ def test_energy_of_one_act16_64_mac16_and_a_prea(preset):
     from pimsim.engine.energy import pim_command_energy_j
 
     res, _ = _log(preset, [Instr("MAC_ABK", 64, (0,), row=1), Instr("MAC_ABK", 1, (0,), row=2)], refresh=False)
-    counts = res.commands
+    counts = {k: v for k, v in res.commands.items() if k not in ("SB2HAB", "HAB2PIM")}  # hbm2-pim's entry
     assert counts == {"ACT16": 2, "MAC16": 65, "PREA": 1}
     one = {"ACT16": 1, "MAC16": 64, "PREA": 1}
     got = pim_command_energy_j(one, load_hardware(preset))
