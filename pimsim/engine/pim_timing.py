@@ -68,7 +68,10 @@ class PimTimer:
         # channels are independent and the mapper's programs identical per channel: one channel is timed
         self.channel = hw.dram.model_copy(update={"channels": 1})
         self.engine = CommandEngine(self.channel, refresh=False)
-        self.settled = self.engine.settled_state(open_row=hw.dram.rows - 1, mode=2)
+        # a mapper program starts with its input's WR_GB: a settled channel is in that instruction's mode
+        # (AiM: register mode; HBM-PIM: HAB_PIM; tables without modes: 0)
+        self.start_mode = int(self.engine.table.ins_mode[OP["WR_GB"]]) or 1
+        self.settled = self.engine.settled_state(open_row=hw.dram.rows - 1, mode=self.start_mode)
         self._cache: dict[tuple[int, Entry | None], tuple[object, ProgramTiming]] = {}
         self._parsed: dict[int, tuple[object, object]] = {}
         self.refresh = refresh
@@ -77,7 +80,7 @@ class PimTimer:
         self._stream_cache: dict[tuple, tuple[tuple, RefreshProbe]] = {}
         if refresh:
             self.continuous = CommandEngine(self.channel, refresh=True)
-            self.state: EngineState = self.continuous.settled_state(open_row=hw.dram.rows - 1, mode=2)
+            self.state: EngineState = self.continuous.settled_state(open_row=hw.dram.rows - 1, mode=self.start_mode)
 
     def parsed(self, program):
         hit = self._parsed.get(id(program))
