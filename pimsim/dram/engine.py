@@ -302,12 +302,10 @@ class CommandEngine:
             hit = self._memo.get(key)
             if hit is not None:
                 self._memo.move_to_end(key)
-                return replace(hit, channel_category_cycles=hit.channel_category_cycles.copy(),
-                               channel_commands=hit.channel_commands.copy())
+                return _copy(hit)
         res = self._run(program, log=log, mode=mode, start_state=start_state)
         if key is not None:
-            self._memo[key] = replace(res, channel_category_cycles=res.channel_category_cycles.copy(),
-                                      channel_commands=res.channel_commands.copy())
+            self._memo[key] = _copy(res)
             self._memo_bytes += _result_bytes(res, start_state)
             while self._memo and (len(self._memo) > self.MEMO_ENTRIES or self._memo_bytes > self.MEMO_BYTES):
                 (_, _, old_start), old = self._memo.popitem(last=False)
@@ -364,6 +362,14 @@ class CommandEngine:
             category_cycles=category, channel_category_cycles=st.cat.copy(), channel_commands=st.counts.copy(),
             command_names=names, log=log,
         )
+
+
+def _copy(res: EngineResult) -> EngineResult:
+    """A result sharing nothing mutable with `res` (its states are immutable)."""
+    return replace(res, commands=dict(res.commands), channel_busy_cycles=list(res.channel_busy_cycles),
+                   category_cycles=dict(res.category_cycles),
+                   channel_category_cycles=res.channel_category_cycles.copy(),
+                   channel_commands=res.channel_commands.copy())
 
 
 def _result_bytes(res: EngineResult, start: EngineState | None) -> int:
