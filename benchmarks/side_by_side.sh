@@ -6,11 +6,11 @@
 #   REFSIM_BIN=/path/to/ramulator2 benchmarks/side_by_side.sh TRACE [ROUNDS]
 #
 # Environment: REFSIM_BIN (required) the reference binary; REFSIM_CONFIG its YAML configuration (default:
-# the simulator's AiM GDDR6 example configuration, written to a temporary file; the trace path is passed as
-# `-p Frontend.path=TRACE`); PIMSIM (default: `python -m pimsim.cli.main` of this checkout's venv);
+# the AiM GDDR6 configuration of the simulator's test/example.yaml, written to a temporary file; the trace
+# path is passed as `-p Frontend.path=TRACE`); PIMSIM (default: `python -m pimsim.cli.main` of this checkout's venv);
 # PIMSIM_ARGS (default: `--hardware aim-32ch --refresh off`: the reference never refreshes GDDR6).
 # Both sides' stdout goes to files under a temporary folder (kept, path printed) so the cycle counts can be
-# compared: pimsim's `cycles:` line against the reference's memory-system cycle statistic.
+# compared: pimsim's `cycles:` line against the reference's `memory_system_cycles` statistic.
 set -euo pipefail
 
 usage_build() {
@@ -53,7 +53,7 @@ read -r -a PIMSIM_OPTS <<< "${PIMSIM_ARGS:---hardware aim-32ch --refresh off}"
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/side_by_side.XXXXXX")
 
 CONFIG=${REFSIM_CONFIG:-}
-if [[ -z "$CONFIG" ]]; then          # the AiM GDDR6 configuration of the simulator's examples
+if [[ -z "$CONFIG" ]]; then          # the AiM GDDR6 configuration of the simulator's test/example.yaml
   CONFIG=$OUT/aim_config.yaml
   cat > "$CONFIG" <<'EOF'
 Frontend:
@@ -73,7 +73,7 @@ MemorySystem:
       preset: GDDR6_AiM_timing
   Controller:
     impl: AiM
-    clock_ratio: 8
+    clock_ratio: 1
     Scheduler:
       impl: FRFCFS
     RefreshManager:
@@ -108,12 +108,13 @@ for ((i = 1; i <= ROUNDS; i++)); do
   R+=("$(elapsed reference "$OUT/ref.$i" "$REFSIM_BIN" -f "$CONFIG" -p "Frontend.path=$TRACE")")
   echo "round $i: pimsim ${P[-1]} s  reference ${R[-1]} s"
 done
-"$PY" - "${P[*]}" "${R[*]}" "$OUT/pimsim.1" <<'EOF'
+"$PY" - "${P[*]}" "${R[*]}" "$OUT/pimsim.1" "$OUT/ref.1" <<'EOF'
 import statistics, sys
 p = [float(x) for x in sys.argv[1].split()]
 r = [float(x) for x in sys.argv[2].split()]
 cycles = next((ln.split(":", 1)[1].strip() for ln in open(sys.argv[3]) if ln.startswith("cycles:")), "?")
+ref = next((ln.split(":", 1)[1].strip() for ln in open(sys.argv[4]) if "memory_system_cycles" in ln), "?")
 print(f"pimsim     min {min(p):.3f} s  median {statistics.median(p):.3f} s  (cycles {cycles})")
-print(f"reference  min {min(r):.3f} s  median {statistics.median(r):.3f} s")
+print(f"reference  min {min(r):.3f} s  median {statistics.median(r):.3f} s  (memory_system_cycles {ref})")
 print(f"reference / pimsim (min): {min(r) / min(p):.2f}x  (median: {statistics.median(r) / statistics.median(p):.2f}x)")
 EOF
