@@ -53,6 +53,8 @@ class EngineResult:
     channel_commands: np.ndarray
     command_names: tuple[str, ...]
     log: np.ndarray | None = None
+    channel_row_hits: tuple[int, ...] = ()      # per channel (row_hits / row_misses are their sums)
+    channel_row_misses: tuple[int, ...] = ()
 
     def channel_commands_by_name(self, channel: int) -> dict[str, int]:
         """DRAM command counts of one channel, by command name."""
@@ -361,6 +363,8 @@ class CommandEngine:
             channel_busy_cycles=[int(b) for b in st.chs[:, K.S_BUSY]], end_state=state,
             category_cycles=category, channel_category_cycles=st.cat.copy(), channel_commands=st.counts.copy(),
             command_names=names, log=log,
+            channel_row_hits=tuple(int(h) for h in st.chs[:, K.S_HITS]),
+            channel_row_misses=tuple(int(m) for m in st.chs[:, K.S_MISSES]),
         )
 
 

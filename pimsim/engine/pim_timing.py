@@ -78,6 +78,7 @@ class PimTimer:
         self._refresh_engine: CommandEngine | None = None
         self._refresh_cache: dict[tuple[int, Entry | None], tuple[object, RefreshProbe]] = {}
         self._stream_cache: dict[tuple, tuple[tuple, RefreshProbe]] = {}
+        self._lanes: tuple | None = None  # exact mode's lane engine: (lanes, engine, its state)
         if refresh:
             self.continuous = CommandEngine(self.channel, refresh=True)
             self.state: EngineState = self.continuous.settled_state(open_row=hw.dram.rows - 1, mode=self.start_mode)
@@ -180,6 +181,57 @@ class PimTimer:
         res = self.continuous.run(parsed, start_state=self.state)
         self.state = res.end_state
         return _timing(res)
+
+    def joined_lanes(self, programs: list[tuple[object, int]], sizes: list[int]) -> Program:
+        """Exact mode with channel lanes: one engine program of len(`sizes`) channels (lane c standing for
+        sizes[c] channels) running `programs` in order, each (mapper program, n) on lanes 0..n-1. Inner EOCs
+        become SYNCs, which wait for every lane. An instruction that names one channel is written once per
+        lane after sizes[c] - 1 EWADDs (no DRAM command; one host request each), so the host issues it for as
+        many channels as the lane stands for, one request a tick, as on the real device, and the lane's
+        channel is the last of them (the slowest, which the SYNCs wait for)."""
+        from pimsim.dram.program import SINGLE_CHANNEL
+
+        single = {OP[name] for name in SINGLE_CHANNEL}
+        parts = []
+        for program, n in programs:
+            arr = self.parsed(program).array.copy()
+            arr["mask"] = np.uint64((1 << n) - 1)
+            one = np.isin(arr["op"], list(single))
+            if one.any():  # one record per lane, in place, padded to the lane's channels
+                rows = []
+                for rec, is_one in zip(arr, one):
+                    if not is_one:
+                        rows.append(rec)
+                        continue
+                    for c in range(n):
+                        for _ in range(sizes[c] - 1):  # the lane's other channels' requests come first,
+                            pad = rec.copy()         # so the lane's channel is its last, slowest one
+                            pad["op"], pad["opsize"], pad["mask"] = OP["EWADD"], 1, np.uint64(1 << c)
+                            rows.append(pad)
+                        r = rec.copy()
+                        r["mask"] = np.uint64(1 << c)
+                        rows.append(r)
+                arr = np.array(rows, arr.dtype)
+            parts.append(arr)
+        joined = np.concatenate(parts)
+        eoc = joined["op"] == OP["EOC"]
+        eoc[-1] = False
+        joined["op"][eoc] = OP["SYNC"]
+        return Program(joined, "<token lanes>")
+
+    def run_lanes(self, program: Program, lanes: int) -> tuple[int, dict[str, int], list[ProgramTiming]]:
+        """Exact mode: run a `joined_lanes` program on `lanes` channels continuing their state (refresh on);
+        returns (cycles, the slowest lane's cycles by category, each lane's commands and row hits/misses)."""
+        if self._lanes is None or self._lanes[0] != lanes:
+            engine = CommandEngine(self.channel.model_copy(update={"channels": lanes}), refresh=True)
+            self._lanes = (lanes, engine, engine.settled_state(open_row=self.hw.dram.rows - 1, mode=self.start_mode))
+        _, engine, state = self._lanes
+        res = engine.run(program, start_state=state)
+        self._lanes = (lanes, engine, res.end_state)
+        base = _timing(res)
+        per_lane = [ProgramTiming(res.cycles, res.channel_commands_by_name(c), res.channel_row_hits[c],
+                                  res.channel_row_misses[c], {}) for c in range(lanes)]
+        return res.cycles, base.category_cycles, per_lane
 
 
 def _timing(res) -> ProgramTiming:

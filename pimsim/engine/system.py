@@ -186,17 +186,24 @@ class SystemSimulator:
         A token's PIM programs run as one joined engine program; its PIM time and DRAM commands come from
         that run (time by engine category; plain writes, which only the KV appends issue, as kv_write),
         its ASIC and link work and the weight/attention counters from the op tallies, as in fast mode.
-        Commands and row hits/misses scale to every channel except those of the KV appends that run on fewer
-        (the K append on one; a refresh-free timing, so no REF to take back).
+        Channels that skip the KV appends running on fewer channels than all (the K append on one) are
+        lanes of their own, each run through its own continuous state: commands and row hits/misses are each
+        lane's times its channels, exactly; the time is channel 0's (it runs every op).
         """
         hp = 1 if ph.head_positions is None else ph.head_positions
         tally = Tally()
         mapper = self.mapper(ph.model)
         tck_s = self.hw.dram.tck_ns * 1e-9
         nch = self.hw.dram.channels
-        # KV appends that run on fewer channels than all (the K append on one): their counts scale to those
-        partial = [(self.timer.time(op.program), op.channels_active) for op in mapper.kv_append_ops()
-                   if op.channels_active] if self.mapping.attention.placement == "pim" else []
+        # KV appends that run on fewer channels than all (the K append on channel 0, V on the first few):
+        # channel c runs an op of `channels_active` a when c < a. Channels fall into lanes [lo, hi) that run
+        # the same ops; each lane is its own continuous engine run (lane 0, channel 0, runs every op and sets
+        # the time), its commands counted hi - lo times.
+        partial = {id(op.program): op.channels_active for op in mapper.kv_append_ops()
+                   if op.channels_active and op.channels_active < nch} \
+            if self.mapping.attention.placement == "pim" else {}
+        bounds = sorted({0, nch, *partial.values()})
+        lanes = list(zip(bounds, bounds[1:]))  # [lo, hi): channel lo stands for them all
         k = self.hw.pim.vectors_per_pass
         passes = [1] * ph.batch if k == 1 or ph.batch == 1 else \
             [v for v, n in _passes(ph.batch, k) for _ in range(n)]
@@ -209,7 +216,6 @@ class SystemSimulator:
                 for v in passes:
                     # one pass: the weight GEMVs for v sequences with the first one's other PIM ops as one
                     # program, then every other sequence's attention and KV appends (multi-vector units)
-                    runs = [self._joined_token(mapper, ctx, head, v)] + [self._joined_rest(mapper, ctx, head)] * (v - 1)
                     t = Tally()
                     for cat in ("asic", "link"):
                         t.seconds[cat] = fast.seconds.get(cat, 0.0) * v
@@ -223,16 +229,25 @@ class SystemSimulator:
                     if k > 1:  # and those of GQA query heads sharing a pass in attention, per sequence
                         rest = self.pass_parts(ph.model, ctx, head, 1)[1]
                         t.commands[EXTRA_VECTOR_MACS] += rest.commands.get(EXTRA_VECTOR_MACS, 0.0) * v
-                    for joined in runs:
-                        if joined is None:
-                            continue
-                        timing = self.timer.run_continuous(joined)
-                        for cat, cyc in timing.category_cycles.items():
+                    runs = [("token", v)] + [("rest", 1)] * (v - 1)
+                    for which, vec in runs:
+                        if len(lanes) == 1:  # every op on every channel: channel 0 stands for all
+                            joined = self._joined_token(mapper, ctx, head, vec) if which == "token" else \
+                                self._joined_rest(mapper, ctx, head)
+                            if joined is None:
+                                continue
+                            timing = self.timer.run_continuous(joined)
+                            cycles, cats, per_lane = timing.cycles, timing.category_cycles, [timing]
+                        else:  # the lanes run together (their SYNCs wait for each other)
+                            joined = self._joined_lanes(mapper, ctx, head, vec, which, lanes, partial)
+                            if joined is None:
+                                continue
+                            cycles, cats, per_lane = self.timer.run_lanes(joined, len(lanes))
+                        for cat, cyc in cats.items():
                             t.seconds["kv_write" if cat == "pim_data" else cat] += cyc * tck_s
-                        self.units["pim"].add_counts(t, timing, nch)
-                        for timing_1ch, active in partial:  # those appends ran on `active` channels, not all
-                            self.units["pim"].add_counts(t, timing_1ch, active - nch, times=step.layers)
-                        t.pim_busy_s += timing.cycles * tck_s
+                        for (lo, hi), timing in zip(lanes, per_lane):
+                            self.units["pim"].add_counts(t, timing, hi - lo, lane=True)
+                        t.pim_busy_s += cycles * tck_s
                     tally.add(t)
         return tally, tally.total_s
 
@@ -243,6 +258,20 @@ class SystemSimulator:
             pim_ops = [op.program for op in mapper.map_token(ctx, head=head, vectors=vectors).ops() if op.unit == "pim"]
             self._joined.clear() if len(self._joined) > 64 else None
             self._joined[key] = self.timer.joined(pim_ops) if pim_ops else None
+        return self._joined[key]
+
+    def _joined_lanes(self, mapper, ctx: int, head: bool, vectors: int, which: str, lanes, partial: dict):
+        """Exact mode with lanes: the token's (`which` "token") or one sequence's non-weight (`which` "rest")
+        PIM programs, each on the lanes whose first channel runs it (an op of `channels_active` a on the
+        lanes [lo, hi) with lo < a)."""
+        key = ("lanes", which, mapper, ctx, head, vectors, tuple(lanes))
+        if key not in self._joined:
+            step = mapper.map_token(ctx, head=head, vectors=vectors if which == "token" else 1)
+            ops = [op for op in step.ops() if op.unit == "pim" and (which == "token" or not _is_weight_gemv(op))]
+            nch = self.hw.dram.channels
+            pairs = [(op.program, sum(1 for lo, _ in lanes if lo < partial.get(id(op.program), nch))) for op in ops]
+            self._joined.clear() if len(self._joined) > 64 else None
+            self._joined[key] = self.timer.joined_lanes(pairs, [hi - lo for lo, hi in lanes]) if pairs else None
         return self._joined[key]
 
     def _joined_rest(self, mapper, ctx: int, head: bool):

@@ -94,13 +94,13 @@ class PimUnit:
         t.pim_busy_s += sec
         return OpCost("pim", sec, t, timing.exit)
 
-    def add_counts(self, t: Tally, timing, channels: int, times: int = 1) -> None:
+    def add_counts(self, t: Tally, timing, channels: int, times: int = 1, lane: bool = False) -> None:
         """Add the DRAM commands and row hits/misses of `timing` (one channel's) run on `channels` channels,
         `times` times; refreshes (role: refresh in the standard's table) are counted on every channel, whatever
-        the op uses."""
+        the op uses, unless `lane` (exact mode: `timing` is a whole run of those channels, refreshes included)."""
         nch, refresh = self.hw.dram.channels, refresh_commands(self.hw.dram.standard)
         for k, v in timing.commands.items():
-            t.commands[k] += v * times * (nch if k in refresh else channels)
+            t.commands[k] += v * times * (nch if k in refresh and not lane else channels)
         t.row_hits += timing.row_hits * channels * times
         t.row_misses += timing.row_misses * channels * times
 
