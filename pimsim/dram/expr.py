@@ -20,12 +20,14 @@ class ExprError(ValueError):
 
 
 @lru_cache(maxsize=None)
-def _parse(text: str) -> ast.Expression:
+def _parse(text: str, real: bool = False) -> ast.Expression:
+    """The checked tree of a latency expression (`real`: an energy expression, numbers and / allowed)."""
     try:
         tree = ast.parse(str(text).strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExprError(f"cannot parse latency expression {text!r}: {exc.msg}") from None
-    _check(tree.body, text)
+        what = "expression" if real else "latency expression"
+        raise ExprError(f"cannot parse {what} {text!r}: {exc.msg}") from None
+    _check(tree.body, text, real)
     return tree
 
 
@@ -105,14 +107,8 @@ def evaluate(text: str | int, timing: Mapping[str, int]) -> int:
 _REAL_BINOPS = {**_BINOPS, ast.Div: lambda a, b: a / b}
 
 
-@lru_cache(maxsize=None)
 def _parse_real(text: str) -> ast.Expression:
-    try:
-        tree = ast.parse(str(text).strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ExprError(f"cannot parse expression {text!r}: {exc.msg}") from None
-    _check(tree.body, text, real=True)
-    return tree
+    return _parse(text, True)
 
 
 def real_names(text: str | int | float) -> set[str]:
