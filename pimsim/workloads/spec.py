@@ -329,8 +329,10 @@ class BestOfNSpec(_Scored):
         return self
 
 
-class BeamSearchSpec(_Scored):
-    kind: Literal["beam-search"] = "beam-search"
+class _BeamFields(_Scored):
+    """The fields of a beam search (and of lookahead, which adds its rollouts); not a workload kind."""
+
+    kind: str
     policy: str
     prm: str
     beam_width: PositiveInt
@@ -345,6 +347,10 @@ class BeamSearchSpec(_Scored):
     verify_chains: int | None = _CHAINS
     reference: str | None = _REFERENCE
     prefix_sharing: bool = _SHARING
+
+
+class BeamSearchSpec(_BeamFields):
+    kind: Literal["beam-search"] = "beam-search"
 
 
 class McAnnotateSpec(_Spec):
@@ -362,7 +368,7 @@ _POLICY = Field(None, description="zoo name of the policy; default the command's
 _PRM = Field(None, description="zoo name of the PRM; default the command's --model")
 
 
-class LookaheadSpec(_Scored):
+class LookaheadSpec(_BeamFields):
     """Beam search with k-step lookahead (Snell et al. 2024, section 5.2): each candidate rolls out up to
     `lookahead` further steps (greedy) and the PRM's score at the rollout's end scores it; the rollout
     tokens are then dropped. lookahead 0 is beam search."""
@@ -370,19 +376,7 @@ class LookaheadSpec(_Scored):
     kind: Literal["lookahead"] = "lookahead"
     policy: str | None = _POLICY
     prm: str | None = _PRM
-    beam_width: PositiveInt
-    expansions: PositiveInt
-    steps: PositiveInt
-    step_tokens: PositiveInt
-    question_tokens: PositiveInt
     lookahead: int = Field(ge=0, le=10_000, description="steps rolled out past each candidate before scoring")
-    prefix_reuse: bool = False
-    scoring: Scoring = "single-pass"
-    verify_tokens: PositiveInt | None = Field(None, description="generative scoring only (see PrmScoreSpec)")
-    critique_tokens: int | None = _CRITIQUE
-    verify_chains: int | None = _CHAINS
-    reference: str | None = _REFERENCE
-    prefix_sharing: bool = _SHARING
 
 
 class DvtsSpec(_Scored):
