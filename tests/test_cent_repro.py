@@ -94,3 +94,17 @@ def test_a_host_step_term_adds_its_seconds_per_token_step(tmp_path):
     hw = load_hardware("aim-32ch")
     standby_w = 8 * (hw.dram.channels * hw.energy.background_w_per_channel + hw.energy.asic_static_w)
     assert extra == pytest.approx({"pim.standby_while_idle": standby_w * 1e-4 * 20}, rel=1e-9)
+
+
+@pytest.mark.parametrize("host, match", [({"step_s": -1e-4, "source": "x"}, "host.step_s"),
+                                          ({"step_s": 1e-4}, "host.source"),
+                                          ({"step_s": 1e-4, "source": "x", "cpu": 2}, "host.cpu")])
+def test_a_bad_host_entry_exits_2_naming_the_field(tmp_path, cli, host, match):
+    system, _ = load_system("cent-8dev-tp")
+    data = system.model_dump(mode="json", exclude_none=True)
+    data.update(name="bad-host", host=host)
+    path = tmp_path / "host.yaml"
+    path.write_text(yaml.safe_dump(data))
+    rc, out, err = cli("simulate", "--model", "gpt2-small", "--hardware", path, "--mapping", "pimgpt_kv_fit",
+                       "--workload", "generate", "--prompt", "8", "--generate", "2")
+    assert rc == 2 and match in err and "Traceback" not in err, err
