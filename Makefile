@@ -10,8 +10,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pimsim.dram.kernel
 	touch $@
 
+# the install also builds the command engine's native kernel (one progress line, ~5-12 s), so the first
+# command after it starts warm; `python -m pimsim.dram.kernel` does it again after an edit of the kernel
 venv: $(VENV)/.installed
 
 # The main job: the PIM-GPT reproduction (8 GPT models vs T4, H100 and Xeon), with plots.

@@ -844,6 +844,24 @@ def _compiled_layout() -> tuple[int, ...]:
     return tuple(int(v) for v in out)
 
 
+_ANNOUNCE = False   # print the progress line even when stderr is not a terminal (`warm_up`)
+
+
+def warm_up() -> bool:
+    """Build the native library into the cache unless this source's build is there; True if it built.
+    `make venv` runs it after the install (`python -m pimsim.dram.kernel`), so a fresh clone's first command
+    starts warm; without that step the first replay builds it (the same progress line on a terminal)."""
+    global _ANNOUNCE
+    stem = cache_dir() / f"kernel-{_key()}"
+    built = not (stem.with_suffix(".so").exists() or stem.with_suffix(".o").exists())
+    _ANNOUNCE = True
+    try:
+        native()
+    finally:
+        _ANNOUNCE = False
+    return built
+
+
 def _build_locked(d: Path, stem: Path, rebuild: bool) -> None:
     """Build under a lock (concurrent first runs build once; the others wait and load it)."""
     import subprocess
@@ -857,7 +875,7 @@ def _build_locked(d: Path, stem: Path, rebuild: bool) -> None:
         except ImportError:         # pragma: no cover - no flock (Windows): builds may race, each atomic
             pass
         if rebuild or not (stem.with_suffix(".so").exists() or stem.with_suffix(".o").exists()):
-            if sys.stderr is not None and sys.stderr.isatty():
+            if _ANNOUNCE or (sys.stderr is not None and sys.stderr.isatty()):
                 print(f"pimsim: compiling the command engine's kernel once for this machine (cached in {d}) ...",
                       file=sys.stderr, flush=True)
             proc = subprocess.run([sys.executable, "-c", "import sys; from pimsim.dram import kernel; "
@@ -1059,3 +1077,15 @@ def simulate_native(prog_op, prog_opsize, prog_mask, prog_bank, prog_row, insinf
     if end == KERNEL_ERROR:
         raise RuntimeError(NO_PROGRESS)
     return int(end)
+
+
+if __name__ == "__main__":   # `python -m pimsim.dram.kernel`: the install-time build (Makefile, venv)
+    import time as _time
+
+    from pimsim.dram import kernel as _kernel   # the package's module (this file also runs as __main__)
+
+    _t0 = _time.perf_counter()
+    _built = _kernel.warm_up()
+    _kernel.ensure_layout()
+    print(f"pimsim: command engine kernel {'built' if _built else 'already built'} in "
+          f"{_time.perf_counter() - _t0:.1f} s ({_kernel.native().path})", file=sys.stderr)
