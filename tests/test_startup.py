@@ -199,8 +199,8 @@ def test_a_cold_first_replay_builds_the_kernel_and_reproduces_the_reference(tmp_
         before = sorted(p.name for p in (tmp_path / "cache" / "pimsim").iterdir())
     name = "gemv_3072x768_ch32.trace"
     result, files = _replay_in_fresh_cache(tmp_path, name, extra)
-    if built_by == "warm_up":
-        assert files == before
+    if built_by == "warm_up":                       # the same library: nothing compiled (presets/: the preset cache)
+        assert [f for f in files if f.startswith("kernel")] == [f for f in before if f.startswith("kernel")]
     cycles, counts = _expected(name)
     assert result["cycles"] == cycles and result["commands"] == counts
     built = [f for f in files if f.startswith("kernel-")]

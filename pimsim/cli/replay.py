@@ -24,11 +24,11 @@ def add_parser(sub) -> None:
 
 
 def _replay(args) -> int:
-    from pimsim.dram.engine import CommandEngine      # imports numba: only when a trace is replayed
+    from pimsim.dram.engine import CommandEngine      # the kernel's cached native library: no numba
+    from pimsim.dram.preset_cache import load_replay_hardware
     from pimsim.dram.program import parse_trace
-    from pimsim.hardware import load_hardware
 
-    hw = load_hardware(args.hardware)
+    hw = load_replay_hardware(args.hardware)          # a validated preset from the cache, else validated now
     program = parse_trace(args.trace)
     engine = CommandEngine(hw.dram, refresh=args.refresh == "on", row_policy=args.row_policy)
     res = engine.run(program, mode=args.mode)

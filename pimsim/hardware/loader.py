@@ -11,6 +11,7 @@ experiment's `overrides:` and grid values) merge last; an error they cause names
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,15 @@ from pimsim.hardware.standards import timing_for_child
 from pimsim.util.config_io import deep_merge, read_yaml, validate
 
 _MAX_BASE_DEPTH = 8
+_READS: ContextVar[list[str] | None] = ContextVar("pimsim_hardware_reads", default=None)
+
+
+def _read(path: str | Path) -> dict[str, Any]:
+    """`read_yaml`, noting the file when `load_hardware_with_sources` asks which files a load read."""
+    reads = _READS.get()
+    if reads is not None:
+        reads.append(str(path))
+    return read_yaml(path)
 
 
 def _presets_dir():
@@ -58,7 +68,7 @@ def _resolve(data: dict[str, Any], source: str, depth: int = 0) -> dict[str, Any
         except UnknownNameError as exc:
             raise UnknownNameError(f"{source}: base: {exc}") from None
     try:
-        base_data = read_yaml(base_path)
+        base_data = _read(base_path)
     except ConfigError as exc:
         raise ConfigError(f"{source}: base: {exc}") from None
     parent = _resolve(base_data, str(base_path), depth + 1)
@@ -76,12 +86,12 @@ def load_hardware(spec: str | Path | dict[str, Any], overrides: dict[str, Any] |
     else:
         text = str(spec)
         if text.endswith((".yaml", ".yml")) or Path(text).is_file():
-            source, data = text, read_yaml(text)
+            source, data = text, _read(text)
             if "name" not in data:
                 data = {**data, "name": Path(text).stem}
         else:
             path = _preset_path(text)
-            source, data = str(path), read_yaml(path)
+            source, data = str(path), _read(path)
     merged = _resolve(data, source)
     if not overrides:
         return validate(Hardware, merged, source)
@@ -92,3 +102,15 @@ def load_hardware(spec: str | Path | dict[str, Any], overrides: dict[str, Any] |
         pass
     validate(Hardware, merged, source)  # the file alone is invalid: the error names the file
     return validate(Hardware, full, overrides_source or f"overrides of {source}")
+
+
+def load_hardware_with_sources(spec: str | Path) -> tuple[Hardware, tuple[str, ...]]:
+    """`load_hardware(spec)` and the YAML files it read (the spec's file or preset, then its `base:` chain),
+    as the paths it opened: what pimsim.dram.preset_cache hashes to know when a cached validation is stale."""
+    reads: list[str] = []
+    token = _READS.set(reads)
+    try:
+        hw = load_hardware(spec)
+    finally:
+        _READS.reset(token)
+    return hw, tuple(dict.fromkeys(reads))
