@@ -94,7 +94,9 @@ def test_kept_fit_inputs_are_the_reference_files(name):
 def test_refit_reproduces_the_shipped_preset(device, csv_names):
     shipped = load_device(device)
     rows = [m for name in csv_names for m in read_measurements(DATA / name, shipped.dtype_bytes)]
-    res = fit_device(rows, shipped, source=" ".join(f"pimsim/baselines/data/{name}" for name in csv_names))
+    hold_out = tuple(((shipped.fit or {}).get("held_out") or {}).get("rows_of", ()))  # as the preset was fitted
+    res = fit_device(rows, shipped, source=" ".join(f"pimsim/baselines/data/{name}" for name in csv_names),
+                     hold_out=hold_out)
     assert res.preset.model_dump() == shipped.model_dump()
 
 
@@ -209,7 +211,8 @@ def _matmul_closed_form(model: str, tokens: int, context: int, dev) -> tuple[flo
 
 
 def test_decode_is_memory_bound_and_prefill_compute_bound():
-    dev = load_device("h100-sxm")
+    # the flat roofline's closed form; tiles and waves have their own (tests/test_gemm_tiling_stacks.py)
+    dev = load_device("h100-sxm").model_copy(update={"gemm_tiling": None})
     ridge = dev.flops_per_s / dev.bandwidth_bytes_per_s  # FLOP per byte where the roofline bends
     assert 250 < ridge < 350
     dec = run_baseline(_one_step("gpt3-xl", 512), dev)

@@ -91,6 +91,27 @@ class NpuConfig(_Strict):
         return float(self.vector_cores * self.vector_width) * self.clock_hz
 
 
+class GemmTiling(_Strict):
+    """A GPU's GEMM schedule (`pimsim.baselines.gemm`): `sm_count` SMs, the output tiles (tm, tn) and split-K
+    factors its GEMM library chooses from; `source` cites the SM count."""
+
+    sm_count: PositiveInt = Field(le=4096)
+    tiles: list[tuple[PositiveInt, PositiveInt]] = Field(min_length=1)
+    split_k: list[PositiveInt] = Field(default_factory=lambda: [1], min_length=1)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> GemmTiling:
+        if 1 not in self.split_k:
+            raise ValueError("split_k: must include 1 (no split)")
+        for tm, tn in self.tiles:
+            if tm > 1024 or tn > 1024:
+                raise ValueError(f"tiles: ({tm}, {tn}) exceeds 1024 rows or columns")
+        if max(self.split_k) > 64:
+            raise ValueError("split_k: at most 64")
+        return self
+
+
 class Interconnect(_Strict):
     """The device-to-device link of tensor-parallel groups (NVLink): one direction's bandwidth per device, a
     latency per ring hop, and the energy per bit moved."""
@@ -129,6 +150,10 @@ class DevicePreset(_Strict):
     power: PowerModel
     interconnect: Interconnect | None = Field(None, description="device-to-device link for tensor parallelism")
     npu: NpuConfig | None = Field(None, description="kind npu: its systolic arrays, vector cores and SRAM")
+    gemm_tiling: GemmTiling | None = Field(
+        None, description="kind gpu: GEMM compute time by tiles and waves over the SMs (pimsim.baselines.gemm); "
+                          "None: FLOPs / flops_per_s for every shape")
+    software_stack: str = Field("serving", description="the kernels its predictions launch (pimsim.baselines.stacks)")
     fit: dict[str, Any] | None = Field(None, description="what `pimsim baseline fit` fitted this preset on")
     notes: dict[str, str] = Field(default_factory=dict, description="field -> where its value came from")
 
@@ -171,6 +196,12 @@ class DevicePreset(_Strict):
                                  "attention runs on its arrays (leave it out)")
             if self.interconnect is not None:
                 raise ValueError("interconnect: tensor parallelism over NPUs is not modelled (leave it out)")
+        if self.gemm_tiling is not None and self.kind != "gpu":
+            raise ValueError(f"gemm_tiling: applies to kind gpu only (this preset is kind {self.kind})")
+        from pimsim.baselines.stacks import STACKS
+
+        if self.software_stack not in STACKS:
+            raise ValueError(f"software_stack: unknown {self.software_stack!r}; known: {', '.join(STACKS)}")
         return self
 
     @property

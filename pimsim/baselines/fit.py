@@ -8,7 +8,8 @@ Columns:
 - optional `new_tokens` (tokens each sequence processes in the timed step: 1, the default, is a decode
   step; T > 1 with `context` is a T-token prefill, which yields one generated token per sequence),
   `batch` (default 1), `dtype` (fp32, fp16, bf16, fp8, int8; default the preset's),
-  `energy_j_per_token` (board energy, idle included; energy is fitted only on rows that have it).
+  `energy_j_per_token` (board energy, idle included; energy is fitted only on rows that have it),
+  `stack` (the software stack that ran the row, `pimsim.baselines.stacks`; default `serving`).
 Per token means per generated token: a step of batch B yields B tokens.
 
 What is fitted (everything else is kept from the `--device` preset):
@@ -37,7 +38,9 @@ import numpy as np
 import yaml
 
 from pimsim.baselines.device import DevicePreset, load_device
+from pimsim.baselines.gemm import scheduled_flops
 from pimsim.baselines.kernels import KernelTable, kernel_table
+from pimsim.baselines.stacks import get_stack
 from pimsim.baselines.model import evaluate, kernel_bandwidth
 from pimsim.util.config_io import read_text
 from pimsim.errors import ConfigError, PimsimError
@@ -60,10 +63,11 @@ class Measurement:
     latency_per_token_s: float
     energy_per_token_j: float | None
     new_tokens: int = 1  # tokens per sequence in each timed step (> 1: a prefill)
+    stack: str = "serving"  # the software stack that ran it (`pimsim.baselines.stacks`)
 
     def table(self, device: DevicePreset) -> KernelTable:
         return kernel_table(self.model, self.new_tokens, self.past_context, self.batch, self.steps,
-                            self.dtype_bytes, None, device.fused_attention)
+                            self.dtype_bytes, None, device.fused_attention, self.stack)
 
 
 def read_measurements(path: str | Path, default_dtype_bytes: int) -> list[Measurement]:
@@ -117,6 +121,11 @@ def read_measurements(path: str | Path, default_dtype_bytes: int) -> list[Measur
         else:
             dtype_bytes = default_dtype_bytes
         batch = number("batch", int, 1, optional=True) or 1
+        stack = row.get("stack", "") or "serving"
+        try:
+            get_stack(stack)
+        except PimsimError as exc:
+            raise type(exc)(f"{where}: column 'stack': {exc}") from None
         new_tokens = number("new_tokens", int, 1, optional=True) or 1
         if "context" in columns and row.get("context", "") != "":
             past, steps = number("context", int, 0), 1
@@ -137,7 +146,7 @@ def read_measurements(path: str | Path, default_dtype_bytes: int) -> list[Measur
             line=i, label=label, model=model, batch=batch, past_context=past, steps=steps, dtype_bytes=dtype_bytes,
             latency_per_token_s=number("decode_ms_per_token") * 1e-3,
             energy_per_token_j=number("energy_j_per_token", optional=True) if "energy_j_per_token" in columns else None,
-            new_tokens=new_tokens,
+            new_tokens=new_tokens, stack=stack,
         ))
     if not out:
         raise ConfigError(f"{path}: no data rows")
@@ -203,6 +212,7 @@ def _design(ms: list[Measurement], dev: DevicePreset, use_stream: bool):
         flops, moved = table.at(m.steps)
         bw = kernel_bandwidth(table, dev)
         streamed = (table.streams > 0) & (bw < dev.bandwidth_bytes_per_s) if use_stream else np.zeros(len(bw), bool)
+        flops = scheduled_flops(table, flops, dev.gemm_tiling)  # as the SMs schedule them (tiles, waves)
         t_cmp = flops / dev.flops_per_s
         compute_bound = t_cmp > moved / bw[:, None]
         count = table.count[:, None]
@@ -216,6 +226,12 @@ def _design(ms: list[Measurement], dev: DevicePreset, use_stream: bool):
     return A
 
 
+def held_out(m: Measurement, hold_out: tuple[str, ...]) -> bool:
+    """Whether row `m` is held out by any entry: MODEL (all its rows), MODEL:prefill or MODEL:decode."""
+    kind = "prefill" if m.new_tokens > 1 else "decode"
+    return any(e == m.model.name or e == f"{m.model.name}:{kind}" for e in hold_out)
+
+
 @dataclass(frozen=True)
 class FitResult:
     preset: DevicePreset
@@ -225,9 +241,21 @@ class FitResult:
 
 
 def fit_device(measurements: list[Measurement], device: str | Path | DevicePreset, mode: str | None = None,
-               source: str = "measurements.csv") -> FitResult:
-    """Fit `device`'s bandwidths, per-kernel overhead and power terms to `measurements` (module docstring)."""
+               source: str = "measurements.csv", hold_out: tuple[str, ...] = ()) -> FitResult:
+    """Fit `device`'s bandwidths, per-kernel overhead and power terms to `measurements` (module docstring).
+
+    `hold_out`: model names whose rows are not fitted on, only compared (the fit record names them and
+    reports their error apart)."""
     dev = load_device(device)
+    unknown = [name for name in hold_out if not any(held_out(m, (name,)) for m in measurements)]
+    if unknown:
+        raise ConfigError(f"{source}: hold-out entr{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)} match no "
+                          f"row (MODEL, MODEL:prefill or MODEL:decode); models measured: "
+                          f"{', '.join(sorted({m.model.name for m in measurements}))}")
+    everything = measurements
+    measurements = [m for m in measurements if not held_out(m, hold_out)]
+    if not measurements:
+        raise ConfigError(f"{source}: every row is held out; nothing is left to fit on")
     mode, _ = dev.overhead_s(mode)
     if mode == "framework":
         raise ConfigError(f"{source}: framework mode is not fitted by `baseline fit` (its step is the slower of "
@@ -337,6 +365,7 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
         current = current.model_copy(update={"power": power})
 
     rows = compare(measurements, current, mode)
+    held_rows = compare([m for m in everything if held_out(m, hold_out)], current, mode)
     fitted = ["bandwidth_bytes_per_s", f"kernel_overhead_s.{mode}"]
     if use_stream:
         fitted.append("attention_stream_bandwidth_bytes_per_s")
@@ -344,10 +373,12 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
         fitted.append("flops_per_s")
     if with_energy:
         fitted += ["power.active_w", "power.energy_per_byte_j"] + (["power.energy_per_flop_j"] if prefill_energy else [])
-    how = (f"fitted by `pimsim baseline fit {source} --device {dev.name} --mode {mode}` on {len(measurements)} rows "
+    held = f" --hold-out {','.join(hold_out)}" if hold_out else ""
+    how = (f"fitted by `pimsim baseline fit {source} --device {dev.name} --mode {mode}{held}` on {len(measurements)} rows "
            "(least squares on relative error" + (f"; flops_per_s and energy_per_flop_j on the {len(prefill_rows)} "
                                                  f"prefill rows, the rest on the {len(decode_rows)} decode rows"
-                                                 if fit_flops else "") + ")")
+                                                 if fit_flops else "") + ")"
+           + (f"; rows of {', '.join(hold_out)} held out" if hold_out else ""))
     notes = dict(current.notes)
     for field in fitted:
         notes[field] = how
@@ -366,10 +397,13 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
     }
     if with_energy:
         fit_meta["max_abs_energy_error"] = _round(max(abs(r["energy_error"]) for r in rows if "energy_error" in r), 3)
+    if hold_out:
+        fit_meta["held_out"] = {"rows_of": list(hold_out), "rows": len(held_rows),
+                                "max_abs_latency_error": _round(max(abs(r["latency_error"]) for r in held_rows), 3)}
     data = current.model_dump(mode="json")
     data.update(fit=fit_meta, notes=notes)
     preset = DevicePreset.model_validate(data)  # re-check every rule on the fitted values
-    return FitResult(preset=preset, mode=mode, rows=rows, energy_fitted=bool(with_energy))
+    return FitResult(preset=preset, mode=mode, rows=rows + held_rows, energy_fitted=bool(with_energy))
 
 
 class _Dumper(yaml.SafeDumper):
@@ -384,7 +418,15 @@ def _float(dumper: yaml.SafeDumper, value: float):
     return dumper.represent_scalar("tag:yaml.org,2002:float", text)
 
 
+def _list(dumper: yaml.SafeDumper, value: list):
+    """Lists of numbers (and of number pairs, as gemm_tiling's tiles) on one line; others as blocks."""
+    flat = all(isinstance(v, (int, float)) or (isinstance(v, (list, tuple)) and all(isinstance(x, (int, float))
+                                                                                  for x in v)) for v in value)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=bool(value) and flat)
+
+
 _Dumper.add_representer(float, _float)
+_Dumper.add_representer(list, _list)
 
 
 def preset_yaml(preset: DevicePreset, command: str) -> str:

@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from pimsim.baselines.stacks import get_stack
 from pimsim.models import ModelConfig, ModelGraph, OpKind
 
 # FlashAttention tiles queries in blocks of 128 rows; one thread block works on one (sequence, head,
@@ -96,8 +97,11 @@ class KernelTable:
 
 
 def _kernels_of_step(model: ModelConfig, new_tokens: int, past_context: int, batch: int, dtype_bytes: int,
-                     head_positions: int | None, fused_attention: bool) -> list[tuple[str, str, int, float, float, float]]:
-    """(name, category, count, flops, bytes, streams) for every kernel of one step."""
+                     head_positions: int | None, fused_attention: bool, stack: str = "serving"
+                     ) -> list[tuple[str, str, int, float, float, float]]:
+    """(name, category, count, flops, bytes, streams) for every kernel of one step, as `stack` launches them
+    (`pimsim.baselines.stacks`)."""
+    sw = get_stack(stack)
     costs = _graph(model).step(new_tokens, past_context, batch, dtype_bytes, head_positions)
     layers = model.layers
     out: list[tuple[str, str, int, float, float, float]] = []
@@ -109,18 +113,43 @@ def _kernels_of_step(model: ModelConfig, new_tokens: int, past_context: int, bat
         count = layers if op.layer == 0 else 1
         if op.kind in (OpKind.ATTN_SCORE, OpKind.ATTN_VALUE, OpKind.SOFTMAX):
             attn[op.kind.value] = c
+            expand = sw.gqa_expand and 0 < op.kv_heads != op.heads
+            # K/V read per query head when the stack expands grouped-query K/V before attention
+            kv_read = c.kv_read_bytes * (op.heads // op.kv_heads if expand else 1)
             if op.kind is OpKind.ATTN_SCORE or op.kind is OpKind.ATTN_VALUE:
-                # the new K (score) or V (value) rows are copied into the cache by their own kernel
-                out.append((f"kv_append_{'k' if op.kind is OpKind.ATTN_SCORE else 'v'}", "kv_append", count, 0.0,
-                            2.0 * c.kv_write_bytes, 0.0))
+                which = "k" if op.kind is OpKind.ATTN_SCORE else "v"
+                if sw.kv_append:  # the new K (score) or V (value) rows are copied into the cache by their own kernel
+                    out.append((f"kv_append_{which}", "kv_append", count, 0.0, 2.0 * c.kv_write_bytes, 0.0))
+                if expand:  # repeat_interleave: read the KV heads' rows, write them once per query head
+                    out.append((f"gqa_expand_{which}", "attention", count, 0.0, float(c.kv_read_bytes + kv_read), 0.0))
             if not fused_attention:
-                out.append((op.name, "attention", count, float(c.flops), float(c.kv_read_bytes + c.act_bytes), 0.0))
+                out.append((op.name, "attention", count, float(c.flops), float(kv_read + c.act_bytes), 0.0))
             elif op.kind is OpKind.ATTN_VALUE:
                 score, soft, value = attn["attn_score"], attn["softmax"], c
                 qo_bytes = 2 * c.tokens * op.heads * op.head_dim * dtype_bytes  # q in, attention output out
                 streams = batch * op.heads * -(-new_tokens // ATTENTION_QUERY_BLOCK)
+                score_read = score.kv_read_bytes * (op.heads // op.kv_heads if expand else 1)
                 out.append(("attention", "attention", count, float(score.flops + soft.flops + value.flops),
-                            float(score.kv_read_bytes + value.kv_read_bytes + qo_bytes), float(streams)))
+                            float(score_read + kv_read + qo_bytes), float(streams)))
+            if op.kind is OpKind.ATTN_VALUE and sw.attention_output_copy:  # transpose to (tokens, d): read + write
+                out.append(("attention_output_copy", "vector", count, 0.0,
+                            2.0 * c.tokens * op.heads * op.head_dim * dtype_bytes, 0.0))
+            continue
+        if (op.kind is OpKind.ROTARY and not sw.rotary) or (op.kind is OpKind.NORM and op.layer is None
+                                                              and not sw.final_norm):
+            continue
+        rows_of = {OpKind.NORM: (model.norm == "rmsnorm", sw.rms_norm_kernels, sw.rms_norm_bytes_per_element,
+                                 model.hidden),
+                   OpKind.ACTIVATION: (model.mlp == "silu_gated", sw.gated_activation_kernels,
+                                       sw.gated_activation_bytes_per_element, model.ffn)}.get(op.kind)
+        if rows_of is not None and rows_of[0] and (rows_of[1] > 1 or rows_of[2] is not None):
+            applies, kernels, per_element, width = rows_of
+            moved = float(c.weight_bytes + per_element * c.tokens * width) if per_element is not None else float(
+                c.weight_bytes + c.act_bytes)
+            # the stack's kernels for this op: the first carries the FLOPs, all share its bytes
+            for j in range(kernels):
+                out.append((op.name if j == 0 else f"{op.name}.{j}", _CATEGORY[op.kind], count,
+                            float(c.flops) if j == 0 else 0.0, moved / kernels, 0.0))
             continue
         moved = c.weight_bytes + c.kv_read_bytes + c.kv_write_bytes + c.act_bytes
         out.append((op.name, _CATEGORY[op.kind], count, float(c.flops), float(moved), 0.0))
@@ -129,12 +158,15 @@ def _kernels_of_step(model: ModelConfig, new_tokens: int, past_context: int, bat
 
 @lru_cache(maxsize=4096)
 def kernel_table(model: ModelConfig, new_tokens: int, past_context: int, batch: int, steps: int,
-                 dtype_bytes: int, head_positions: int | None, fused_attention: bool) -> KernelTable:
-    """Kernels of `steps` forward steps (cache growing by `new_tokens` each), as a `KernelTable`."""
-    first = _kernels_of_step(model, new_tokens, past_context, batch, dtype_bytes, head_positions, fused_attention)
+                 dtype_bytes: int, head_positions: int | None, fused_attention: bool,
+                 stack: str = "serving") -> KernelTable:
+    """Kernels of `steps` forward steps (cache growing by `new_tokens` each), as a `KernelTable`, as the
+    software `stack` launches them (`pimsim.baselines.stacks`)."""
+    first = _kernels_of_step(model, new_tokens, past_context, batch, dtype_bytes, head_positions, fused_attention,
+                             stack)
     if steps > 1:
         second = _kernels_of_step(model, new_tokens, past_context + new_tokens, batch, dtype_bytes,
-                                  head_positions, fused_attention)
+                                  head_positions, fused_attention, stack)
     else:
         second = first
     names = tuple(k[0] for k in first)
@@ -155,7 +187,7 @@ def kernel_table(model: ModelConfig, new_tokens: int, past_context: int, batch: 
     )
     if steps > 2:  # costs must be affine in the context for the step arrays to be exact
         last = _kernels_of_step(model, new_tokens, past_context + (steps - 1) * new_tokens, batch, dtype_bytes,
-                                head_positions, fused_attention)
+                                head_positions, fused_attention, stack)
         flops, moved = table.at(steps)
         if not (np.array_equal(flops[:, -1], [k[3] for k in last]) and np.array_equal(moved[:, -1], [k[4] for k in last])):
             raise AssertionError("kernel costs are not affine in context; step arrays invalid")

@@ -92,8 +92,10 @@ def evaluate(table: KernelTable, steps: int, device: DevicePreset, overhead_s: f
 
         t_cmp, t_mem, moved = kernel_times(table, steps, device)
     else:
+        from pimsim.baselines.gemm import scheduled_flops
+
         t_mem = moved / kernel_bandwidth(table, device)[:, None]
-        t_cmp = flops / device.flops_per_s
+        t_cmp = scheduled_flops(table, flops, device.gemm_tiling) / device.flops_per_s
     count = table.count[:, None]
     t = np.maximum(t_mem, t_cmp) * count
     launches = table.kernels_per_step
@@ -172,7 +174,7 @@ def phase_cost(phase, device: DevicePreset, overhead_s: float, num_devices: int 
     """`evaluate` for a workload `Phase` (on one device of a tensor-parallel group of `num_devices`; the
     group's all-reduces are in `breakdown_s["allreduce"]`)."""
     table = kernel_table(phase.model, phase.new_tokens, phase.past_context, phase.batch, phase.steps,
-                         device.dtype_bytes, phase.head_positions, device.fused_attention)
+                         device.dtype_bytes, phase.head_positions, device.fused_attention, device.software_stack)
     return with_allreduce(evaluate(shard(table, num_devices), phase.steps, device, overhead_s), phase, device,
                           num_devices)
 

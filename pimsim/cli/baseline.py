@@ -3,7 +3,8 @@
     pimsim baseline --device h100-sxm --model gpt2-xl --workload generate --prompt 64 --generate 256 \
         [--mode graph|eager] [--json]
     pimsim baseline --measured PHASES.csv --model ... --workload ...     (your own per-phase figures)
-    pimsim baseline fit MEASUREMENTS.csv [MORE.csv ...] --device NAME [--mode graph] [--out PRESET.yaml] [--json]
+    pimsim baseline fit MEASUREMENTS.csv [MORE.csv ...] --device NAME [--mode graph] [--hold-out MODEL,...]
+        [--out PRESET.yaml] [--json]
     pimsim baseline devices
 
 The bare form runs a baseline; `fit` and `devices` are optional sub-actions (argparse subcommands
@@ -50,6 +51,8 @@ def add_parser(sub) -> None:
     fit.add_argument("--device", required=True, metavar="NAME|FILE.yaml", help="preset to start from")
     fit.add_argument("--mode", choices=MODES, help="mode the measurements were taken in (default: device's)")
     fit.add_argument("--out", metavar="PRESET.yaml", help="write the fitted preset here")
+    fit.add_argument("--hold-out", metavar="MODEL[,MODEL]", default="",
+                     help="rows compared but not fitted on: MODEL (all its rows), MODEL:prefill or MODEL:decode")
     fit.add_argument("--json", action="store_true")
     fit.set_defaults(func=_fit)
     dev = actions.add_parser("devices", help="list the device presets")
@@ -103,8 +106,10 @@ def _fit(args) -> int:
     device = load_device(args.device)
     measurements = [m for path in args.measurements for m in read_measurements(path, device.dtype_bytes)]
     sources = " ".join(args.measurements)
-    res = fit_device(measurements, device, args.mode, source=sources)
-    command = f"pimsim baseline fit {sources} --device {args.device} --mode {res.mode}"
+    hold_out = tuple(n.strip() for n in args.hold_out.split(",") if n.strip())
+    res = fit_device(measurements, device, args.mode, source=sources, hold_out=hold_out)
+    command = f"pimsim baseline fit {sources} --device {args.device} --mode {res.mode}" + (
+        f" --hold-out {','.join(hold_out)}" if hold_out else "")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(preset_yaml(res.preset, command + f" --out {args.out}"))
@@ -112,7 +117,11 @@ def _fit(args) -> int:
         print_json({"preset": res.preset.model_dump(mode="json"), "rows": res.rows})
         return 0
     p = res.preset
-    print(f"{p.name} fitted on {len(measurements)} rows of {sources} ({res.mode} mode)")
+    from pimsim.baselines.fit import held_out
+
+    held = sum(held_out(m, hold_out) for m in measurements)
+    print(f"{p.name} fitted on {len(measurements) - held} rows of {sources} ({res.mode} mode)"
+          + (f"; {held} rows of {', '.join(hold_out)} held out (compared, not fitted)" if held else ""))
     print(f"  bandwidth_bytes_per_s                   {p.bandwidth_bytes_per_s:.4g}")
     if p.attention_stream_bandwidth_bytes_per_s is not None:
         print(f"  attention_stream_bandwidth_bytes_per_s  {p.attention_stream_bandwidth_bytes_per_s:.4g}")
@@ -126,7 +135,11 @@ def _fit(args) -> int:
     if "power.energy_per_flop_j" in fitted:
         print(f"  power.energy_per_flop_j                 {p.power.energy_per_flop_j:.4g}")
     print()
-    print(_error_table(compare(measurements, p, res.mode)))
+    rows = compare(measurements, p, res.mode)
+    for r, m in zip(rows, measurements):
+        if held_out(m, hold_out):
+            r["row"] += " (held out)"
+    print(_error_table(rows))
     print(f"\nwrote {args.out}" if args.out else "\n(use --out PRESET.yaml to write the fitted preset)")
     return 0
 

@@ -384,7 +384,7 @@ def _gpu_without_attention(ph, gpu: _Device, batch: int, only: tuple[str, ...] |
     dev = gpu.preset
     part = dc_replace(ph, batch=batch)
     table = kernel_table(ph.model, ph.new_tokens, ph.past_context, batch, ph.steps, dev.dtype_bytes,
-                         ph.head_positions, dev.fused_attention)
+                         ph.head_positions, dev.fused_attention, dev.software_stack)
     keep = np.array([c not in ("attention", "kv_append") and (only is None or n in only)
                      for n, c in zip(table.names, table.categories)])
     sub = KernelTable(tuple(n for n, k in zip(table.names, keep) if k),

@@ -250,13 +250,18 @@ def _measured_runs(ctx: Context, which: str):
     from pimsim.workloads import Phase, Workload
 
     def make():
+        from pimsim.baselines import load_device
+
         path_of, device, dtype, mode = _MEASURED[which]
+        preset = load_device(device)
         out = []
         for m in read_measurements(path_of(ctx.refs), dtype):
             kind = "prefill" if m.new_tokens > 1 else "decode"
             ph = Phase(kind, "policy", kind, m.model, m.batch, m.new_tokens, m.past_context, m.steps)
             wl = Workload(spec=None, phases=(ph,), generated_tokens=m.batch * m.steps)
-            out.append((m, run_baseline(wl, device, mode)))
+            # the row runs the kernels of the software that measured it (its `stack` column)
+            dev = preset if m.stack == preset.software_stack else preset.model_copy(update={"software_stack": m.stack})
+            out.append((m, run_baseline(wl, dev, mode)))
         return out
 
     return ctx.cached(("measured", which), make)
@@ -270,6 +275,15 @@ def _row_label(m) -> str:
     return f"{m.model.name} prompt {m.past_context} gen {m.steps + 1}" + (f" b{m.batch}" if m.batch != 1 else "")
 
 
+def _held_out(m, which: str) -> bool:
+    """Whether the preset of `which` was fitted with row `m` held out (its fit record's `held_out`)."""
+    from pimsim.baselines import load_device
+    from pimsim.baselines.fit import held_out
+
+    fit = load_device(_MEASURED[which][1]).fit or {}
+    return held_out(m, tuple((fit.get("held_out") or {}).get("rows_of", ())))
+
+
 def _measured_family(fam: str, which: str, device_label: str, quantity: str) -> Callable[[Context], list[Check]]:
     """Per measured row of `which`: pimsim's latency or energy per token against the measured one."""
 
@@ -280,7 +294,8 @@ def _measured_family(fam: str, which: str, device_label: str, quantity: str) -> 
                                     else (m.energy_per_token_j, JOULE, r.energy_per_token_j))
             if measured is not None:
                 label = _row_label(m)
-                out.append(ctx.check(fam, f"{device_label} {quantity}/token {label}", ours, (measured,) * 2, unit,
+                shown = ("held out: " if _held_out(m, which) else "") + label
+                out.append(ctx.check(fam, f"{device_label} {quantity}/token {shown}", ours, (measured,) * 2, unit,
                                      item=label))
         return out
 
