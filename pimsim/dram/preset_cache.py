@@ -30,6 +30,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pimsim.util.dram_geometry import DramGeometry
+
 FORMAT = 1
 _PIMSIM = Path(__file__).resolve().parent.parent
 _HARDWARE = _PIMSIM / "hardware"
@@ -38,7 +40,7 @@ _digest: str | None = None
 
 
 @dataclass(frozen=True)
-class CachedDram:
+class CachedDram(DramGeometry):
     """A validated `DramConfig`'s fields and properties, rebuilt from the cache without pydantic."""
 
     standard: str
@@ -54,25 +56,7 @@ class CachedDram:
     refresh: str
     disabled_constraints: tuple[str, ...]
 
-    # DramConfig's properties (tests/test_preset_cache.py compares every one on every shipped preset)
-    @property
-    def banks(self) -> int:
-        return self.ranks * self.bank_groups * self.banks_per_group
-
-    @property
-    def row_bytes(self) -> int:
-        return self.columns * self.column_bytes
-
-    @property
-    def channel_bytes(self) -> int:
-        return self.banks * self.rows * self.row_bytes
-
-    @property
-    def capacity_bytes(self) -> int:
-        return self.channels * self.channel_bytes
-
-    def ns(self, cycles: float) -> float:
-        return cycles * self.tck_ns
+    # DramConfig's properties come from DramGeometry (tests/test_preset_cache.py compares every one)
 
 
 @dataclass(frozen=True)

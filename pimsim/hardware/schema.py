@@ -11,6 +11,8 @@ trust a validated `Hardware`: no count of zero it divides by, no value whose pro
 
 from __future__ import annotations
 
+from pimsim.util.dram_geometry import DramGeometry
+
 import math
 from typing import Annotated, Literal
 
@@ -79,7 +81,7 @@ TIMING_ORDER_RULES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class DramConfig(_Strict):
+class DramConfig(DramGeometry, _Strict):
     """DRAM organisation and timing of one PIM device type, replicated over `channels`."""
 
     standard: str = Field(description="timing-constraint table (pimsim/hardware/standards/NAME.yaml)")
@@ -133,26 +135,6 @@ class DramConfig(_Strict):
             if name not in t:
                 raise ValueError(f"disabled_constraints: {name} is not a timing parameter of this preset")
         return self
-
-    @property
-    def banks(self) -> int:
-        """Banks per channel (all ranks)."""
-        return self.ranks * self.bank_groups * self.banks_per_group
-
-    @property
-    def row_bytes(self) -> int:
-        return self.columns * self.column_bytes
-
-    @property
-    def channel_bytes(self) -> int:
-        return self.banks * self.rows * self.row_bytes
-
-    @property
-    def capacity_bytes(self) -> int:
-        return self.channels * self.channel_bytes
-
-    def ns(self, cycles: float) -> float:
-        return cycles * self.tck_ns
 
 
 class PimConfig(_Strict):
