@@ -10,7 +10,9 @@ from pimsim.models import load_model
 from pimsim.workloads import expand
 from pimsim.workloads.spec import GenerateSpec
 
-H100 = load_device("h100-sxm")
+# the flat roofline: tensor-parallel shards are timed at the flat rate (pimsim.baselines.gemm), so the 1-device
+# run they are compared with must be too
+H100 = load_device("h100-sxm").model_copy(update={"gemm_tiling": None})
 NVLINK_BYTES_PER_S, HOP_S, PJ_PER_BIT = 450e9, 2e-6, 1.3  # h100-sxm.yaml interconnect, as its source cites
 
 
