@@ -22,11 +22,14 @@ fit of `flops_per_s` (`pimsim.baselines.fit`) linear.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from pimsim.baselines.kernels import KernelTable
 
 
+@lru_cache(maxsize=4096)  # evaluate() asks for the same shapes at every call of a sweep
 def gemm_scheduled_flops(m: int, k: int, n: int, sm_count: int, tiles: tuple[tuple[int, int], ...],
                          split_k: tuple[int, ...]) -> float:
     """FLOPs the SMs are busy for (full waves of full tiles) for the best (tile, split) of the menu."""
