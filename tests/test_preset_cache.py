@@ -178,14 +178,15 @@ def test_other_sources_or_another_folder_do_not_use_an_entry(cache, monkeypatch,
 
 @pytest.mark.parametrize("edited", ["hardware/schema.py", "hardware/standards/gddr6-aim.yaml",
                                     "hardware/presets/pimgpt-gddr6.yaml", "util/config_io.py",
-                                    "dram/preset_cache.py"])
+                                    "util/text.py", "util/yaml_cache.py", "dram/preset_cache.py"])
 def test_the_source_digest_changes_with_any_source_that_decides_a_validation(tmp_path, monkeypatch, edited):
     import shutil
 
     root = Path(preset_cache.__file__).resolve().parents[1]
     copy = tmp_path / "pimsim"
     shutil.copytree(root / "hardware", copy / "hardware", ignore=shutil.ignore_patterns("__pycache__"))
-    for f in ("__init__.py", "errors.py", "util/config_io.py", "dram/preset_cache.py"):
+    for f in ("__init__.py", "errors.py", "util/config_io.py", "util/text.py", "util/yaml_cache.py",
+              "dram/preset_cache.py"):
         (copy / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(root / f, copy / f)
     monkeypatch.setattr(preset_cache, "_PIMSIM", copy)

@@ -107,7 +107,8 @@ def test_a_submodule_does_not_pull_its_package_siblings(code):
     assert not _loaded_after(code) & set(HEAVY)
 
 
-@pytest.mark.parametrize("package", ["pimsim.dram", "pimsim.engine", "pimsim.experiments", "pimsim.baselines"])
+@pytest.mark.parametrize("package", ["pimsim.dram", "pimsim.engine", "pimsim.experiments", "pimsim.baselines",
+                                     "pimsim.hardware"])
 def test_lazy_package_exports_resolve_to_their_definitions(package):
     pkg = importlib.import_module(package)
     for name in pkg.__all__:
@@ -253,3 +254,160 @@ def test_the_install_time_warm_up_loads_an_existing_build_without_compiling(tmp_
     assert proc.stderr.startswith("pimsim: command engine kernel already built") and lib.path.name in proc.stderr
     assert sorted(p.name for p in (tmp_path / "pimsim").iterdir() if p.name.startswith("kernel-")) == [lib.path.name]
 
+
+
+ONE_MAC = "AiM MAC_ABK 64 0x80000000 0\nAiM EOC\n"
+
+
+def test_a_warm_cached_replay_imports_neither_pydantic_nor_yaml(tmp_path):
+    """Once a replay has cached the preset (pimsim.dram.preset_cache) and the standard's parsed table
+    (pimsim.util.yaml_cache), the next replay validates nothing and parses no YAML: a fresh interpreter running
+    it has imported neither pydantic (~0.1-0.2 s) nor PyYAML, and still gives the AiM simulator's figures."""
+    import os
+
+    from pimsim.dram import kernel
+
+    kernel.native()                                   # the library is built before the probes
+    trace = tmp_path / "one_mac.trace"
+    trace.write_text(ONE_MAC)
+    argv = ("replay", str(trace), "--hardware", "aim-32ch", "--refresh", "off", "--json")
+    env = {k: v for k, v in os.environ.items() if k not in ("PIMSIM_PRESET_CACHE", "PIMSIM_YAML_CACHE")}
+    warm = subprocess.run([sys.executable, "-m", "pimsim.cli.main", *argv], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert warm.returncode == 0, warm.stderr
+    # the public AiM simulator on this trace (shared/reference/aim_calibration/expected.csv, micro_a)
+    assert json.loads(warm.stdout)["cycles"] == 185
+    loaded = _loaded_after(_run_main(*argv))
+    assert "pimsim" in loaded and "numpy" in loaded
+    assert not loaded & {"pydantic", "pydantic_core", "yaml"}
+
+
+@pytest.mark.parametrize("code", ["import pimsim.dram.engine", "import pimsim.dram.program",
+                                  "import pimsim.hardware.standards", "import pimsim.hardware",
+                                  "import pimsim.util.yaml_cache"])
+def test_the_replay_path_modules_import_neither_pydantic_nor_yaml(code):
+    assert not _loaded_after(code) & {"pydantic", "yaml"}
+
+
+def _same(a, b) -> bool:
+    """Equal and of the same types all the way down, dict keys in the same order (1, 1.0 and True differ)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return [(type(k), k) for k in a] == [(type(k), k) for k in b] and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@pytest.fixture
+def yaml_cache(tmp_path, monkeypatch):
+    """pimsim.util.yaml_cache with an empty cache folder (NUMBA_CACHE_DIR); returns (module, entries folder)."""
+    from pimsim.util import yaml_cache as yc
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("PIMSIM_YAML_CACHE", raising=False)
+    return yc, tmp_path / "cache" / "pimsim" / "yaml"
+
+
+def _reference_parse(path):
+    """PyYAML through pimsim's strict loader, read as the standards were read before the cache."""
+    from pimsim.util.config_io import load_yaml_text
+
+    return load_yaml_text(path.read_text(encoding="utf-8"))
+
+
+def _no_parse(monkeypatch, yc):
+    def boom(data):
+        raise AssertionError("parsed again instead of using the cache")
+
+    monkeypatch.setattr(yc, "_parse", boom)
+
+
+def test_the_yaml_cache_returns_exactly_what_parsing_returns_for_every_standard(yaml_cache, monkeypatch):
+    from pimsim.hardware.standards import _standards_dir, known_standards
+
+    yc, entries = yaml_cache
+    paths = [_standards_dir() / f"{name}.yaml" for name in known_standards()]
+    assert len(paths) >= 9
+    first = [yc.load_yaml_cached(p) for p in paths]          # parsed and stored
+    assert len(list(entries.iterdir())) == len(paths)
+    _no_parse(monkeypatch, yc)
+    for path, parsed in zip(paths, first):
+        expected = _reference_parse(path)
+        assert _same(parsed, expected), path.name
+        assert _same(yc.load_yaml_cached(path), expected), path.name      # from the cache
+
+
+def test_the_yaml_cache_keeps_types_and_key_order(yaml_cache, tmp_path, monkeypatch):
+    yc, _ = yaml_cache
+    f = tmp_path / "t.yaml"
+    f.write_text("z: 1\na: 1.0\nb: true\nc: 1e-9\nd: null\n3: [x, 2, 2.5, false]\n2.5: {k: v}\n'7': s\n")
+    expected = {"z": 1, "a": 1.0, "b": True, "c": 1e-9, "d": None, 3: ["x", 2, 2.5, False], 2.5: {"k": "v"},
+                "7": "s"}
+    assert _same(yc.load_yaml_cached(f), expected)
+    _no_parse(monkeypatch, yc)
+    assert _same(yc.load_yaml_cached(f), expected)
+
+
+def test_an_edited_table_is_parsed_again_even_with_the_same_size_and_mtime(yaml_cache, tmp_path):
+    """The key is the file's bytes: an edit of a standard's table (a tmp copy) is seen, also one that keeps
+    the size and the modification time, and the original bytes find their entry again."""
+    import os
+    import shutil
+
+    from pimsim.hardware.standards import _standards_dir
+
+    yc, _ = yaml_cache
+    copy = tmp_path / "gddr6-aim.yaml"
+    shutil.copyfile(_standards_dir() / "gddr6-aim.yaml", copy)
+    text = copy.read_text(encoding="utf-8")
+    before = yc.load_yaml_cached(copy)
+    assert "x_new" not in before
+    copy.write_text(text + "x_new: 7\n", encoding="utf-8")
+    after = yc.load_yaml_cached(copy)
+    assert _same(after, {**before, "x_new": 7}) and _same(after, _reference_parse(copy))
+    copy.write_text(text, encoding="utf-8")
+    assert _same(yc.load_yaml_cached(copy), before)
+
+    f = tmp_path / "t.yaml"
+    f.write_text("a: 1\n")
+    assert yc.load_yaml_cached(f) == {"a": 1}
+    stat = f.stat()
+    f.write_text("a: 2\n")                                         # same size
+    os.utime(f, ns=(stat.st_atime_ns, stat.st_mtime_ns))            # same mtime
+    assert (f.stat().st_size, f.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    assert yc.load_yaml_cached(f) == {"a": 2}
+
+
+def test_a_corrupt_or_foreign_entry_is_a_miss_and_aliases_are_never_cached(yaml_cache, tmp_path, monkeypatch):
+    yc, entries = yaml_cache
+    f = tmp_path / "t.yaml"
+    f.write_text("a: [1, 2]\nb: {c: 3}\n")
+    assert yc.load_yaml_cached(f) == {"a": [1, 2], "b": {"c": 3}}
+    (entry,) = entries.iterdir()
+    blob = entry.read_bytes()
+    for bad in (blob[:-1], blob[:-1] + bytes([blob[-1] ^ 1]), b"", b"garbage", blob.replace(b"pimsim", b"pimsix")):
+        entry.write_bytes(bad)
+        assert _same(yc.load_yaml_cached(f), {"a": [1, 2], "b": {"c": 3}})
+    # another source version (e.g. an edited YAML reader) never reads this entry
+    monkeypatch.setattr(yc, "_version", "other")
+    parsed = []
+    monkeypatch.setattr(yc, "_parse", lambda data, real=yc._parse: parsed.append(1) or real(data))
+    assert yc.load_yaml_cached(f) == {"a": [1, 2], "b": {"c": 3}} and parsed == [1]
+    # a YAML alias makes one list reached twice: kept as parsed (the same object), not stored
+    g = tmp_path / "alias.yaml"
+    g.write_text("a: &x [1, 2]\nb: *x\n")
+    before = set(entries.iterdir())
+    out = yc.load_yaml_cached(g)
+    assert out == {"a": [1, 2], "b": [1, 2]} and out["a"] is out["b"]
+    assert set(entries.iterdir()) == before
+
+
+def test_the_yaml_cache_can_be_turned_off(yaml_cache, tmp_path, monkeypatch):
+    yc, entries = yaml_cache
+    monkeypatch.setenv("PIMSIM_YAML_CACHE", "0")
+    f = tmp_path / "t.yaml"
+    f.write_text("a: 1\n")
+    assert yc.load_yaml_cached(f) == {"a": 1}
+    assert not entries.exists()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -16,7 +16,9 @@ from pimsim.dram import kernel as K
 from pimsim.dram.program import ALL_CHANNELS, FIELDS, Program, grammar
 from pimsim.dram.table import AF_ROW, CATEGORIES, ISA, OP, CompiledTable, compile_table
 from pimsim.errors import ConfigError, TraceError
-from pimsim.hardware.schema import DramConfig
+
+if TYPE_CHECKING:  # pragma: no cover  (annotations only: the schema imports pydantic, issue 17 start-up)
+    from pimsim.hardware.schema import DramConfig
 
 LOG_DTYPE = np.dtype([("cycle", np.int64), ("channel", np.int16), ("bank", np.int16), ("command", np.int16),
                       ("row", np.int64)])

@@ -9,8 +9,9 @@ the compiled kernel library), and rebuilds the replay's configuration from it wi
 Exact by construction:
 - an entry is only used when every input of the validation is byte-for-byte what it was: the key covers
   pimsim's version and the bytes of the sources that decide a validation (`source_digest`: the hardware
-  package's modules, its shipped presets and standards' tables, the YAML reader, this module, and the
-  pydantic and PyYAML versions), the current folder and the spec's text; the entry lists every file the
+  package's modules, its shipped presets and standards' tables, the YAML reader, its text decoding and its
+  parse cache (util/text.py, util/yaml_cache.py), this module, and the pydantic and PyYAML versions), the
+  current folder and the spec's text; the entry lists every file the
   load read (the spec's file and its `base:` chain) with its SHA-256, and each is hashed again on use;
 - on store, the configuration rebuilt from the JSON must equal the validated one field by field and type by
   type (`CachedDram` mirrors every field and property of `DramConfig`), else nothing is stored;
@@ -100,7 +101,7 @@ def source_digest() -> str:
     if _digest is None:
         h = hashlib.sha256(f"{FORMAT} {sys.version}".encode())
         files = [_PIMSIM / "__init__.py", _PIMSIM / "errors.py", _PIMSIM / "util" / "config_io.py",
-                 _PIMSIM / "dram" / "preset_cache.py"]
+                 _PIMSIM / "util" / "text.py", _PIMSIM / "util" / "yaml_cache.py", _PIMSIM / "dram" / "preset_cache.py"]
         for sub in ("", "presets", "standards"):
             d = _HARDWARE / sub
             files += sorted(p for p in d.iterdir() if p.suffix in (".py", ".yaml"))

@@ -22,7 +22,7 @@ import numpy as np
 
 from pimsim.dram.table import ISA, OP
 from pimsim.errors import TraceError
-from pimsim.util.config_io import decode_text
+from pimsim.util.text import decode_text       # not config_io: that imports yaml and pydantic
 
 MASK_BITS = 32
 ALL_CHANNELS = np.uint64(0xFFFF_FFFF_FFFF_FFFF)

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pimsim.dram import expr
 from pimsim.errors import ConfigError
-from pimsim.hardware.schema import DramConfig
-from pimsim.hardware.standards import load_standard_table, timing_with_defaults
+
+if TYPE_CHECKING:  # pragma: no cover  (annotations only: the schema imports pydantic, issue 17 start-up)
+    from pimsim.hardware.schema import DramConfig
 
 # Units a table's hierarchy levels are counted in (DramConfig fields); the default hierarchy is these four.
 LEVELS = ("channel", "rank", "bankgroup", "bank")
@@ -154,7 +156,10 @@ def level_banks(raw: dict, dram_counts: tuple[int, int, int], src: str) -> tuple
 
 
 def compile_table(dram: DramConfig) -> CompiledTable:
-    """The constraint table of `dram.standard` with latencies evaluated for `dram.timing`."""
+    """The constraint table of `dram.standard` with latencies evaluated for `dram.timing` (a DramConfig or
+    the preset cache's CachedDram)."""
+    from pimsim.hardware.standards import timing_with_defaults
+
     timing = timing_with_defaults(dram.standard, dram.timing)
     return _compile(dram.standard, tuple(sorted(timing.items())), tuple(dram.disabled_constraints),
                     (dram.ranks, dram.bank_groups, dram.banks_per_group))
@@ -170,6 +175,8 @@ def _ticks(value, mult: int, where: str) -> int:
 
 @lru_cache(maxsize=64)
 def _compile(standard: str, timing_items: tuple, disabled: tuple, counts: tuple = (1, 1, 1)) -> CompiledTable:
+    from pimsim.hardware.standards import load_standard_table
+
     raw = load_standard_table(standard)
     src = f"standards/{standard}.yaml"
     mult = int(raw.get("ticks_per_cycle", 1))

@@ -17,7 +17,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from pimsim.util.config_io import load_yaml_text
+# No yaml or pydantic import here: a table is read through the exact parse cache (pimsim.util.yaml_cache), so
+# `pimsim replay` with a cached preset imports neither (issue 17, start-up).
 
 
 def _standards_dir():
@@ -39,7 +40,9 @@ def _load(name: str, chain: tuple[str, ...]) -> dict[str, Any]:
     path = _standards_dir() / f"{name}.yaml"
     if not path.is_file():
         raise ValueError(f"unknown DRAM standard {name!r}; known: {', '.join(known_standards())}")
-    raw = load_yaml_text(path.read_text(encoding="utf-8"))
+    from pimsim.util.yaml_cache import load_yaml_cached
+
+    raw = load_yaml_cached(path)              # = load_yaml_text(path.read_text(encoding="utf-8")), exactly
     parent = raw.get("extends")
     if parent is None:
         return raw

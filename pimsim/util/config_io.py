@@ -16,22 +16,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from pimsim.errors import ConfigError
+from pimsim.util.text import decode_text  # noqa: F401  (re-exported: it lived here)
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def decode_text(data: bytes, source: str | Path, error: type[Exception] = ConfigError) -> str:
-    """UTF-8 text of a file's bytes; a leading UTF-8 BOM is dropped (editors on Windows write one).
-
-    Bytes that are not UTF-8 raise `error` naming the file, the byte offset and the byte itself."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad = data[exc.start:exc.end]
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise error(f"{source}: not valid UTF-8 text at byte offset {exc.start} (line {line}): byte "
-                    f"{' '.join(f'0x{b:02x}' for b in bad)} ({exc.reason}); save the file as UTF-8") from None
-    return text.removeprefix("\ufeff")
 
 
 def read_text(path: str | Path, error: type[Exception] = ConfigError) -> str:
