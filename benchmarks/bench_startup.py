@@ -1,8 +1,10 @@
 """Start-up speed (issue 17): whole-process wall time of `pimsim --help`, `pimsim presets list` and the replay
 of a one-instruction trace (`AiM MAC_ABK` + `AiM EOC`, aim-32ch, refresh off), each run as a subprocess
-after one untimed warm-up run (so the kernel's native library is built and cached: these are warm figures;
-the cold start is benchmarks/bench_speed_table.py's first_replay_cold). Targets: --help <= 0.2 s, the
-replay <= 0.3 s.
+after one untimed warm-up run (so the kernel's native library is built and cached, and the replay's preset
+(pimsim.dram.preset_cache) and standard's parsed table (pimsim.util.yaml_cache) are cached: these are warm
+figures; the cold start is benchmarks/bench_speed_table.py's first_replay_cold). Targets: --help <= 0.2 s,
+the replay <= 0.3 s. A tree given by PIMSIM_BENCH_SRC keeps its kernel library in its own
+pimsim/dram/__pycache__ (unless NUMBA_CACHE_DIR is set): its first warm-up run builds it (5-12 s, untimed).
 
 Run: .venv/bin/python -m pytest benchmarks/bench_startup.py --benchmark-enable -o python_files='bench_*.py' -q -s
 Before/after in one run: PIMSIM_BENCH_SRC=/path/to/other/checkout times that source tree's pimsim (put on
