@@ -17,7 +17,7 @@ import yaml
 from pimsim.cli.main import build_parser
 from pimsim.models import ModelGraph, get_model, zoo_names
 
-PRESETS = ["aim-32ch", "aim-32ch-mv4", "hbm2-pim", "hbm3-pim", "ianus-aim-8ch", "lpddr5-pim", "neupims-hbm2",
+PRESETS = ["aim-32ch", "aim-32ch-mv4", "cent-aim-32ch", "hbm2-pim", "hbm3-pim", "ianus-aim-8ch", "lpddr5-pim", "neupims-hbm2",
            "pimgpt-gddr6"]
 
 # a GPT-2 small config.json as Hugging Face ships it (shared/reference/models.md: 12 x 768, 12 heads)

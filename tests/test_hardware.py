@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pimsim.errors import ConfigError, UnknownNameError
 from pimsim.hardware import Hardware, load_hardware, preset_names
 
-PRESETS = ["aim-32ch", "aim-32ch-mv4", "hbm2-pim", "hbm3-pim", "ianus-aim-8ch", "lpddr5-pim", "neupims-hbm2", "pimgpt-gddr6"]
+PRESETS = ["aim-32ch", "aim-32ch-mv4", "cent-aim-32ch", "hbm2-pim", "hbm3-pim", "ianus-aim-8ch", "lpddr5-pim", "neupims-hbm2", "pimgpt-gddr6"]
 
 KiB, MiB, GiB = 2**10, 2**20, 2**30
 

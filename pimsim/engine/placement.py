@@ -97,8 +97,9 @@ def resolve_devices(system: SystemConfig, source: str, mapping, exact: bool) -> 
         try:
             if entry.kind == "pim" and entry.count > 1:
                 hw = load_hardware(entry.pim, overrides=entry.overrides or None)
-                every = _merge(entry.overrides, {"dram": {"channels": hw.dram.channels * entry.count}})
-                stage = _merge(entry.overrides, {"dram": {"channels": hw.dram.channels * entry.tensor_group}})
+                one = {"asic": {"device_channels": hw.asic.device_channels or hw.dram.channels}}
+                every = _merge(entry.overrides, {"dram": {"channels": hw.dram.channels * entry.count}, **one})
+                stage = _merge(entry.overrides, {"dram": {"channels": hw.dram.channels * entry.tensor_group}, **one})
                 group = PimGroup(hw, load_hardware(entry.pim, overrides=every), mapping, entry.count,
                                  entry.parallel, entry.interconnect, exact, entry.tensor_group,
                                  load_hardware(entry.pim, overrides=stage) if entry.tensor_group > 1 else None)

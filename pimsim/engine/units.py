@@ -135,7 +135,7 @@ class AsicUnit:
 
     def cost(self, op, entry: Entry | None, refresh: RefreshProbe | None) -> OpCost:
         t = Tally()
-        sec = asic_seconds(op.asic_flops, op.asic_units, self.hw.asic)
+        sec = asic_seconds(op, self.hw)
         t.seconds["asic"] += sec
         t.asic_flops += op.asic_flops
         t.asic_sram_bytes += op.asic_sram_bytes

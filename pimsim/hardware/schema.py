@@ -172,6 +172,14 @@ class AsicConfig(_Strict):
     latency_cycles: dict[str, Annotated[int, Field(gt=0, le=MAX_LATENCY_CYCLES)]] = Field(
         description="pipeline latency per function unit: add, mul, exp, reciprocal, rsqrt, ..."
     )
+    device_channels: int | None = Field(
+        None, gt=0, le=MAX_CHANNELS, description="channels of the one device this ASIC sits beside (CENT's "
+        "accelerator spreads its work over them); default: dram.channels. A device group timed as one device "
+        "with every device's channels sets it to one device's (pimsim.engine.placement)")
+    timing_model: Literal["lanes", "cent"] = Field(
+        "lanes", description="how a vector op's cycles are counted (pimsim.engine.asic.ASIC_TIMING): lanes, "
+        "FLOPs over vector_lanes plus each special unit's fill (pimsim's own); cent, CENT's accelerator model "
+        "for norms, softmax and rotary (its run_sim.py calculate_acc_latency), lanes for the other ops")
 
     @field_validator("clock_ghz")
     @classmethod

@@ -46,6 +46,9 @@ class MappedOp:
     program: Program | None = None
     asic_flops: int = 0
     asic_units: tuple[str, ...] = ()
+    asic_fn: str = ""  # the vector function (rmsnorm, softmax, rotary, residual, ...: _SPECIAL_UNITS' keys)
+    asic_elements: int = 0  # elements it processes (softmax: heads x context)
+    asic_rows: int = 0  # softmax: the rows normalised (heads); 0 otherwise
     asic_sram_bytes: int = 0
     link_bytes: int = 0
     channels_active: int | None = None  # channels running `program` (None: all, identical programs)
@@ -254,9 +257,11 @@ class Mapper:
         return self._kv_ops
 
     # ------------------------------------------------------------------ token step
-    def _asic(self, name: str, flops: int, fn: str | None = None, sram_bytes: int = 0, category="asic") -> MappedOp:
+    def _asic(self, name: str, flops: int, fn: str | None = None, sram_bytes: int = 0, category="asic",
+              elements: int = 0, rows: int = 0) -> MappedOp:
         units = _SPECIAL_UNITS.get(fn or name, ())
-        return MappedOp(name, category, "asic", asic_flops=flops, asic_units=units, asic_sram_bytes=sram_bytes)
+        return MappedOp(name, category, "asic", asic_flops=flops, asic_units=units, asic_sram_bytes=sram_bytes,
+                        asic_fn=fn or name, asic_elements=elements, asic_rows=rows)
 
     def _weight_ops(self, op, vectors: int = 1) -> list[MappedOp]:
         """A weight matmul as PIM GEMV(s) plus the ASIC's partial-sum reduction."""
@@ -337,7 +342,8 @@ class Mapper:
         m = self.model
         if op.kind is OpKind.SOFTMAX:
             flops = op.flops_per_elem * op.heads * context
-            return [self._asic(op.name, flops, fn="softmax", sram_bytes=2 * op.heads * context * self.dtype_bytes)]
+            return [self._asic(op.name, flops, fn="softmax", sram_bytes=2 * op.heads * context * self.dtype_bytes,
+                               elements=op.heads * context, rows=op.heads)]
         flops = 2 * op.heads * op.head_dim * context
         out: list[MappedOp] = []
         if op.kind is OpKind.ATTN_SCORE:
@@ -375,7 +381,8 @@ class Mapper:
                               OpKind.ELEMENTWISE: "pos_add"}.get(op.kind)
                     if fn is None:  # activations: gelu, silu_mul, relu (prm head)
                         fn = op.name if op.name in _SPECIAL_UNITS else "relu"
-                    out.append(self._asic(op.name, c.flops, fn=fn, sram_bytes=c.act_bytes))
+                    elements = c.flops // op.flops_per_elem if op.flops_per_elem else 0
+                    out.append(self._asic(op.name, c.flops, fn=fn, sram_bytes=c.act_bytes, elements=elements))
             return out
 
         return (tuple(map_ops(self.graph.pre_ops(), True)), tuple(map_ops(self.graph.layer_ops(0), True)),
