@@ -203,7 +203,7 @@ class Mapper:
         keys_per_unit = ceil(context / self.units)
         seg = ceil(m.head_dim / self.elems_per_col)
         shape = GemvShape(keys_per_unit * min(heads_per_load, heads), (seg,), gb_loads_per_tile=loads,
-                          vectors=self.attn_vectors)
+                          vectors=self.attn_vectors, inputs_per_load=min(heads_per_load, heads))
         return self._gemv(shape, packed=self.mapping.attention.concat_heads, wr_bias=False, region="attn_score")
 
     def value_split(self) -> tuple[int, int]:
@@ -234,7 +234,8 @@ class Mapper:
         heads_per_load = max(1, gb_elems // padded) if self.mapping.attention.concat_heads else 1
         outputs = min(heads_per_load, heads) * m.head_dim
         shape = GemvShape(ceil(outputs / self.units), self._tiles_cols(context),
-                          gb_loads_per_tile=ceil(heads / heads_per_load) * self.attn_passes, vectors=v)
+                          gb_loads_per_tile=ceil(heads / heads_per_load) * self.attn_passes, vectors=v,
+                          inputs_per_load=min(heads_per_load, heads))
         return self._gemv(shape, packed=False, wr_bias=False, region="attn_value")
 
     def kv_append_ops(self) -> tuple[MappedOp, MappedOp]:

@@ -14,6 +14,8 @@ the results are read (RD_MAC, 16 banks' results per read). Layout decides row sw
   a segment crossing a row end is issued as two MAC_ABKs (a row switch between them);
 - unpacked: each output's tile segment starts a new DRAM row (CENT / naive).
 `wr_bias` preloads each group's registers before its MACs (CENT's accumulation over tiles).
+Attention loads several heads' inputs at once (`inputs_per_load` heads side by side in the GB, each output
+reading its own head's segment): such a load writes every head's segment, inputs_per_load x seg_cols columns.
 Multi-vector units (`vectors` > 1, a preset's `pim.vectors_per_pass`): each GB load writes every vector's
 tile into its own slot, each MAC_ABK column read feeds one MAC per vector (same command, same timing), and
 every output's result is read once per vector.
@@ -34,6 +36,8 @@ class GemvShape:
     tiles: tuple[int, ...]  # columns of each input tile's segment (per output)
     gb_loads_per_tile: int = 1  # GB loads per tile (inputs differ by output group, e.g. per head in score.V)
     vectors: int = 1  # input vectors served per pass (multi-vector units: one GB slot and results each)
+    inputs_per_load: int = 1  # inputs side by side in one GB load, each a tile's segment wide (attention: the
+    # heads sharing a load, each output reading its own head's segment): a load writes that many segments
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,8 @@ def gemv_program(shape: GemvShape, *, columns_per_row: int, column_bytes: int, g
     for seg_cols in shape.tiles:
         for _ in range(shape.gb_loads_per_tile):
             for _ in range(shape.vectors):  # each vector's tile into its own buffer slot
-                lines.append(f"AiM WR_GB {seg_cols} 0 {CH0_MASK}")
-                gb_bytes += seg_cols * column_bytes
+                lines.append(f"AiM WR_GB {seg_cols * shape.inputs_per_load} 0 {CH0_MASK}")
+                gb_bytes += seg_cols * shape.inputs_per_load * column_bytes
             for start in range(0, p, group):
                 n = min(group, p - start)
                 if wr_bias:
