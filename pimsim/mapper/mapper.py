@@ -274,6 +274,10 @@ class Mapper:
                 pieces = [(m.head_dim, k)] * (m.heads + 2 * m.kv_heads)
             else:  # out_proj: the input of each head separately, partial sums added on the ASIC
                 pieces = [(n, m.head_dim)] * m.heads
+        elif not self.mapping.weights.fused_projections and op.name == "qkv_proj":  # q, k and v apart (CENT)
+            pieces = [(m.q_features, k), (m.kv_features, k), (m.kv_features, k)]
+        elif not self.mapping.weights.fused_projections and op.name == "gate_up_proj":  # gate and up apart
+            pieces = [(n // 2, k), (n // 2, k)]
         out: list[MappedOp] = []
         reduce_flops = 0
         for pn, pk in pieces:

@@ -37,6 +37,10 @@ class WeightLayout(_Strict):
     split_heads: bool = Field(
         False, description="map Q/K/V/output projections head by head as separate matrices (naive)"
     )
+    fused_projections: bool = Field(
+        True, description="q, k and v as one GEMV (and SwiGLU's gate and up as one); false: each its own GEMV, "
+        "with its own input loads and row layout (CENT's trace generator, TransformerBlock.py)"
+    )
     partial_sums: Literal["asic", "wr_bias"] = Field(
         "asic", description="combine partial sums over input tiles on the ASIC (PIM-GPT) or by "
         "preloading the MAC registers with WR_BIAS (CENT)"
@@ -97,6 +101,11 @@ class Mapping(_Strict):
     source: str = ""
     weights: WeightLayout
     attention: AttentionLayout
+    op_programs: Literal["pimsim", "cent"] = Field(
+        "pimsim", description="whose PIM programs a block's ops run: pimsim (the layouts above; vector ops on the "
+        "ASIC) or cent (CENT's trace generator's, pimsim/mapper/cent_programs.py: the vector ops' operands moved "
+        "through the PIM by host bursts beside the ASIC's compute, its attention and KV-write layouts; the weight "
+        "GEMVs stay the layout above)")
     overlap: Literal["serial", "pipelined"] = Field(
         "serial", description="serial: an instruction completes before the next starts (PIM-GPT); "
         "pipelined: ASIC work and transfers overlap the next PIM op"
