@@ -153,15 +153,30 @@ def anchor_lines(src: Path) -> list[tuple[int, str]]:
     return out
 
 
-def generate(src: Path, venv: Path, seqlen: int, trace: Path) -> None:
+# CENT's models (run_sim.py / utils.py / simulation.sh): function_sim.py model flag, --n_heads, --ffn_dim, and the
+# tensor-parallel group of the model-parallel runs (--num_devices 8 / 20 / 32; FC_devices = all of them)
+CENT_MODELS = {
+    "llama2-7b": ("--Llama", 32, 11008, 8),
+    "llama2-13b": ("--Llama", 40, 13824, 20),
+    "llama2-70b": ("--Llama-GQA", 64, 28672, 32),  # --n_kv_heads default 8
+}
+
+
+def cent_args(model: str, seqlen: int) -> list[str]:
+    """function_sim.py arguments of run_sim.py generate_trace (model-parallel, whole block)."""
+    flag, heads, ffn, devices = CENT_MODELS[model]
+    return [flag, "--n_heads", str(heads), "--ffn_dim", str(ffn), "--only-trace", "--num-channels", "32",
+            "--FC-devices", str(devices), "--model-parallel", "--seqlen", str(seqlen), "--op-trace", "--GEMV",
+            "reuse-GB", "--reuse-size", "32"]
+
+
+def generate(src: Path, venv: Path, seqlen: int, trace: Path, model: str = "llama2-7b") -> None:
     py = venv / "bin" / "python"
     if not py.exists():
         fail(f"CENT_VENV={venv}: no bin/python")
     if trace.exists() and Path(str(trace) + ".lines").exists():
         return
-    cmd = [str(py), "-c", _DRIVER, "--Llama", "--n_heads", "32", "--ffn_dim", "11008", "--only-trace",
-           "--num-channels", "32", "--FC-devices", "8", "--model-parallel", "--seqlen", str(seqlen),
-           "--op-trace", "--GEMV", "reuse-GB", "--reuse-size", "32", "--trace-file", str(trace)]
+    cmd = [str(py), "-c", _DRIVER] + cent_args(model, seqlen) + ["--trace-file", str(trace)]
     r = subprocess.run(cmd, cwd=src, capture_output=True, text=True)
     if r.returncode != 0 or not trace.exists():
         fail(f"CENT trace generation failed (seqlen {seqlen}): {r.stderr.strip()[-800:]}")
@@ -430,20 +445,119 @@ def report(seqlen: int, cent: dict, counts, pims: dict, tck: float) -> tuple[lis
                    "pimsim_ops": pim_ops}
 
 
+# CENT trace label -> op name of pimsim.mapper.cent_programs
+GENERATOR_OP = {
+    "norm1": "norm1", "q": "q_proj", "k": "k_proj", "v": "v_proj", "rope": "rotary", "kv_write": "kv_write",
+    "qk": "attn_score", "softmax": "softmax", "sv": "attn_value", "wo": "out_proj", "residual1": "residual1",
+    "norm2": "norm2", "w1": "gate_proj", "w3": "up_proj", "act": "silu_mul", "w2": "down_proj",
+    "residual2": "residual2",
+}
+
+
+def reference_entry(lines: list[str], labels: list[str]) -> dict:
+    """Per op of one CENT trace: instruction counts (W MEM / R MEM and each AiM instruction), DRAM bursts of
+    the sized instructions, instructions on the busiest channel, and replay cycles (aim-32ch, refresh off) of
+    the op alone (its lines + EOC from a precharged device) and chained (started from the end state of the
+    ops before it, as the whole trace runs); plus the whole trace's cycles."""
+    from pimsim.dram import parse_trace
+    from pimsim.dram.engine import CommandEngine
+    from pimsim.hardware import load_hardware
+
+    eng = CommandEngine(load_hardware("aim-32ch").dram, refresh=False)
+
+    def run(sel, state=None):
+        body = [x for x in sel if x != "AiM EOC"]
+        return eng.run(parse_trace("\n".join(body + ["AiM EOC"]) + "\n"), start_state=state)
+
+    n_ins, n_bursts, per_ch = count_ops(lines, labels)
+    ops, state = {}, None
+    for lab in OP_ORDER:
+        if lab == "end" or lab not in n_ins:
+            continue
+        sel = [x for x, lb in zip(lines, labels) if lb == lab]
+        alone = run(sel)
+        chained = run(sel, state)
+        state = chained.end_state
+        ops[GENERATOR_OP[lab]] = {
+            "counts": dict(sorted(n_ins[lab].items())),
+            "bursts": {k: v for k, v in sorted(n_bursts[lab].items()) if v != n_ins[lab][k]},
+            "max_per_channel": max(per_ch[lab].values()) if per_ch[lab] else 0,
+            "channels_used": len(per_ch[lab]),
+            "cycles_alone": alone.cycles,
+            "cycles_chained": chained.cycles,
+        }
+    return {"whole_cycles": run(lines).cycles, "ops": ops}
+
+
+def build_reference(src: Path, venv: Path, work: Path, cases: list[tuple[str, int]], out: Path) -> None:
+    """Regenerate CENT's traces for (model, seqlen) cases and write the per-op reference YAML."""
+    import datetime
+
+    import yaml
+
+    commit = "unknown"
+    repo = os.environ.get("CENT_REPO", "")
+    try:
+        commit = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pass
+    anchors = anchor_lines(src)
+    doc = {
+        "provenance": {
+            "cent_repository": "https://github.com/Yufeng98/CENT",
+            "cent_commit": commit,
+            "generator": "cent_simulation/function_sim.py (run from cent_simulation/, CPU torch)",
+            "commands": {m: "python3 function_sim.py " + " ".join(cent_args(m, 0)).replace(
+                "--seqlen 0", "--seqlen <S>") + " --trace-file <trace>" for m in CENT_MODELS},
+            "models": {m: dict(zip(("flag", "n_heads", "ffn_dim", "fc_devices"), v))
+                       for m, v in CENT_MODELS.items()},
+            "labelling": "tools/cent_trace_compare.py: each trace line labelled by the op of Llama.py trace_only "
+                         "that wrote it (anchors in ANCHORS), names of pimsim.mapper.cent_programs",
+            "replay": "pimsim CommandEngine(load_hardware('aim-32ch').dram, refresh=False); cycles of tCK 0.5 ns",
+            "date": datetime.date.today().isoformat(),
+            "built_by": "CENT_REPO=... CENT_VENV=... python tools/cent_trace_compare.py --reference-yaml OUT",
+        },
+        "cases": [],
+    }
+    for model, s in cases:
+        trace = (work / f"{model}_seqlen_{s}.txt").resolve()
+        generate(src, venv, s, trace, model)
+        lines = [x for x in trace.read_text().splitlines() if x.strip()]
+        labels = labels_of(trace, anchors)
+        if len(labels) != len(lines):
+            fail(f"{trace}: {len(lines)} trace lines but {len(labels)} labels")
+        entry = {"model": model, "context": s, "devices": CENT_MODELS[model][3], "channels": 32}
+        entry.update(reference_entry(lines, labels))
+        doc["cases"].append(entry)
+        print(f"{model} S={s}: {entry['whole_cycles']} cycles", file=sys.stderr)
+    out.write_text(yaml.safe_dump(doc, sort_keys=False, width=120, default_flow_style=None))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seqlen", type=int, nargs="+", default=[128, 2048])
     ap.add_argument("--workdir", default=None, help="where traces go (default: a temporary directory)")
     ap.add_argument("--json", default=None, help="write the figures as JSON here")
+    ap.add_argument("--reference-yaml", default=None,
+                    help="instead of the report: write per-op reference counts/cycles for --models x --seqlen")
+    ap.add_argument("--models", nargs="+", default=list(CENT_MODELS), help="with --reference-yaml")
     a = ap.parse_args(argv)
     repo, venv = os.environ.get("CENT_REPO"), os.environ.get("CENT_VENV")
     if not repo or not venv:
         fail("set CENT_REPO (CENT checkout or bare mirror) and CENT_VENV (Python environment with torch)")
     if any(s < 2 for s in a.seqlen):
         fail("--seqlen values must be at least 2")
+    bad = [m for m in a.models if m not in CENT_MODELS]
+    if bad:
+        fail(f"unknown --models {bad}; known: {sorted(CENT_MODELS)}")
     work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="cent_trace_"))
     work.mkdir(parents=True, exist_ok=True)
     src = cent_sources(Path(repo), work)
+    if a.reference_yaml:
+        build_reference(src, Path(venv), work, [(m, s) for m in a.models for s in a.seqlen],
+                        Path(a.reference_yaml))
+        return 0
     anchors = anchor_lines(src)
     rep = Replayer()
     if abs(rep.tck - TCK_NS) > 1e-9:
