@@ -3,6 +3,7 @@ pimsim/mapper/data/cent_trace_ops.yaml by tools/cent_trace_compare.py --referenc
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from math import ceil
 from pathlib import Path
@@ -57,6 +58,11 @@ def _counts(prog: Program):
     return n, bursts, per_ch
 
 
+def _digest(prog: Program) -> str:
+    """The reference's digest: sha256 of the lines (EOC excluded), newline-terminated, 16 hex digits."""
+    return hashlib.sha256("".join(x + "\n" for x in prog.lines if x != "AiM EOC").encode()).hexdigest()[:16]
+
+
 def _run(engine, prog: Program, state=None):
     return engine.run(parse_trace(prog.text), start_state=state)
 
@@ -70,6 +76,7 @@ def test_ops_match_cent_counts_and_cycles(engine, model, context):
     for op in ops:
         ref = case["ops"][op.name]
         n, bursts, per_ch = _counts(op.program)
+        assert _digest(op.program) == ref["lines_sha256"], op.name  # CENT's lines, line for line
         assert dict(n) == ref["counts"], op.name
         assert {k: v for k, v in bursts.items() if v != n[k]} == ref["bursts"], op.name
         assert max(per_ch.values(), default=0) == ref["max_per_channel"], op.name
@@ -84,6 +91,7 @@ def test_ops_match_cent_counts_and_cycles(engine, model, context):
 def test_block_matches_cent_whole_trace(engine, model, context):
     case = _case(model, context)
     ops = _ops(case)
+    assert _digest(block_program(ops)) == case["lines_sha256"]  # the whole trace, line for line
     whole = _run(engine, block_program(ops)).cycles
     assert whole == case["whole_cycles"]  # the concatenated program is CENT's trace: same cycles exactly
     chained = sum(o["cycles_chained"] for o in case["ops"].values())

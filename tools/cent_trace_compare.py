@@ -458,10 +458,16 @@ def reference_entry(lines: list[str], labels: list[str]) -> dict:
     """Per op of one CENT trace: instruction counts (W MEM / R MEM and each AiM instruction), DRAM bursts of
     the sized instructions, instructions on the busiest channel, and replay cycles (aim-32ch, refresh off) of
     the op alone (its lines + EOC from a precharged device) and chained (started from the end state of the
-    ops before it, as the whole trace runs); plus the whole trace's cycles."""
+    ops before it, as the whole trace runs), and a digest of its lines; plus the whole trace's cycles and
+    digest (so a test can check a generator line for line without storing the trace)."""
+    import hashlib
+
     from pimsim.dram import parse_trace
     from pimsim.dram.engine import CommandEngine
     from pimsim.hardware import load_hardware
+
+    def digest(sel):  # sha256 of the op's lines (one per line, newline-terminated, EOC excluded), 16 hex digits
+        return hashlib.sha256("".join(x + "\n" for x in sel if x != "AiM EOC").encode()).hexdigest()[:16]
 
     eng = CommandEngine(load_hardware("aim-32ch").dram, refresh=False)
 
@@ -485,8 +491,9 @@ def reference_entry(lines: list[str], labels: list[str]) -> dict:
             "channels_used": len(per_ch[lab]),
             "cycles_alone": alone.cycles,
             "cycles_chained": chained.cycles,
+            "lines_sha256": digest(sel),
         }
-    return {"whole_cycles": run(lines).cycles, "ops": ops}
+    return {"whole_cycles": run(lines).cycles, "lines_sha256": digest(lines), "ops": ops}
 
 
 def build_reference(src: Path, venv: Path, work: Path, cases: list[tuple[str, int]], out: Path) -> None:
