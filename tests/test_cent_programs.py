@@ -19,7 +19,7 @@ from pimsim.mapper.programs import Program
 from pimsim.models import get_model
 
 REF = yaml.safe_load((Path(__file__).parents[1] / "pimsim/mapper/data/cent_trace_ops.yaml").read_text())
-CASES = [(c["model"], c["context"]) for c in REF["cases"]]
+CASES = [(c["model"], c["context"], c["devices"]) for c in REF["cases"]]
 SIZED = ("MAC_ABK", "EWMUL", "WR_GB", "COPY_BKGB", "COPY_GBBK", "EWADD")
 
 
@@ -28,8 +28,8 @@ def engine():
     return CommandEngine(load_hardware("aim-32ch").dram, refresh=False)
 
 
-def _case(model, context):
-    return next(c for c in REF["cases"] if c["model"] == model and c["context"] == context)
+def _case(model, context, devices):
+    return next(c for c in REF["cases"] if (c["model"], c["context"], c["devices"]) == (model, context, devices))
 
 
 def _ops(case) -> list[CentOp]:
@@ -67,9 +67,9 @@ def _run(engine, prog: Program, state=None):
     return engine.run(parse_trace(prog.text), start_state=state)
 
 
-@pytest.mark.parametrize("model,context", CASES)
-def test_ops_match_cent_counts_and_cycles(engine, model, context):
-    case = _case(model, context)
+@pytest.mark.parametrize("model,context,devices", CASES)
+def test_ops_match_cent_counts_and_cycles(engine, model, context, devices):
+    case = _case(model, context, devices)
     ops = _ops(case)
     assert [o.name for o in ops] == list(case["ops"])
     state = None
@@ -87,9 +87,9 @@ def test_ops_match_cent_counts_and_cycles(engine, model, context):
         state = res.end_state
 
 
-@pytest.mark.parametrize("model,context", CASES)
-def test_block_matches_cent_whole_trace(engine, model, context):
-    case = _case(model, context)
+@pytest.mark.parametrize("model,context,devices", CASES)
+def test_block_matches_cent_whole_trace(engine, model, context, devices):
+    case = _case(model, context, devices)
     ops = _ops(case)
     assert _digest(block_program(ops)) == case["lines_sha256"]  # the whole trace, line for line
     whole = _run(engine, block_program(ops)).cycles

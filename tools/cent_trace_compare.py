@@ -17,6 +17,11 @@ Then pimsim's own program for the same block (mapping `cent`, system cent-8dev-t
 256-channel device, decode at context S-1 as tools/cent_terms.py builds it): each op's channel-0 program, its
 instruction counts and its seconds as the engine walks the layer (refresh excluded, as CENT has none).
 
+With --reference-yaml OUT (and --models, --seqlen, --extra-cases MODEL:S:N) it writes, instead of the report, the
+per-op reference data of pimsim/mapper/data/cent_trace_ops.yaml (counts, bursts, busiest channel, replay cycles alone
+and chained, line digests per op and per trace; names of pimsim.mapper.cent_programs) that
+tests/test_cent_programs.py checks the closed-form generators against without torch or CENT.
+
 Needs two environment variables:
   CENT_REPO  a CENT checkout, or a bare git mirror of it (its HEAD's cent_simulation/ is extracted), e.g.
              /work/.mirror/Yufeng98+CENT/repo
@@ -162,21 +167,24 @@ CENT_MODELS = {
 }
 
 
-def cent_args(model: str, seqlen: int) -> list[str]:
-    """function_sim.py arguments of run_sim.py generate_trace (model-parallel, whole block)."""
-    flag, heads, ffn, devices = CENT_MODELS[model]
+def cent_args(model: str, seqlen: int, devices: int | None = None) -> list[str]:
+    """function_sim.py arguments of run_sim.py generate_trace (model-parallel, whole block); `devices`
+    overrides the model's tensor-parallel group (run_sim.py also runs every factor of --num_devices)."""
+    flag, heads, ffn, group = CENT_MODELS[model]
+    devices = devices or group
     return [flag, "--n_heads", str(heads), "--ffn_dim", str(ffn), "--only-trace", "--num-channels", "32",
             "--FC-devices", str(devices), "--model-parallel", "--seqlen", str(seqlen), "--op-trace", "--GEMV",
             "reuse-GB", "--reuse-size", "32"]
 
 
-def generate(src: Path, venv: Path, seqlen: int, trace: Path, model: str = "llama2-7b") -> None:
+def generate(src: Path, venv: Path, seqlen: int, trace: Path, model: str = "llama2-7b",
+             devices: int | None = None) -> None:
     py = venv / "bin" / "python"
     if not py.exists():
         fail(f"CENT_VENV={venv}: no bin/python")
     if trace.exists() and Path(str(trace) + ".lines").exists():
         return
-    cmd = [str(py), "-c", _DRIVER] + cent_args(model, seqlen) + ["--trace-file", str(trace)]
+    cmd = [str(py), "-c", _DRIVER] + cent_args(model, seqlen, devices) + ["--trace-file", str(trace)]
     r = subprocess.run(cmd, cwd=src, capture_output=True, text=True)
     if r.returncode != 0 or not trace.exists():
         fail(f"CENT trace generation failed (seqlen {seqlen}): {r.stderr.strip()[-800:]}")
@@ -496,7 +504,7 @@ def reference_entry(lines: list[str], labels: list[str]) -> dict:
     return {"whole_cycles": run(lines).cycles, "lines_sha256": digest(lines), "ops": ops}
 
 
-def build_reference(src: Path, venv: Path, work: Path, cases: list[tuple[str, int]], out: Path) -> None:
+def build_reference(src: Path, venv: Path, work: Path, cases: list[tuple[str, int, int]], out: Path) -> None:
     """Regenerate CENT's traces for (model, seqlen) cases and write the per-op reference YAML."""
     import datetime
 
@@ -527,17 +535,18 @@ def build_reference(src: Path, venv: Path, work: Path, cases: list[tuple[str, in
         },
         "cases": [],
     }
-    for model, s in cases:
-        trace = (work / f"{model}_seqlen_{s}.txt").resolve()
-        generate(src, venv, s, trace, model)
+    for model, s, n in cases:
+        n = n or CENT_MODELS[model][3]
+        trace = (work / f"{model}_seqlen_{s}_devices_{n}.txt").resolve()
+        generate(src, venv, s, trace, model, n)
         lines = [x for x in trace.read_text().splitlines() if x.strip()]
         labels = labels_of(trace, anchors)
         if len(labels) != len(lines):
             fail(f"{trace}: {len(lines)} trace lines but {len(labels)} labels")
-        entry = {"model": model, "context": s, "devices": CENT_MODELS[model][3], "channels": 32}
+        entry = {"model": model, "context": s, "devices": n, "channels": 32}
         entry.update(reference_entry(lines, labels))
         doc["cases"].append(entry)
-        print(f"{model} S={s}: {entry['whole_cycles']} cycles", file=sys.stderr)
+        print(f"{model} S={s} N={n}: {entry['whole_cycles']} cycles", file=sys.stderr)
     out.write_text(yaml.safe_dump(doc, sort_keys=False, width=120, default_flow_style=None))
 
 
@@ -549,12 +558,21 @@ def main(argv=None) -> int:
     ap.add_argument("--reference-yaml", default=None,
                     help="instead of the report: write per-op reference counts/cycles for --models x --seqlen")
     ap.add_argument("--models", nargs="+", default=list(CENT_MODELS), help="with --reference-yaml")
+    ap.add_argument("--extra-cases", nargs="*", default=[], metavar="MODEL:S:N",
+                    help="with --reference-yaml: more cases, N = --FC-devices")
     a = ap.parse_args(argv)
     repo, venv = os.environ.get("CENT_REPO"), os.environ.get("CENT_VENV")
     if not repo or not venv:
         fail("set CENT_REPO (CENT checkout or bare mirror) and CENT_VENV (Python environment with torch)")
     if any(s < 2 for s in a.seqlen):
         fail("--seqlen values must be at least 2")
+    extra = []
+    for spec in a.extra_cases:
+        parts = spec.split(":")
+        if len(parts) != 3 or parts[0] not in CENT_MODELS or not all(p.isdigit() and int(p) > 0 for p in parts[1:]) \
+                or int(parts[1]) < 2:
+            fail(f"--extra-cases {spec!r}: want MODEL:S:N with MODEL in {sorted(CENT_MODELS)}, S >= 2, N >= 1")
+        extra.append((parts[0], int(parts[1]), int(parts[2])))
     bad = [m for m in a.models if m not in CENT_MODELS]
     if bad:
         fail(f"unknown --models {bad}; known: {sorted(CENT_MODELS)}")
@@ -562,7 +580,7 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     src = cent_sources(Path(repo), work)
     if a.reference_yaml:
-        build_reference(src, Path(venv), work, [(m, s) for m in a.models for s in a.seqlen],
+        build_reference(src, Path(venv), work, [(m, s, 0) for m in a.models for s in a.seqlen] + extra,
                         Path(a.reference_yaml))
         return 0
     anchors = anchor_lines(src)
