@@ -150,3 +150,40 @@ def test_bad_dims(kw, word):
     base.update(kw)
     with pytest.raises(ValueError, match=word):
         CentDims(**base)
+
+
+def _cd(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@pytest.mark.parametrize("model,context,devices", CASES)
+def test_docstring_closed_forms_hold_for_cent_counts(model, context, devices):
+    """The module docstring's count formulas against CENT's own counts (the reference, not the generator)."""
+    m = get_model(model)
+    d, h, hkv, f, hd = m.hidden, m.heads, m.kv_heads, m.ffn, m.head_dim
+    s, tb, r, b = context, 32 * 16, 1024, 16
+    fcb, nrep = devices * tb, h // hkv
+    o = {k: v["counts"] for k, v in _case(model, context, devices)["ops"].items()}
+    a, e = _cd(d, tb // 2), _cd(d, tb // 4)
+    u = _cd(d, e)
+    fl = _cd(f, tb // 4)
+    tok = sum(_cd(min(r, s - k * r), 16) for k in range(_cd(s, r)))
+    want = {
+        ("norm1", "W MEM"): 2 * _cd(d, a) * _cd(a, 16) + 2 * u * _cd(e, 16), ("norm1", "R MEM"): u * _cd(e, 16),
+        ("norm2", "W MEM"): 2 * _cd(d, a) * _cd(a, 16) + 2 * u * _cd(e, 16),
+        ("rotary", "W MEM"): u * (2 * _cd(2 * e, 16) + 2 * _cd(2 * (e // nrep), 16)),
+        ("kv_write", "W MEM"): hkv * hd // 16, ("kv_write", "WR_ABK"): hkv * hd // b,
+        ("attn_score", "WR_GB"): _cd(hkv * hd, r) * _cd(s, fcb) * nrep,
+        ("attn_score", "MAC_ABK"): _cd(hkv * hd, r) * _cd(s, fcb) * nrep * r // hd,
+        ("softmax", "W MEM"): 4 * h * tok, ("softmax", "R MEM"): 2 * h * tok,
+        ("softmax", "EWMUL"): 2 * _cd(h, 4 * 32) * _cd(s, r),
+        ("attn_value", "WR_GB"): _cd(hkv, 32) * nrep * _cd(s, r),
+        ("attn_value", "MAC_ABK"): _cd(hkv, 32) * nrep * _cd(s, r) * hd // b,
+        ("silu_mul", "W MEM"): 3 * _cd(f, fl) * _cd(fl, 16), ("silu_mul", "R MEM"): _cd(f, fl) * _cd(fl, 16),
+        ("q_proj", "MAC_ABK"): _cd(h * hd, fcb) * _cd(d, r), ("k_proj", "MAC_ABK"): _cd(hkv * hd, fcb) * _cd(d, r),
+        ("gate_proj", "AF"): _cd(f, fcb), ("gate_proj", "RD_AF"): _cd(f, fcb),
+        ("up_proj", "MAC_ABK"): _cd(f, fcb) * _cd(d, r), ("down_proj", "MAC_ABK"): _cd(d, fcb) * _cd(f, r),
+        ("down_proj", "WR_GB"): _cd(f, r), ("out_proj", "WR_GB"): _cd(d, r),
+    }
+    for (op, ins), v in want.items():
+        assert o[op].get(ins) == v, (op, ins)

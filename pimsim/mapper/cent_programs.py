@@ -5,23 +5,38 @@ CENT (Yufeng98/CENT at 8c79786, cent_simulation/) writes its per-block trace wit
 the same instruction stream without torch or CENT, one `CentOp` per op, from: hidden d = heads * head_dim
 (CENT derives d from the heads), heads H, kv_heads Hkv, head_dim (128), ffn F, context S (CENT's --seqlen:
 the new token sits at position S-1), channels per device C (32), banks per channel B (16), devices in the
-tensor-parallel group N (--FC-devices), DRAM row R = 1024 bf16, burst 16 bf16, CENT's --max-seq-len (4096).
+tensor-parallel group N (--FC-devices), DRAM row R = 1024 bf16, burst 16 bf16, CENT's --max-seq-len (4096;
+cent_dims takes max(4096, S), i.e. CENT run with --max-seq-len S beyond 4096). Checked line for line against
+CENT's traces (tests/test_cent_programs.py, digests in pimsim/mapper/data/cent_trace_ops.yaml).
 
-What CENT runs (read from its TransformerBlock.py / Llama.py; the code here is written from those rules):
-- weights: each GEMV y = W x (n outputs, k inputs) is spread over all banks of the N devices, FCB = N*C*B;
-  a bank owns m = ceil(n / FCB) outputs, each output's k inputs in ceil(k / R) rows. Per input row-tile:
-  WR_GB (tile bursts), then per group of g outputs (groups of at most 32, 16 for w1): g WR_BIAS, g MAC_ABK,
-  [w1, last tile: g x (AF, RD_AF)], g RD_MAC. q, k, v are three GEMVs, w1 and w3 two (not fused).
-- vector ops (RMSNorm, rotary, softmax, SiLU*gate) run on PIM through host single-burst writes/reads
-  (`W MEM ch bank row` / `R MEM ...`, one line per 16 bf16) into bank groups, plus EWMUL / COPY_BKGB /
-  COPY_GBBK / MAC_ABK; every device repeats them in full (per_device).
-- q.K: the K cache is split by token over the N devices' banks: per ceil(S / FCB) sequence slice and row of
-  Hkv*head_dim keys, n_repeat (= H / Hkv) WR_GB of a full row, then per head in the row WR_BIAS, MAC_ABK
-  (head_dim / 16 bursts), RD_MAC.
-- score.V: one device holds all heads, ceil(Hkv / C) kv heads per channel; per kv head slot, repeat and
-  1024-token row: WR_GB (tokens / 16), then head_dim / B times WR_BIAS, MAC_ABK, RD_MAC.
-- KV write: the new key as Hkv*head_dim / R host row writes (R/16 `W MEM` each) into the bank that owns token
-  S-1, the new value as one WR_ABK per (kv head, head_dim / B) on that head's channel.
+What CENT runs (read from its TransformerBlock.py / Llama.py; the code here is written from those rules), per
+device, with TB = C*B banks per device, FCB = N*TB banks in the group, n_rep = H / Hkv, cd = ceil division:
+- GEMV y = W x (n outputs, k inputs; q: n = H*hd, k/v: Hkv*hd, wo: d, w1/w3: F, w2: d with k = F): a bank owns
+  m = cd(n, FCB) outputs, each output's k inputs in t = cd(k, R) rows. Per row-tile: WR_GB (R/16 bursts, the
+  last tile the rest), then per reuse group (cd(m, 32) groups of cd(m, groups) outputs; w1: 16 instead of 32)
+  g WR_BIAS, g MAC_ABK, [w1, last tile: g x (AF, RD_AF)], g RD_MAC. WR_GB = t, MAC_ABK = WR_BIAS = RD_MAC = m*t,
+  AF = RD_AF = m (w1 only). q, k, v are three GEMVs, w1 and w3 two (not fused). Channel mask: all C when the
+  used banks cd(n, m) need more than 32 channels (always, for these models). Split over the N devices.
+- RMSNorm (norm1 on x, norm2 on the attention output): neighbour-bank length a = cd(d, TB/2) on cd(d, a)
+  banks, bank-group length e = cd(d, TB/4) on u = cd(d, e) banks: W MEM = 2*cd(d, a)*cd(a, 16) + 2*u*cd(e, 16),
+  R MEM = u*cd(e, 16); WR_BIAS, MAC_ABK (cd(a, 16) bursts), RD_MAC; EWMUL, B/4 x (COPY_BKGB, COPY_GBBK),
+  EWMUL (cd(e, 16) bursts each); SYNC.
+- rotary: W MEM = u*(2*cd(2e, 16) + 2*cd(2*(e // n_rep), 16)) (q and k in, and "loaded" back, which CENT also
+  writes as W MEM); EWMUL d/16 and d/n_rep/16 bursts.
+- KV write: the new key as Hkv*hd/16 `W MEM` to bank ((S-1) mod FCB) mod TB (one channel; CENT drops the device
+  index), the new value as Hkv*hd/B WR_ABK, one per (kv head, hd/B), each on its head's channel (kv head h
+  on channel h // cd(Hkv, C)), row offset (S-2) // R (CENT's).
+- q.K (attn_score): keys split by token over the group's FCB banks: WR_GB = cd(Hkv*hd, R) * cd(S, FCB) * n_rep
+  (R/16 bursts), MAC_ABK = WR_BIAS = RD_MAC = WR_GB * R/hd (hd/16 bursts), all C channels. Split over devices.
+- softmax: the H x S scores through host lines into bank group 0/1 of the first cd(H, hpb)*4 banks (hpb =
+  cd(H, 4C) heads per bank), twice (scale, then 1/sum): W MEM = 4*H*sum_k cd(s_k, 16), R MEM = 2*H*sum_k cd(s_k,
+  16) over the cd(S, R) rows of s_k tokens; EWMUL = 2*hpb*cd(S, R); 2 SYNC. Only a few channels get the host
+  lines (7B: 8), so this op is not uniform and grows as H*S.
+- score.V (attn_value): one device, cd(Hkv, C) kv heads per channel: WR_GB = cd(Hkv, C)*n_rep*cd(S, R) (R/16
+  bursts, the last row the rest), MAC_ABK = WR_BIAS = RD_MAC = WR_GB*hd/B. Not split over devices.
+- SiLU*gate (silu_mul): bank-group length f = cd(F, TB/4) on v = cd(F, f) banks (the whole F on every device):
+  W MEM = 3*v*cd(f, 16), R MEM = v*cd(f, 16); EWMUL, B/4 x (COPY_BKGB, COPY_GBBK), EWMUL (cd(f, 16)); SYNC.
+- residuals: `AiM EWADD d/16 0 0` (no channel in the mask: CENT's trace times it as nothing).
 
 Programs are the full multi-channel lines (real masks, `W MEM` / `R MEM` to their channels) in CENT's order:
 the host decodes one instruction per tick, so the interleaving over channels is part of the timing. `uniform`
