@@ -63,10 +63,12 @@ class ProgramTiming:
 class PimTimer:
     """Times mapper programs with the command engine (see module docstring)."""
 
-    def __init__(self, hw: Hardware, *, refresh: bool = False):
+    def __init__(self, hw: Hardware, *, refresh: bool = False, channels: int = 1):
         self.hw = hw
-        # channels are independent and the mapper's programs identical per channel: one channel is timed
-        self.channel = hw.dram.model_copy(update={"channels": 1})
+        # channels are independent and the mapper's programs identical per channel: one channel is timed;
+        # `channels` > 1 times whole-device programs whose channels differ (units.PimDeviceUnit), from a settled
+        # device (entries, one channel's rows, do not apply to them)
+        self.channel = hw.dram.model_copy(update={"channels": channels})
         self.engine = CommandEngine(self.channel, refresh=False)
         # a mapper program starts with its input's WR_GB: a settled channel is in that instruction's mode
         # (AiM: register mode; HBM-PIM: HAB_PIM; tables without modes: 0)
@@ -97,7 +99,7 @@ class PimTimer:
         if hit is not None and hit[0] is program:
             return hit[1]
         res = self.engine.run(self.parsed(program), start_state=self._start(entry))
-        timing = _timing(res)
+        timing = _timing(res, all_channels=self.channel.channels > 1)
         self._cache[key] = (program, timing)
         return timing
 
@@ -234,9 +236,11 @@ class PimTimer:
         return res.cycles, base.category_cycles, per_lane
 
 
-def _timing(res) -> ProgramTiming:
-    # the program runs on channel 0: its counts are that channel's
-    counts = {name: int(n) for name, n in zip(res.command_names, res.channel_commands[0]) if n}
+def _timing(res, all_channels: bool = False) -> ProgramTiming:
+    # a mapper program runs on channel 0: its counts are that channel's (a whole-device program's: every
+    # channel's)
+    per = res.channel_commands.sum(axis=0) if all_channels else res.channel_commands[0]
+    counts = {name: int(n) for name, n in zip(res.command_names, per) if n}
     cats: dict[str, int] = {}
     for name, cyc in res.category_cycles.items():
         if cyc:

@@ -43,6 +43,9 @@ class SystemSimulator:
     """Times workloads on one hardware + mapping; mappers and op timings are cached across phases."""
 
     def __init__(self, hw: Hardware, mapping: Mapping, *, exact: bool = False):
+        if exact and mapping.op_programs == "cent":
+            raise ConfigError(f"exact mode is not modelled for mapping {mapping.name} (op_programs: cent: its "
+                              "whole-device programs are timed op by op); use fast mode, without --exact")
         if exact and mapping.overlap != "serial":
             raise ConfigError(f"exact mode simulates the serial schedule; mapping {mapping.name} is "
                               f"{mapping.overlap} (use fast mode, without --exact)")

@@ -126,6 +126,53 @@ class PimUnit:
         return stall_s
 
 
+@register_unit("pim_device")
+class PimDeviceUnit:
+    """Whole-device programs whose channels run different instructions (CENT's vector ops, whose operands the
+    host moves through a few channels burst by burst: pimsim/mapper/cent_programs.py). The program's lines
+    name one device's channels (asic.device_channels, else dram.channels) and are timed on an engine of that
+    many channels from a settled device, so the host's one-line-per-tick decode over the channels is timed as
+    it runs; its DRAM commands count as the program issues them, times `device_copies`. The entry (one
+    channel's rows) passes through unchanged: the next channel-0 op does not see the rows this op left, which
+    CENT's whole-block replay shows within 0.3-2.9% (tests/test_cent_programs.py: ops alone vs chained).
+    Refresh (fast mode): the stall in closed form from one refresh's cost in this program, as PimUnit, with
+    every channel of the system refreshing. Exact mode is not modelled (SystemSimulator refuses it)."""
+
+    def __init__(self, hw: Hardware, timer: PimTimer, exact: bool):
+        self.hw = hw
+        self.channels = hw.asic.device_channels or hw.dram.channels
+        self._timer: PimTimer | None = None
+        self._pim = PimUnit(hw, timer, exact)
+
+    @property
+    def timer(self) -> PimTimer:
+        if self._timer is None:
+            self._timer = PimTimer(self.hw, channels=self.channels)
+        return self._timer
+
+    def cost(self, op, entry: Entry | None, refresh: RefreshProbe | None) -> OpCost:
+        t = Tally()
+        timing = self.timer.time(op.program, None)
+        sec = timing.cycles * self._pim.tck_s
+        if op.category == "kv_write":
+            t.seconds["kv_write"] += sec
+        else:
+            for cat, cyc in timing.category_cycles.items():
+                t.seconds[cat] += cyc * self._pim.tck_s
+        if op.category == "attention":
+            t.attention_pim_s += sec
+        elif op.category == "pim_mac":
+            t.weight_pim_s += sec
+        for k, v in timing.commands.items():
+            t.commands[k] += v * op.device_copies
+        t.row_hits += timing.row_hits * op.device_copies
+        t.row_misses += timing.row_misses * op.device_copies
+        probe = self.timer.refresh_probe(op.program, None)
+        sec += self._pim._add_refresh_stall(t, op, probe, timing.cycles)
+        t.pim_busy_s += sec
+        return OpCost("pim", sec, t, entry)
+
+
 @register_unit("asic")
 class AsicUnit:
     """The vector ASIC: `asic_flops` through the function units the op names."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil
 
-from pimsim.errors import CapacityError
+from pimsim.errors import CapacityError, ConfigError
 from pimsim.hardware import Hardware
 from pimsim.mapper.programs import GemvShape, Program, gemv_program, kv_append_program
 from pimsim.mapper.schema import Mapping
@@ -36,13 +36,17 @@ _SPECIAL_UNITS = {
 
 
 
+CENT_SEQLEN_GAP = 128  # CENT run_sim.py --seqlen_gap: the contexts its per-token latency is simulated at
+CENT_DYNAMIC = ("kv_write", "attn_score", "softmax", "attn_value")  # CENT's ops that change with the context
+
+
 @dataclass(frozen=True)
 class MappedOp:
     """One op of a token step: PIM program, ASIC work or link transfer (exactly one unit)."""
 
     name: str
     category: str  # pim_mac (weights) | attention (q.K^T, score.V) | kv_write | asic | link
-    unit: str  # pim | asic | link
+    unit: str  # pim | pim_device | asic | link (pim_device: `program` spans one device's channels, which differ)
     program: Program | None = None
     asic_flops: int = 0
     asic_units: tuple[str, ...] = ()
@@ -54,6 +58,7 @@ class MappedOp:
     channels_active: int | None = None  # channels running `program` (None: all, identical programs)
     vectors: int = 1  # vectors one run of `program` serves (multi-vector units: sequences of a weight GEMV,
     # or query heads of a GQA group in attention)
+    device_copies: int = 1  # unit pim_device: devices running `program` at once (its lines are one device's)
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,10 @@ class Mapper:
         self._tokens: dict[tuple[int, bool, int], TokenStep] = {}
         self._templates: dict[int, tuple] = {}
         self._regions: dict[str, int] = {}
+        self._cent: dict[tuple, tuple] = {}
+        if mapping.op_programs == "cent":
+            self._check_cent()
+        self._cent_programs: dict[tuple, Program] = {}
         self._next_row = 0
         self.top_row = hw.dram.rows - 4  # rows above belong to the KV append and the idle state
         # Multi-vector units and grouped-query attention with `attention.kv_head_passes`: a KV head's K and V
@@ -338,9 +347,83 @@ class Mapper:
                     dynamic += ops
                     full += ops
             static = tuple(op for op in layer if isinstance(op, MappedOp))
+            if self.mapping.op_programs == "cent":
+                full, static, dynamic = self._cent_layer(layer, context)
             step = self._tokens[key] = TokenStep(pre, tuple(full), self.model.layers,
                                                  post_with if head else post_without, static, tuple(dynamic))
         return step
+
+    # ------------------------------------------------------------------ CENT's programs
+    def _cent_layer(self, template, context: int) -> tuple[list[MappedOp], tuple[MappedOp, ...], list[MappedOp]]:
+        """(layer, static, dynamic) with `op_programs: cent`: every PIM op of the block is CENT's own
+        (pimsim.mapper.cent_programs, in CENT's order), beside this mapper's ASIC ops for the vector functions
+        (their compute, timed by the hardware's ASIC timing model; CENT adds its accelerator's latency to the
+        PIM trace's time, run_sim.py load_data_point). Contexts are CENT's simulated ones: a token whose cache
+        holds `context` keys runs CENT's block at the next multiple of CENT_SEQLEN_GAP (run_sim.py
+        --seqlen_gap 128, whose mean token latency over that grid times the tokens is CENT's total), so a
+        4096-token run times 32 distinct blocks. Uniform ops (every channel the same instructions) run as
+        channel-0 programs on the channels they use; the others as whole-device programs (unit pim_device).
+        Devices: the group's channels over the channels beside one ASIC (asic.device_channels)."""
+        from pimsim.mapper.cent_programs import cent_block_programs, channel0
+
+        m, hw = self.model, self.hw
+        per_device = hw.asic.device_channels or hw.dram.channels
+        devices = hw.dram.channels // per_device
+        grid = ceil(context / CENT_SEQLEN_GAP) * CENT_SEQLEN_GAP
+        key = ("cent", grid)
+        hit = self._cent.get(key)
+        if hit is not None:
+            return hit
+        asic = {op.name: op for op in template if isinstance(op, MappedOp) and op.unit == "asic"}
+        softmax = next(op for op in template if not isinstance(op, MappedOp) and op.kind is OpKind.SOFTMAX)
+        asic["softmax"] = self._dynamic_ops(softmax, grid)[0]
+        full: list[MappedOp] = []
+        static: list[MappedOp] = []
+        for c in cent_block_programs(m, grid, per_device, devices):
+            copies = 1 if c.per_device else devices
+            if c.uniform:
+                active = c.channels_active * copies
+                op = MappedOp(c.name, c.category, "pim", program=self._cent_static(c.name, channel0(c.program)),
+                              channels_active=None if active == hw.dram.channels else active)
+            else:
+                op = MappedOp(c.name, c.category, "pim_device", program=self._cent_static(c.name, c.program),
+                              device_copies=copies)
+            full.append(op)
+            if c.name in asic:
+                full.append(asic[c.name])
+        dynamic = [op for op in full if op.name in CENT_DYNAMIC]
+        static = tuple(op for op in full if op.name not in CENT_DYNAMIC)
+        out = self._cent[key] = (full, static, dynamic)
+        return out
+
+    def _check_cent(self) -> None:
+        """CENT's generator writes Llama-style blocks (RMSNorm, rotary, SwiGLU, no biases, head_dim x heads =
+        hidden) on AiM devices of at most 32 channels x 16 banks (its channel masks and memory map)."""
+        m, hw = self.model, self.hw
+        per_device = hw.asic.device_channels or hw.dram.channels
+        problems = [what for bad, what in (
+            (m.norm != "rmsnorm", f"norm {m.norm} (CENT: rmsnorm)"),
+            (m.position != "rotary", f"position {m.position} (CENT: rotary)"),
+            (m.mlp != "silu_gated", f"mlp {m.mlp} (CENT: silu_gated)"),
+            (m.qkv_bias or m.linear_bias, "biased linears (CENT: none)"),
+            (m.heads * m.head_dim != m.hidden, "heads x head_dim != hidden (CENT derives hidden from the heads)"),
+            (hw.dram.standard != "gddr6-aim", f"DRAM standard {hw.dram.standard} (CENT: gddr6-aim)"),
+            (per_device > 32 or hw.dram.banks != 16, f"{per_device} channels x {hw.dram.banks} banks per device "
+                                                     "(CENT: at most 32 x 16)"),
+            (hw.dram.channels % per_device, f"{hw.dram.channels} channels are not whole devices of {per_device}"),
+        ) if bad]
+        if problems:
+            raise ConfigError(f"mapping {self.mapping.name} (op_programs: cent) runs CENT's Llama-style block on "
+                              f"AiM devices; {m.name} on {hw.name} has {'; '.join(problems)}")
+
+    def _cent_static(self, name: str, program: Program) -> Program:
+        """The same Program object for the same op and lines (ops that do not change with the context keep one
+        program, so their engine timing is computed once)."""
+        key = (name, program.lines)
+        hit = self._cent_programs.get(key)
+        if hit is None:
+            hit = self._cent_programs[key] = program
+        return hit
 
     def _dynamic_ops(self, op, context: int) -> list[MappedOp]:
         """Ops of a context-dependent graph op (attention, softmax) at `context` keys."""
