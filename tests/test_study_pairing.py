@@ -45,7 +45,16 @@ def test_filters_keep_only_the_paired_points():
     assert got == want
 
 
+def test_a_mappings_filter_runs_only_those_mappings_on_that_hardware():
+    spec = yaml.safe_load(yaml.safe_dump(SPEC))
+    spec["mappings"] = ["pimgpt", "naive"]
+    spec["hardware"][0]["mappings"] = ["naive"]
+    got = {((p["hardware"] or {}).get("label"), p["mapping"]) for p in _points(spec) if p["target"] == "pim"}
+    assert got == {("small-only", "naive"), ("long-only", "pimgpt"), ("long-only", "naive")}
+
+
 @pytest.mark.parametrize("where, change, expect", [
+    ("hardware", {"mappings": ["cent"]}, "hardware.0.mappings.0: 'cent' is not one of the experiment's mappings"),
     ("hardware", {"models": ["gpt9"]}, "hardware.0.models.0"),
     ("hardware", {"workloads": ["nope"]}, "hardware.0.workloads.0: no workload is labelled 'nope'"),
     ("baselines", {"models": ["gpt9"]}, "baselines.0.models.0"),

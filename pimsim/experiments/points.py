@@ -206,7 +206,7 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
             entry = {"preset": preset, "label": h.label or h.preset, "overrides": {}, "system": True,
                      "device": gpu}
             hardware.append((entry, {}, system.model_dump_json()))
-            hardware_models.append((h.models, h.workloads))
+            hardware_models.append((h.models, h.workloads, h.mappings))
             continue
         for combo in grid_combinations(exp.grid):
             overrides = deep_merge(h.overrides, grid_overrides(combo))
@@ -224,7 +224,7 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
                 label += "".join(f" {k.split(',')[0].split('.')[-1]}={v}" for k, v in combo.items())
             entry = {"preset": preset, "label": label, "overrides": overrides}
             hardware.append((entry, combo, hw.model_dump_json()))
-            hardware_models.append((h.models, h.workloads))
+            hardware_models.append((h.models, h.workloads, h.mappings))
 
     mappings = []
     for mi, name in enumerate(exp.mappings):
@@ -237,6 +237,11 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
                               "runs on systems of devices only, and this experiment's hardware includes a PIM "
                               "preset (give only systems, or a PIM-only mapping)")
         mappings.append((name, loaded.model_dump_json()))
+    for hi, h in enumerate(exp.hardware):
+        for mi, name in enumerate(h.mappings or ()):
+            if name not in exp.mappings:
+                raise ConfigError(f"{source}: hardware.{hi}.mappings.{mi}: {name!r} is not one of the experiment's "
+                                  f"mappings ({', '.join(exp.mappings)})")
 
     def device(where: str, name: str, mode: str | None) -> tuple[str, str, str]:
         try:
@@ -283,10 +288,12 @@ def expand_points(exp: Experiment, source: str = "<experiment>", evaluator: str 
         wl_part = {"experiment": exp.name, "model": shown, "workload": spec, "workload_label": label,
                    "context": ctx, "evaluator": evaluator}
         wl_cfg = {"workload": spec, "models": dumps}
-        for (entry, combo, hw_dump), only in zip(hardware, hardware_models):
-            if not runs_here(only, shown, label):
+        for (entry, combo, hw_dump), (*only, only_mappings) in zip(hardware, hardware_models):
+            if not runs_here(tuple(only), shown, label):
                 continue
             for mname, m_dump in mappings:
+                if only_mappings is not None and mname not in only_mappings:
+                    continue
                 pim_cfg = {**wl_cfg, "hardware": hw_dump, "mapping": m_dump}
                 hw_part = {"hardware": entry, "grid": combo, "mapping": mname}
                 if entry.get("system"):  # the mapping's placement over the system's devices

@@ -65,6 +65,9 @@ class HardwareEntry(_Strict):
                                         "models it was built for); default: every model")
     workloads: list[str] | None = Field(None, min_length=1,
                                         description="run only the workloads of these labels here; default: all")
+    mappings: list[str] | None = Field(None, min_length=1, description="run only these of the experiment's "
+                                       "mappings here (e.g. a paper's setting of a system with the paper's mapping); "
+                                       "default: all")
 
 
 class BaselineEntry(_Strict):

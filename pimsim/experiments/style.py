@@ -112,7 +112,8 @@ SYSTEM_DETAIL = {"pim-gpt": "PIM-GPT: GDDR6-AiM, {channels} channels, published 
                  "pimgpt-gddr6": "PIM-GPT: GDDR6-AiM, {channels} channels, published ASIC"}
 GRID_ROW_PREFIXES = ("breakdown_s", "breakdown_j", "counters", "commands", "role_latency_s", "role_energy_j")
 MAPPING_NAMES = {"pimgpt": "PIM-GPT mapping", "naive": "naive mapping", "attn_asic": "attention on ASIC",
-                 "cent": "CENT mapping", "pimgpt_kv_fit": "PIM-GPT mapping, KV fit"}
+                 "cent": "CENT mapping", "pimgpt_kv_fit": "PIM-GPT mapping, KV fit",
+                 "cent_paper": "CENT's own programs"}
 MODEL_NAMES = {f"gpt{v}-{s}": f"GPT-{v} {s.upper() if s == 'xl' else s}" for v in (2, 3)
                for s in ("small", "medium", "large", "xl")}
 PLACEMENT_NAMES = {"policy-pim prm-gpu": "policy on PIM, PRM on GPU", "all-gpu (h100)": "all on NVIDIA H100"}
