@@ -301,6 +301,7 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
 
     groups = pim.sim.mapping.attention.sequence_groups
     attend = pim.group_sim(groups, source)  # one channel group's simulator (the whole device for 1)
+    attacc = pim.sim.mapping.op_programs == "attacc"
     subs = [ph.batch] if not overlapped or ph.batch < 2 else [(ph.batch + 1) // 2, ph.batch // 2]
     chunks = min(head_pipeline, ph.model.heads)
     if chunks > 1 and len(subs) > 1:
@@ -329,7 +330,13 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
         for s in range(ph.steps):
             attn, attn_s = Tally(), 0.0
             for i in range(ph.new_tokens):
-                one = attention(ph.past_context + s * ph.new_tokens + i + 1)
+                ctx = ph.past_context + s * ph.new_tokens + i + 1
+                if attacc:  # each group runs AttAcc's program over its share of the batch's heads at once
+                    one = attend.attacc_layer_attention(m, ctx, rounds)
+                    attn.add(one, min(groups, b))
+                    attn_s += one.total_s
+                    continue
+                one = attention(ctx)
                 attn.add(one, b)  # every sequence's commands and energy
                 attn_s += one.total_s * rounds
             pim_tally.add(attn, m.layers)

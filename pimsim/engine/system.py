@@ -57,6 +57,7 @@ class SystemSimulator:
         self._pass_parts: dict[tuple, tuple[Tally, Tally]] = {}
         self._layer_parts: dict[tuple, tuple[Tally, list[Tally], Tally]] = {}
         self._attention: dict[tuple, Tally] = {}
+        self._attacc_programs: dict[tuple, object] = {}
         self._joined: dict[tuple, object] = {}
         self._op_cache: dict[tuple, tuple[object, RefreshProbe | None, OpCost]] = {}
         self.units = build_units(hw, self.timer, exact)
@@ -136,6 +137,39 @@ class SystemSimulator:
         if tally is None:
             tally = self._attention[key] = self._walk(self.mapper(model).map_token(context, head=False)
                                                         .layer_dynamic, None)[0]
+        return tally
+
+    def attacc_layer_attention(self, model: ModelConfig, context: int, sequences: int) -> Tally:
+        """`op_programs: attacc`: one layer's attention of `sequences` sequences at `context` on this device's
+        channels (one channel group of an op-class split), as AttAcc runs it (pimsim/mapper/attacc_programs.py):
+        the sequences' heads dealt over the device's HBM3 stacks of 16 channels, each stack running AttAcc's
+        bank-level program for its share (timed on its busiest channel, channel 0, whose commands stand for
+        every channel's: an upper bound on the energy of stacks whose last iteration leaves channels idle),
+        then each sequence's K and V appends (pimsim's; AttAcc's trace has none). MHA only (AttAcc's program
+        reads one K and V per head)."""
+        from pimsim.mapper.attacc_programs import attacc_attention_program
+        from pimsim.mapper.mapper import MappedOp
+
+        key = ("attacc", model, context, sequences)
+        tally = self._attention.get(key)
+        if tally is None:
+            d = self.hw.dram
+            if d.standard != "hbm3-pim" or d.channels % 16 or model.kv_heads != model.heads:
+                raise ConfigError(f"mapping {self.mapping.name} (op_programs: attacc): AttAcc's attention runs "
+                                  f"multi-head attention on hbm3-pim stacks of 16 channels; {model.name} on "
+                                  f"{self.hw.name} has {model.kv_heads} KV heads for {model.heads} query heads, "
+                                  f"{d.channels} {d.standard} channels")
+            heads_per_stack = -(-sequences * model.heads // (d.channels // 16))
+            prog = self._attacc_programs.get((context, heads_per_stack, model.head_dim))
+            if prog is None:
+                prog = self._attacc_programs[(context, heads_per_stack, model.head_dim)] = attacc_attention_program(
+                    context, heads_per_stack, model.head_dim, 16, max_context=max(4096, context))
+            op = MappedOp("attention", "attention", "pim", program=prog)
+            tally = Tally()
+            tally.add(self.op_cost(op)[2])
+            appends = self._walk(self.mapper(model).kv_append_ops(), None)[0]
+            tally.add(appends, sequences)
+            self._attention[key] = tally
         return tally
 
     def token_layers(self, model: ModelConfig, context: int, head: bool) -> tuple[Tally, list[Tally], Tally]:
@@ -293,6 +327,10 @@ class SystemSimulator:
             raise ConfigError(f"mapping {self.mapping.name}: attention.sequence_groups applies to phases split by "
                               f"op class (weights on a GPU, attention on PIM); phase {ph.name} runs whole on PIM, "
                               "where sequences attend one after another: give sequence_groups 1")
+        if self.mapping.op_programs == "attacc":
+            raise ConfigError(f"mapping {self.mapping.name} (op_programs: attacc) times AttAcc's attention in "
+                              f"phases split by op class (placement {{weights: GPU, attention: PIM}}); phase "
+                              f"{ph.name} runs whole on PIM")
         if self.exact:
             return self._phase_exact(ph)
         hp = 1 if ph.head_positions is None else ph.head_positions

@@ -101,11 +101,13 @@ class Mapping(_Strict):
     source: str = ""
     weights: WeightLayout
     attention: AttentionLayout
-    op_programs: Literal["pimsim", "cent"] = Field(
+    op_programs: Literal["pimsim", "cent", "attacc"] = Field(
         "pimsim", description="whose PIM programs a block's ops run: pimsim (the layouts above; vector ops on the "
-        "ASIC) or cent (CENT's trace generator's, pimsim/mapper/cent_programs.py: the vector ops' operands moved "
+        "ASIC); cent (CENT's trace generator's, pimsim/mapper/cent_programs.py: the vector ops' operands moved "
         "through the PIM by host bursts beside the ASIC's compute, its attention and KV-write layouts; the weight "
-        "GEMVs stay the layout above)")
+        "GEMVs stay the layout above); attacc (attention on PIM in an op-class split as AttAcc's bank-level "
+        "program, pimsim/mapper/attacc_programs.py: each HBM stack streams its share of the batch's heads' K and "
+        "V once; the KV appends stay pimsim's)")
     overlap: Literal["serial", "pipelined"] = Field(
         "serial", description="serial: an instruction completes before the next starts (PIM-GPT); "
         "pipelined: ASIC work and transfers overlap the next PIM op"
