@@ -139,11 +139,16 @@ def _check_placement(workload, mapping, devices: dict[str, _Device], source: str
             raise ConfigError(f"mapping {mapping.name}: phase {ph.name}: an op-class split onto a group of PIM "
                               f"devices ({where['attention']}, count {devices[where['attention']].count}) is not "
                               "modelled; give the split's attention one PIM device")
-        if isinstance(where, dict) and not (devices[where["weights"]].kind == "device"
-                                            and devices[where["attention"]].kind == "pim"):
-            raise ConfigError(f"mapping {mapping.name}: phase {ph.name}: an op-class split runs weights on a "
-                              f"GPU/CPU device and attention on a PIM device (got weights on {where['weights']}, "
-                              f"attention on {where['attention']})")
+        if isinstance(where, dict):
+            w, a = devices[where["weights"]], devices[where["attention"]]
+            if {w.kind, a.kind} != {"device", "pim"}:
+                raise ConfigError(f"mapping {mapping.name}: phase {ph.name}: an op-class split runs one op class on a "
+                                  f"GPU/CPU device and the other on a PIM device (got weights on {where['weights']}, "
+                                  f"attention on {where['attention']})")
+            if w.kind == "pim" and (w.group is not None or w.hw.pim.vectors_per_pass > 1):
+                raise ConfigError(f"mapping {mapping.name}: phase {ph.name}: weights on PIM with attention on "
+                                  f"{where['attention']} is modelled for one single-vector PIM device "
+                                  f"({where['weights']} is a group or multi-vector)")
         placed.append(where)
     return placed
 
@@ -377,6 +382,60 @@ def _split_phase(ph, gpu: _Device, pim: _Device, link_entry, overlapped: bool = 
     return parts, sum(pipelined_makespan(chains) for chains in chains_per_step)
 
 
+def _split_phase_weights_on_pim(ph, pim: _Device, gpu: _Device, link_entry) -> tuple[list[_Part], float]:
+    """(parts, wall seconds) of a phase split the other way (IANUS's mapping: the FC layers on PIM, attention
+    on the NPU): PIM runs every sequence's tokens without their attention (`SystemSimulator.token_weights`:
+    the weight GEMVs, norms, activations, residuals, one sequence after another as single-vector units must);
+    the GPU/NPU runs the attention kernels and KV appends of the whole batch (`_gpu_attention`), its KV cache
+    in its own memory; per layer the batch's new q, k and v cross the link to it and the attention outputs
+    come back. Serial: IANUS's NPU and PIM share one memory, so their work does not overlap here."""
+    from pimsim.engine.energy import system_energy_j
+    from pimsim.engine.tally import Tally, clean
+
+    m = ph.model
+    hp = 1 if ph.head_positions is None else ph.head_positions
+    name, link = link_entry
+    tally = Tally()
+    for s in range(ph.steps):
+        for i in range(ph.new_tokens):
+            ctx = ph.past_context + s * ph.new_tokens + i + 1
+            tally.add(pim.sim.token_weights(m, ctx, i >= ph.new_tokens - hp), ph.batch)
+    cost, energy = _gpu_attention(ph, gpu)
+    dtype = gpu.preset.dtype_bytes
+    to_dev = ph.batch * ph.new_tokens * (m.heads + 2 * m.kv_heads) * m.head_dim * dtype  # per layer and step
+    back = ph.batch * ph.new_tokens * m.heads * m.head_dim * dtype
+    transfers = m.layers * ph.steps
+    link_s = (link.transfer_s(to_dev) + link.transfer_s(back)) * transfers
+    link_j = (link.energy_j(to_dev) + link.energy_j(back)) * transfers
+    gpu_s, pim_s = float(cost.step_time_s.sum()), tally.total_s
+    parts = [_Part(pim.name, pim_s, clean(tally.seconds), clean(system_energy_j(pim.hw, tally, pim_s)), tally),
+             _Part(gpu.name, gpu_s, {k: v for k, v in cost.breakdown_s.items() if v}, energy),
+             _Part(name, link_s, {"qkv_and_outputs": link_s}, {"qkv_and_outputs": link_j},
+                   link_bytes=(to_dev + back) * transfers)]
+    return parts, pim_s + gpu_s + link_s
+
+
+def _gpu_attention(ph, gpu: _Device):
+    """(cost, energy) of the attention kernels and KV appends of `ph` (the whole batch) on a GPU/CPU device."""
+    import numpy as np
+
+    from pimsim.baselines.kernels import KernelTable, kernel_table
+    from pimsim.baselines.model import evaluate, group_energy_j, shard
+    from pimsim.engine.tally import clean
+
+    dev = gpu.preset
+    table = kernel_table(ph.model, ph.new_tokens, ph.past_context, ph.batch, ph.steps, dev.dtype_bytes,
+                         ph.head_positions, dev.fused_attention, dev.software_stack)
+    keep = np.array([c in ("attention", "kv_append") for c in table.categories])
+    sub = KernelTable(tuple(n for n, k in zip(table.names, keep) if k),
+                      tuple(c for c, k in zip(table.categories, keep) if k),
+                      *(getattr(table, f)[keep] for f in ("count", "flops0", "flops_slope", "bytes0",
+                                                          "bytes_slope", "streams")),
+                      shapes=table.shapes)
+    cost = evaluate(shard(sub, gpu.count), ph.steps, dev, gpu.overhead_s)
+    return cost, clean(group_energy_j(ph, dev, cost, float(cost.step_time_s.sum()), gpu.count))
+
+
 def _gpu_without_attention(ph, gpu: _Device, batch: int, only: tuple[str, ...] | None = None,
                            allreduce: bool = True):
     """(cost, energy) of every GPU kernel of `ph` but attention and the KV appends, for `batch` sequences
@@ -485,7 +544,12 @@ def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact
             link_bytes[lname] = link_bytes.get(lname, 0.0) + nbytes
             link_s[lname] = link_s.get(lname, 0.0) + move_s
             book(f"link.{lname}", {"kv_handoff": move_s}, {"kv_handoff": move_j})
-        if isinstance(where, dict):
+        if isinstance(where, dict) and devices[where["weights"]].kind == "pim":
+            parts, wall = _split_phase_weights_on_pim(
+                ph, devices[where["weights"]], devices[where["attention"]],
+                _link(system, source, where["weights"], where["attention"],
+                      f"phase {ph.name} splits weights and attention"))
+        elif isinstance(where, dict):
             parts, wall = _split_phase(ph, devices[where["weights"]], devices[where["attention"]],
                                        _link(system, source, where["weights"], where["attention"],
                                              f"phase {ph.name} splits weights and attention"),

@@ -139,6 +139,17 @@ class SystemSimulator:
                                                         .layer_dynamic, None)[0]
         return tally
 
+    def token_weights(self, model: ModelConfig, context: int, head: bool) -> Tally:
+        """One token at `context` without its attention ops (the KV appends, q.K^T, softmax, score.V and their
+        reductions): the PIM side of an op-class split with the weights on PIM (`engine.placement`)."""
+        key = ("weights", model, context, head)
+        tally = self._attention.get(key)
+        if tally is None:
+            dynamic = {id(op) for op in self.mapper(model).map_token(context, head=head).layer_dynamic}
+            tally = self._attention[key] = self._token_walk(model, context, head,
+                                                             select=lambda op: id(op) not in dynamic)
+        return tally
+
     def attacc_layer_attention(self, model: ModelConfig, context: int, sequences: int) -> Tally:
         """`op_programs: attacc`: one layer's attention of `sequences` sequences at `context` on this device's
         channels (one channel group of an op-class split), as AttAcc runs it (pimsim/mapper/attacc_programs.py):
