@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pimsim.util.dram_geometry import DramGeometry
+from pimsim.util.yaml_cache import version_file
 
 FORMAT = 1
 _PIMSIM = Path(__file__).resolve().parent.parent
@@ -84,17 +85,6 @@ def _sha256(path: str | Path) -> str | None:
         return None
 
 
-def _version_file(package: str, name: str) -> bytes:
-    """The bytes of `package`/`name` (where the package keeps its version), found without importing it."""
-    from importlib.util import find_spec
-
-    try:
-        spec = find_spec(package)
-        return Path(spec.origin).with_name(name).read_bytes() if spec and spec.origin else b"?"
-    except (ImportError, OSError, ValueError):
-        return b"?"
-
-
 def source_digest() -> str:
     """Hash of everything besides the spec's own files that decides what a validation gives (module docstring)."""
     global _digest
@@ -108,8 +98,8 @@ def source_digest() -> str:
         for f in files:
             h.update(f"{f.relative_to(_PIMSIM)}\0".encode())
             h.update(f.read_bytes())
-        h.update(_version_file("pydantic", "version.py"))
-        h.update(_version_file("yaml", "__init__.py"))
+        h.update(version_file("pydantic", "version.py"))
+        h.update(version_file("yaml", "__init__.py"))
         _digest = h.hexdigest()
     return _digest
 

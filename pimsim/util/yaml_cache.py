@@ -38,7 +38,7 @@ def enabled() -> bool:
     return os.environ.get("PIMSIM_YAML_CACHE", "1") != "0"
 
 
-def _version_file(package: str, name: str) -> bytes:
+def version_file(package: str, name: str) -> bytes:
     """The bytes of `package`/`name` (where the package keeps its version), found without importing it."""
     from importlib.util import find_spec
 
@@ -57,7 +57,7 @@ def source_version() -> str:
         for f in (_UTIL / "config_io.py", _UTIL / "yaml_cache.py"):
             h.update(f.read_bytes())
             h.update(b"\0")
-        h.update(_version_file("yaml", "__init__.py"))
+        h.update(version_file("yaml", "__init__.py"))
         _version = h.hexdigest()
     return _version
 
