@@ -415,23 +415,30 @@ def _split_phase_weights_on_pim(ph, pim: _Device, gpu: _Device, link_entry) -> t
     return parts, pim_s + gpu_s + link_s
 
 
+def _kernels_where(table, keep):
+    """The kernels of `table` where `keep` is true (shapes stay keyed by kernel name: NPU units time the GEMMs
+    by shape)."""
+    from pimsim.baselines.kernels import KernelTable
+
+    return KernelTable(tuple(n for n, k in zip(table.names, keep) if k),
+                       tuple(c for c, k in zip(table.categories, keep) if k),
+                       *(getattr(table, f)[keep] for f in ("count", "flops0", "flops_slope", "bytes0",
+                                                           "bytes_slope", "streams")),
+                       shapes=table.shapes)
+
+
 def _gpu_attention(ph, gpu: _Device):
     """(cost, energy) of the attention kernels and KV appends of `ph` (the whole batch) on a GPU/CPU device."""
     import numpy as np
 
-    from pimsim.baselines.kernels import KernelTable, kernel_table
+    from pimsim.baselines.kernels import kernel_table
     from pimsim.baselines.model import evaluate, group_energy_j, shard
     from pimsim.engine.tally import clean
 
     dev = gpu.preset
     table = kernel_table(ph.model, ph.new_tokens, ph.past_context, ph.batch, ph.steps, dev.dtype_bytes,
                          ph.head_positions, dev.fused_attention, dev.software_stack)
-    keep = np.array([c in ("attention", "kv_append") for c in table.categories])
-    sub = KernelTable(tuple(n for n, k in zip(table.names, keep) if k),
-                      tuple(c for c, k in zip(table.categories, keep) if k),
-                      *(getattr(table, f)[keep] for f in ("count", "flops0", "flops_slope", "bytes0",
-                                                          "bytes_slope", "streams")),
-                      shapes=table.shapes)
+    sub = _kernels_where(table, np.array([c in ("attention", "kv_append") for c in table.categories]))
     cost = evaluate(shard(sub, gpu.count), ph.steps, dev, gpu.overhead_s)
     return cost, clean(group_energy_j(ph, dev, cost, float(cost.step_time_s.sum()), gpu.count))
 
@@ -444,7 +451,7 @@ def _gpu_without_attention(ph, gpu: _Device, batch: int, only: tuple[str, ...] |
 
     import numpy as np
 
-    from pimsim.baselines.kernels import KernelTable, kernel_table
+    from pimsim.baselines.kernels import kernel_table
     from pimsim.baselines.model import evaluate, group_energy_j, shard, with_allreduce
     from pimsim.engine.tally import clean
 
@@ -452,13 +459,8 @@ def _gpu_without_attention(ph, gpu: _Device, batch: int, only: tuple[str, ...] |
     part = dc_replace(ph, batch=batch)
     table = kernel_table(ph.model, ph.new_tokens, ph.past_context, batch, ph.steps, dev.dtype_bytes,
                          ph.head_positions, dev.fused_attention, dev.software_stack)
-    keep = np.array([c not in ("attention", "kv_append") and (only is None or n in only)
-                     for n, c in zip(table.names, table.categories)])
-    sub = KernelTable(tuple(n for n, k in zip(table.names, keep) if k),
-                      tuple(c for c, k in zip(table.categories, keep) if k),
-                      *(getattr(table, f)[keep] for f in ("count", "flops0", "flops_slope", "bytes0",
-                                                          "bytes_slope", "streams")),
-                      shapes=table.shapes)  # keyed by kernel name: NPU units time the GEMMs by shape
+    sub = _kernels_where(table, np.array([c not in ("attention", "kv_append") and (only is None or n in only)
+                                          for n, c in zip(table.names, table.categories)]))
     cost = evaluate(shard(sub, gpu.count), ph.steps, dev, gpu.overhead_s)
     if allreduce:
         cost = with_allreduce(cost, part, dev, gpu.count)

@@ -127,7 +127,7 @@ class PimUnit:
 
 
 @register_unit("pim_device")
-class PimDeviceUnit:
+class PimDeviceUnit(PimUnit):
     """Whole-device programs whose channels run different instructions (CENT's vector ops, whose operands the
     host moves through a few channels burst by burst: pimsim/mapper/cent_programs.py). The program's lines
     name one device's channels (asic.device_channels, else dram.channels) and are timed on an engine of that
@@ -139,26 +139,26 @@ class PimDeviceUnit:
     every channel of the system refreshing. Exact mode is not modelled (SystemSimulator refuses it)."""
 
     def __init__(self, hw: Hardware, timer: PimTimer, exact: bool):
-        self.hw = hw
+        super().__init__(hw, timer, exact)
         self.channels = hw.asic.device_channels or hw.dram.channels
-        self._timer: PimTimer | None = None
-        self._pim = PimUnit(hw, timer, exact)
+        self._device_timer: PimTimer | None = None
 
     @property
-    def timer(self) -> PimTimer:
-        if self._timer is None:
-            self._timer = PimTimer(self.hw, channels=self.channels)
-        return self._timer
+    def device_timer(self) -> PimTimer:
+        """One device's channels (built on first use: only CENT's programs need it)."""
+        if self._device_timer is None:
+            self._device_timer = PimTimer(self.hw, channels=self.channels)
+        return self._device_timer
 
     def cost(self, op, entry: Entry | None, refresh: RefreshProbe | None) -> OpCost:
         t = Tally()
-        timing = self.timer.time(op.program, None)
-        sec = timing.cycles * self._pim.tck_s
+        timing = self.device_timer.time(op.program, None)
+        sec = timing.cycles * self.tck_s
         if op.category == "kv_write":
             t.seconds["kv_write"] += sec
         else:
             for cat, cyc in timing.category_cycles.items():
-                t.seconds[cat] += cyc * self._pim.tck_s
+                t.seconds[cat] += cyc * self.tck_s
         if op.category == "attention":
             t.attention_pim_s += sec
         elif op.category == "pim_mac":
@@ -167,8 +167,8 @@ class PimDeviceUnit:
             t.commands[k] += v * op.device_copies
         t.row_hits += timing.row_hits * op.device_copies
         t.row_misses += timing.row_misses * op.device_copies
-        probe = self.timer.refresh_probe(op.program, None)
-        sec += self._pim._add_refresh_stall(t, op, probe, timing.cycles)
+        probe = self.device_timer.refresh_probe(op.program, None)
+        sec += self._add_refresh_stall(t, op, probe, timing.cycles)
         t.pim_busy_s += sec
         return OpCost("pim", sec, t, entry)
 

@@ -378,7 +378,6 @@ class Mapper:
         softmax = next(op for op in template if not isinstance(op, MappedOp) and op.kind is OpKind.SOFTMAX)
         asic["softmax"] = self._dynamic_ops(softmax, grid)[0]
         full: list[MappedOp] = []
-        static: list[MappedOp] = []
         for c in cent_block_programs(m, grid, per_device, devices):
             copies = 1 if c.per_device else devices
             if c.uniform:
