@@ -20,8 +20,11 @@ def add_parser(sub) -> None:
     p.add_argument("--mapping", default="pimgpt", metavar="NAME|FILE.yaml")
     add_model_args(p)
     add_workload_args(p)
-    p.add_argument("--exact", action="store_true",
-                   help="run every op through one continuous engine state with refresh (slower)")
+    p.add_argument("--exact", nargs="?", const="lanes", default=False, choices=("lanes", "every-channel"),
+                   help="run every op through one continuous engine state with refresh (slower); lanes (the "
+                        "default): one channel stands for those that run the same ops; every-channel: every "
+                        "channel in the engine, command for command the device's replay (at most 64 "
+                        "channels; slower still)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--trace", metavar="OUT.json",
                    help="write a Chrome/Perfetto trace (JSON) of the whole run, op by op, every token")

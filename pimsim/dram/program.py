@@ -116,9 +116,16 @@ class Program:
         return cls(arr, source)
 
     def signature(self) -> str:
-        """Hash of the instruction content (not of line numbers): a cache key."""
+        """Hash of the instruction content (not of line numbers): a cache key; kept once computed when the
+        array is read-only (it cannot change under the key)."""
+        kept = self.__dict__.get("_signature")
+        if kept is not None:
+            return kept
         a = self.array[["op", "opsize", "mask", "bank", "row"]]
-        return hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest()
+        sig = hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest()
+        if not self.array.flags.writeable:
+            object.__setattr__(self, "_signature", sig)
+        return sig
 
     def to_trace(self, header: Sequence[str] = ()) -> str:
         """The program in the trace grammar (masks of 32 bits)."""

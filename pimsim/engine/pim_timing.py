@@ -81,6 +81,7 @@ class PimTimer:
         self._refresh_cache: dict[tuple[int, Entry | None], tuple[object, RefreshProbe]] = {}
         self._stream_cache: dict[tuple, tuple[tuple, RefreshProbe]] = {}
         self._lanes: tuple | None = None  # exact mode's lane engine: (lanes, engine, its state)
+        self._lane_parts: dict[tuple, tuple[object, np.ndarray]] = {}  # (program id, n, sizes) -> its records
         if refresh:
             self.continuous = CommandEngine(self.channel, refresh=True)
             self.state: EngineState = self.continuous.settled_state(open_row=hw.dram.rows - 1, mode=self.start_mode)
@@ -190,36 +191,42 @@ class PimTimer:
         become SYNCs, which wait for every lane. An instruction that names one channel is written once per
         lane after sizes[c] - 1 EWADDs (no DRAM command; one host request each), so the host issues it for as
         many channels as the lane stands for, one request a tick, as on the real device, and the lane's
-        channel is the last of them (the slowest, which the SYNCs wait for)."""
-        from pimsim.dram.program import SINGLE_CHANNEL
-
-        single = {OP[name] for name in SINGLE_CHANNEL}
-        parts = []
-        for program, n in programs:
-            arr = self.parsed(program).array.copy()
-            arr["mask"] = np.uint64((1 << n) - 1)
-            one = np.isin(arr["op"], list(single))
-            if one.any():  # one record per lane, in place, padded to the lane's channels
-                rows = []
-                for rec, is_one in zip(arr, one):
-                    if not is_one:
-                        rows.append(rec)
-                        continue
-                    for c in range(n):
-                        for _ in range(sizes[c] - 1):  # the lane's other channels' requests come first,
-                            pad = rec.copy()         # so the lane's channel is its last, slowest one
-                            pad["op"], pad["opsize"], pad["mask"] = OP["EWADD"], 1, np.uint64(1 << c)
-                            rows.append(pad)
-                        r = rec.copy()
-                        r["mask"] = np.uint64(1 << c)
-                        rows.append(r)
-                arr = np.array(rows, arr.dtype)
-            parts.append(arr)
+        channel is the last of them (the slowest, which the SYNCs wait for). With every size 1 this is the
+        program every channel runs, instruction for instruction."""
+        parts = [self._lane_part(program, n, tuple(sizes)) for program, n in programs]
         joined = np.concatenate(parts)
         eoc = joined["op"] == OP["EOC"]
         eoc[-1] = False
         joined["op"][eoc] = OP["SYNC"]
+        joined.flags.writeable = False  # built once and cached by the caller: its signature is kept
         return Program(joined, "<token lanes>")
+
+    def _lane_part(self, program, n: int, sizes: tuple[int, ...]) -> np.ndarray:
+        """`program`'s records on lanes 0..n-1 of `sizes` (see joined_lanes), cached by program identity."""
+        from pimsim.dram.program import SINGLE_CHANNEL
+
+        key = (id(program), n, sizes)
+        hit = self._lane_parts.get(key)
+        if hit is not None and hit[0] is program:
+            return hit[1]
+        arr = self.parsed(program).array.copy()
+        arr["mask"] = np.uint64((1 << n) - 1)
+        one = np.isin(arr["op"], [OP[name] for name in SINGLE_CHANNEL])
+        if one.any():  # one record per lane, in place, padded to the lane's channels
+            lane_of = np.repeat(np.arange(n), sizes[:n])           # the expansion of one record:
+            last = np.r_[lane_of[1:] != lane_of[:-1], True]          # pads, then the lane's own record
+            reps = np.where(one, lane_of.size, 1)
+            arr = np.repeat(arr, reps)
+            at = np.flatnonzero(np.repeat(one, reps))
+            pattern = np.resize(np.arange(lane_of.size), at.size)
+            arr["mask"][at] = np.left_shift(np.uint64(1), lane_of[pattern].astype(np.uint64))
+            pad = at[~last[pattern]]
+            arr["op"][pad] = OP["EWADD"]
+            arr["opsize"][pad] = 1
+        if len(self._lane_parts) > 8192:
+            self._lane_parts.clear()
+        self._lane_parts[key] = (program, arr)
+        return arr
 
     def run_lanes(self, program: Program, lanes: int) -> tuple[int, dict[str, int], list[ProgramTiming]]:
         """Exact mode: run a `joined_lanes` program on `lanes` channels continuing their state (refresh on);

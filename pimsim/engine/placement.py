@@ -71,7 +71,7 @@ class _Device:
                 raise ConfigError(f"{source}: mapping {self.sim.mapping.name}: attention.sequence_groups "
                                   f"{groups} must divide device {self.name}'s {channels} channels")
             sub = self.hw.model_copy(update={"dram": self.hw.dram.model_copy(update={"channels": channels // groups})})
-            self._group_sims[groups] = SystemSimulator(sub, self.sim.mapping, exact=self.sim.exact)
+            self._group_sims[groups] = SystemSimulator(sub, self.sim.mapping, exact=self.sim.exact_arg)
         return self._group_sims[groups]
 
     def standby_w(self) -> float:
@@ -83,7 +83,7 @@ class _Device:
         return self.preset.power.idle_w * self.count
 
 
-def resolve_devices(system: SystemConfig, source: str, mapping, exact: bool) -> dict[str, _Device]:
+def resolve_devices(system: SystemConfig, source: str, mapping, exact: bool | str) -> dict[str, _Device]:
     """Every device of `system` loaded (presets validated; errors name the file and field)."""
     from pimsim.baselines.device import load_device
     from pimsim.engine.pim_group import PimGroup
@@ -505,7 +505,7 @@ def capacity_check_only(workload, system: str, mapping: str) -> None:
     _check_capacity(workload, _check_placement(workload, mp, devices, source), devices, source, mp.kv_handoff)
 
 
-def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact: bool = False,
+def run_on_system(workload, system: SystemConfig, source: str, mapping, *, exact: bool | str = False,
                   config: dict | None = None) -> Result:
     """Time and energy of `workload` on `system` with the phases placed by `mapping` (module docstring)."""
     devices = resolve_devices(system, source, mapping, exact)

@@ -39,10 +39,35 @@ from pimsim.result import PhaseResult, Result
 from pimsim.workloads import Phase, Workload, expand
 
 
+EXACT_CHANNEL_MODES = ("lanes", "every-channel")
+MAX_ENGINE_CHANNELS = 64  # the engine's channel masks are 64-bit (pimsim.dram.program.mask_of)
+
+
+def exact_channel_mode(exact: bool | str | None) -> str | None:
+    """Exact mode's channel treatment (None: fast mode). `True` / "lanes": channels that run the same ops
+    form a lane whose last channel stands for them all (its single-channel host writes, WR_ABK, come one
+    tick after the others', so the lane's other channels may differ from it by a refresh-time command:
+    measured 0.02% of PREA/ACT16, tests/test_exact_lanes.py); "every-channel": every channel runs in the
+    engine, command for command the whole device's replay (at most 64 channels; slower)."""
+    if exact is None or exact is False:
+        return None
+    if exact is True:
+        return "lanes"
+    if exact in EXACT_CHANNEL_MODES:
+        return exact
+    raise ConfigError(f"exact mode must be one of {', '.join(EXACT_CHANNEL_MODES)} (or true / false), got {exact!r}")
+
+
 class SystemSimulator:
     """Times workloads on one hardware + mapping; mappers and op timings are cached across phases."""
 
-    def __init__(self, hw: Hardware, mapping: Mapping, *, exact: bool = False):
+    def __init__(self, hw: Hardware, mapping: Mapping, *, exact: bool | str = False):
+        self.exact_arg, self.exact_channels = exact, exact_channel_mode(exact)
+        exact = self.exact_channels is not None
+        if self.exact_channels == "every-channel" and hw.dram.channels > MAX_ENGINE_CHANNELS:
+            raise ConfigError(f"exact mode every-channel runs all {hw.dram.channels} channels of hardware {hw.name} "
+                              f"in one command engine, which holds at most {MAX_ENGINE_CHANNELS}; use --exact "
+                              "(lanes: one channel stands for the channels that run the same ops)")
         if exact and mapping.op_programs == "cent":
             raise ConfigError(f"exact mode is not modelled for mapping {mapping.name} (op_programs: cent: its "
                               "whole-device programs are timed op by op); use fast mode, without --exact")
@@ -252,6 +277,8 @@ class SystemSimulator:
             if self.mapping.attention.placement == "pim" else {}
         bounds = sorted({0, nch, *partial.values()})
         lanes = list(zip(bounds, bounds[1:]))  # [lo, hi): channel lo stands for them all
+        if self.exact_channels == "every-channel" and nch > 1:  # no channel stands for another
+            lanes = [(c, c + 1) for c in range(nch)]
         k = self.hw.pim.vectors_per_pass
         passes = [1] * ph.batch if k == 1 or ph.batch == 1 else \
             [v for v, n in _passes(ph.batch, k) for _ in range(n)]
@@ -432,7 +459,7 @@ def _passes(batch: int, vectors: int) -> list[tuple[int, int]]:
 
 
 def simulate(model: ModelConfig | str | None = None, hardware: Hardware | str = "pimgpt-gddr6",
-             mapping: Mapping | str = "pimgpt", workload=None, *, exact: bool = False) -> Result:
+             mapping: Mapping | str = "pimgpt", workload=None, *, exact: bool | str = False) -> Result:
     """Simulate `workload` (a spec or an expanded `Workload`) on PIM hardware, or on a system of devices
     (`hardware.system`) with phases placed by the mapping (`engine.placement`); returns a `Result`.
 
