@@ -469,6 +469,8 @@ def simulate(model: ModelConfig | str | None = None, hardware: Hardware | str = 
     from pimsim.hardware.system import is_system, load_system
     from pimsim.models import load_model
 
+    mode = exact_channel_mode(exact)  # recorded as before lanes had a name: lanes True, fast False
+    exact = {None: False, "lanes": True}.get(mode, mode)
     system = None if isinstance(hardware, Hardware) or not is_system(hardware) else load_system(hardware)
     hw = None if system else (hardware if isinstance(hardware, Hardware) else load_hardware(hardware))
     mp = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
