@@ -2,6 +2,8 @@
 
 - system.exact_reuse: exact mode with the command engine's result store (a repeated program from the same
   start state returns the stored result) against exact mode without it: every figure identical.
+- system.exact_lanes: exact mode's lanes (one channel stands for those that run the same ops) against
+  every channel in the engine (`--exact every-channel`, the device's replay command for command).
 """
 
 from __future__ import annotations
@@ -59,4 +61,29 @@ def exact_reuse(ctx: Context) -> list[Check]:
     return out
 
 
-FAMILIES: dict[str, Callable[[Context], list[Check]]] = {"system.exact_reuse": exact_reuse}
+def exact_lanes(ctx: Context) -> list[Check]:
+    from pimsim.engine import simulate
+    from pimsim.hardware import load_hardware
+    from pimsim.workloads import BestOfNSpec, GenerateSpec
+
+    fam, out = "system.exact_lanes", []
+    hw4 = load_hardware("aim-32ch", overrides={"dram": {"channels": 4}})
+    cases = [
+        ("gpt2-small prompt 8 + 24, aim-32ch on 4 channels, pimgpt", ("gpt2-small", hw4, "pimgpt", GenerateSpec(prompt=8, generate=24))),
+        ("gpt2-small + gpt2-medium best-of-2, 4 channels, pimgpt_kv_fit", (None, hw4, "pimgpt_kv_fit", BestOfNSpec(
+            policy="gpt2-small", prm="gpt2-medium", n=2, question_tokens=16, steps=2, step_tokens=8))),
+    ]
+    for label, args in cases:
+        lanes = _figures(simulate(*args, exact=True))
+        every = _figures(simulate(*args, exact="every-channel"))
+        keys = sorted(set(lanes) | set(every))
+        worst, where = max(((abs(lanes.get(k, 0.0) - every.get(k, 0.0)) / max(abs(every.get(k, 0.0)), 1e-300), k)
+                            for k in keys), default=(0.0, "-"))
+        out.append(ctx.check(fam, label, 1.0 + worst, (1.0, 1.0), REL, item=label,
+                             pimsim_text=f"{len(keys)} figures, largest difference {worst:.3g} ({where})",
+                             reference_text="every channel in the engine"))
+    return out
+
+
+FAMILIES: dict[str, Callable[[Context], list[Check]]] = {"system.exact_reuse": exact_reuse,
+                                                          "system.exact_lanes": exact_lanes}
