@@ -95,8 +95,9 @@ def test_refit_reproduces_the_shipped_preset(device, csv_names):
     shipped = load_device(device)
     rows = [m for name in csv_names for m in read_measurements(DATA / name, shipped.dtype_bytes)]
     hold_out = tuple(((shipped.fit or {}).get("held_out") or {}).get("rows_of", ()))  # as the preset was fitted
+    fit_floor = "kernel_floor_s" in (shipped.fit or {}).get("fitted", ())  # `--fit-floor`, as in its header
     res = fit_device(rows, shipped, source=" ".join(f"pimsim/baselines/data/{name}" for name in csv_names),
-                     hold_out=hold_out)
+                     hold_out=hold_out, fit_floor=fit_floor)
     assert res.preset.model_dump() == shipped.model_dump()
 
 

@@ -140,13 +140,10 @@ def test_full_report_has_every_family_and_no_check_crashed(report):
 # Model-correctness checks that fail today, each a bug stated in an issue's closing note; validate reports
 # them as failures. The test fails if any other check fails, and also once a listed one passes (update it).
 KNOWN_FAILURES: dict[str, str] = {  # check id -> the issue note that states the miss
-    "baseline.h200.prefill.latency[qwen2.5-math-7b-instruct prefill 128]":
-        "issue 16 note (session 6): held out, +16.5%; the harness's 794 kernels x the per-kernel overhead fitted "
-        "on decode kernels (3.9 us) are 3.1 ms of the 6.66 ms measured (docs/baselines.md, Software stacks)",
     "baseline.h200.large.latency[qwen2.5-math-7b-instruct ctx 512 b256]":
-        "issue 16 note (session 6): held out, -11.3% (was -9.4% at the 670 TFLOP/s the harness's slow 7B prefills "
-        "pulled down); batch 256 sits at the roofline ridge (256 FLOP/B against 203), where max(memory, compute) "
-        "is most optimistic (docs/baselines.md, Software stacks)",
+        "issue 16 note (session 8): held out, -10.2% (-11.3% before the kernel floor); batch 256 sits at the "
+        "roofline ridge (256 FLOP/B against 192), where max(memory, compute) is most optimistic (docs/baselines.md, "
+        "Software stacks)",
 }
 
 

@@ -146,6 +146,10 @@ class DevicePreset(_Strict):
                           "None: attention spreads over the whole device")
     fused_attention: bool = Field(True, description="one attention kernel (SDPA / FlashAttention)")
     kernel_overhead_s: dict[Mode, float] = Field(description="time added per kernel launch, per mode")
+    kernel_floor_s: float = Field(
+        0.0, ge=0.0, lt=1e-3,
+        description="least time a kernel runs, its overhead aside: t = max(compute, memory, floor) + overhead "
+                    "(a kernel's launch-to-drain time, which a small kernel's work hides in; 0: none)")
     default_mode: Mode
     power: PowerModel
     interconnect: Interconnect | None = Field(None, description="device-to-device link for tensor parallelism")

@@ -22,6 +22,8 @@ What is fitted (everything else is kept from the `--device` preset):
   `flops_per_s` is fitted too (at most the datasheet peak): the rate sustained over whole prefills, at
   the power limit, which is lower than a short matmul benchmark's. Decode rows barely constrain it, so
   without prefill rows it is kept.
+- with `--fit-floor`: `kernel_floor_s`, the least time a kernel runs (`pimsim.baselines.model`), by a scan
+  (FLOOR_GRID_S) of whole fits, the one of least rms relative latency error on the fitted rows kept;
 - energy: `power.active_w` and `power.energy_per_byte_j` (>= 0), by least squares on relative error
   of energy per token with the model's own time, `idle_w` and `energy_per_flop_j` held fixed; with
   prefill rows `energy_per_flop_j` is fitted as well (>= 0).
@@ -201,12 +203,14 @@ def _bounded_lsq(A: np.ndarray, y: np.ndarray, lower: np.ndarray) -> np.ndarray:
 
 
 def _design(ms: list[Measurement], dev: DevicePreset, use_stream: bool):
-    """Rows of the linear latency model under the regimes `dev`'s current parameters give.
+    """Rows of the linear latency model under the regimes `dev`'s current parameters give, and the time
+    per token of the kernels the floor bounds (`kernel_floor_s`: a constant under those regimes).
 
     Columns: bytes at device bandwidth, bytes per stream at stream bandwidth, kernel launches, FLOPs of
     compute-bound kernels (at 1/flops_per_s). All per generated token.
     """
     A = np.zeros((len(ms), 4))
+    floor_s = np.zeros(len(ms))
     for r, m in enumerate(ms):
         table = m.table(dev)
         flops, moved = table.at(m.steps)
@@ -214,16 +218,19 @@ def _design(ms: list[Measurement], dev: DevicePreset, use_stream: bool):
         streamed = (table.streams > 0) & (bw < dev.bandwidth_bytes_per_s) if use_stream else np.zeros(len(bw), bool)
         flops = scheduled_flops(table, flops, dev.gemm_tiling)  # as the SMs schedule them (tiles, waves)
         t_cmp = flops / dev.flops_per_s
-        compute_bound = t_cmp > moved / bw[:, None]
+        t_mem = moved / bw[:, None]
+        floored = np.maximum(t_cmp, t_mem) < dev.kernel_floor_s
+        compute_bound = (t_cmp > t_mem) & ~floored
         count = table.count[:, None]
-        mem = np.where(compute_bound, 0.0, moved) * count
+        mem = np.where(compute_bound | floored, 0.0, moved) * count
         per_stream = np.where(table.streams > 0, table.streams, 1.0)[:, None]
         tokens = m.steps * m.batch
         A[r, 0] = mem[~streamed].sum() / tokens
         A[r, 1] = (mem[streamed] / per_stream[streamed]).sum() / tokens
         A[r, 2] = table.kernels_per_step * m.steps / tokens
         A[r, 3] = (np.where(compute_bound, flops, 0.0) * count).sum() / tokens
-    return A
+        floor_s[r] = (floored * count).sum() * dev.kernel_floor_s / tokens
+    return A, floor_s
 
 
 def held_out(m: Measurement, hold_out: tuple[str, ...]) -> bool:
@@ -240,12 +247,37 @@ class FitResult:
     energy_fitted: bool
 
 
+FLOOR_GRID_S = tuple(round(i * 1e-7, 9) for i in range(41))  # kernel_floor_s candidates: 0 .. 4 us by 0.1 us
+
+
 def fit_device(measurements: list[Measurement], device: str | Path | DevicePreset, mode: str | None = None,
-               source: str = "measurements.csv", hold_out: tuple[str, ...] = ()) -> FitResult:
+               source: str = "measurements.csv", hold_out: tuple[str, ...] = (), fit_floor: bool = False
+               ) -> FitResult:
     """Fit `device`'s bandwidths, per-kernel overhead and power terms to `measurements` (module docstring).
 
     `hold_out`: model names whose rows are not fitted on, only compared (the fit record names them and
-    reports their error apart)."""
+    reports their error apart). `fit_floor`: `kernel_floor_s` too, the candidate of FLOOR_GRID_S whose fit
+    (everything else refitted under it) has the least root-mean-square relative latency error over the rows
+    fitted on (held-out rows take no part)."""
+    if fit_floor:
+        dev = load_device(device)
+        best = None
+        for floor in FLOOR_GRID_S:
+            res = fit_device(measurements, dev.model_copy(update={"kernel_floor_s": floor}), mode, source, hold_out)
+            fitted_rows = res.rows[:res.preset.fit["rows"]]
+            rms = float(np.sqrt(np.mean([r["latency_error"] ** 2 for r in fitted_rows])))
+            if best is None or rms < best[0]:
+                best = (rms, floor, res)
+        rms, floor, res = best
+        p = res.preset
+        how = (f"fitted with --fit-floor: of 0 .. {FLOOR_GRID_S[-1] * 1e6:g} us in 0.1 us steps, the floor whose fit "
+               f"has the least rms relative latency error over the {p.fit['rows']} rows fitted on ({rms:.4f}; "
+               "held-out rows take no part); every other fitted field refitted under it")
+        fit_meta = dict(p.fit, fitted=list(p.fit["fitted"]) + ["kernel_floor_s"], floor_rms_latency_error=_round(rms, 3))
+        data = p.model_dump(mode="json")
+        data.update(fit=fit_meta, notes=dict(p.notes, kernel_floor_s=how))
+        return FitResult(preset=DevicePreset.model_validate(data), mode=res.mode, rows=res.rows,
+                         energy_fitted=res.energy_fitted)
     dev = load_device(device)
     unknown = [name for name in hold_out if not any(held_out(m, (name,)) for m in measurements)]
     if unknown:
@@ -290,8 +322,8 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
     # stage 1, decode rows: bandwidth, stream bandwidth, overhead (compute-bound time at the kept rate)
     current = dev
     for _ in range(30):
-        A = _design(decode_rows, current, use_stream)
-        c = A[:, 3] / current.flops_per_s
+        A, floor_s = _design(decode_rows, current, use_stream)
+        c = A[:, 3] / current.flops_per_s + floor_s
         lower = np.array([1.0 / cap, 0.0, 0.0])
         if not use_stream or not A[:, 1].any():
             keep = [0, 2]  # no stream-limited kernels in the data: the stream bandwidth stays as it is
@@ -318,10 +350,10 @@ def fit_device(measurements: list[Measurement], device: str | Path | DevicePrese
     if fit_flops:
         yp = np.array([m.latency_per_token_s for m in prefill_rows])
         for _ in range(30):
-            A = _design(prefill_rows, current, use_stream)
+            A, floor_s = _design(prefill_rows, current, use_stream)
             _, overhead = current.overhead_s(mode)
             stream_bw = current.attention_stream_bandwidth_bytes_per_s or np.inf
-            c = A[:, 0] / current.bandwidth_bytes_per_s + A[:, 1] / stream_bw + A[:, 2] * overhead
+            c = A[:, 0] / current.bandwidth_bytes_per_s + A[:, 1] / stream_bw + A[:, 2] * overhead + floor_s
             if not A[:, 3].any():
                 break  # no prefill kernel is compute-bound: the rate stays
             (x3,) = _bounded_lsq(A[:, [3]] / yp[:, None], (yp - c) / yp, np.array([1.0 / current.peak_flops_per_s]))

@@ -2,10 +2,12 @@
 
 Time, per kernel launch (kernels as `kernels.py` lists them):
 
-    t = max(FLOPs / flops_per_s, bytes / bw) + kernel_overhead_s[mode]
+    t = max(FLOPs / flops_per_s, bytes / bw, kernel_floor_s) + kernel_overhead_s[mode]
     bw = bandwidth_bytes_per_s, or for fused attention min(bandwidth_bytes_per_s,
          streams x attention_stream_bandwidth_bytes_per_s)  (one thread block per sequence and head)
 
+`kernel_floor_s` (0 unless fitted) is the least time a kernel runs: a kernel whose work is shorter still
+takes it (launch to drain), so small kernels' work hides in it while large ones pay only the overhead.
 `graph` mode is a captured CUDA graph (per-kernel overhead is what remains inside the graph); `eager`
 adds the framework's per-launch cost. Steps of a phase differ only in their context, so all steps are
 evaluated at once as (kernels x steps) numpy arrays; the max() is taken per kernel and step, so phases
@@ -97,7 +99,7 @@ def evaluate(table: KernelTable, steps: int, device: DevicePreset, overhead_s: f
         t_mem = moved / kernel_bandwidth(table, device)[:, None]
         t_cmp = scheduled_flops(table, flops, device.gemm_tiling) / device.flops_per_s
     count = table.count[:, None]
-    t = np.maximum(t_mem, t_cmp) * count
+    t = np.maximum(np.maximum(t_mem, t_cmp), device.kernel_floor_s) * count
     launches = table.kernels_per_step
     device_time = t.sum(axis=0) + launches * overhead_s
     host = getattr(overhead_s, "host_s_per_kernel", None)

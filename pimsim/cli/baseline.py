@@ -3,7 +3,7 @@
     pimsim baseline --device h100-sxm --model gpt2-xl --workload generate --prompt 64 --generate 256 \
         [--mode graph|eager] [--json]
     pimsim baseline --measured PHASES.csv --model ... --workload ...     (your own per-phase figures)
-    pimsim baseline fit MEASUREMENTS.csv [MORE.csv ...] --device NAME [--mode graph] [--hold-out MODEL,...]
+    pimsim baseline fit MEASUREMENTS.csv [MORE.csv ...] --device NAME [--mode graph] [--hold-out MODEL,...] [--fit-floor]
         [--out PRESET.yaml] [--json]
     pimsim baseline devices
 
@@ -53,6 +53,8 @@ def add_parser(sub) -> None:
     fit.add_argument("--out", metavar="PRESET.yaml", help="write the fitted preset here")
     fit.add_argument("--hold-out", metavar="MODEL[,MODEL]", default="",
                      help="rows compared but not fitted on: MODEL (all its rows), MODEL:prefill or MODEL:decode")
+    fit.add_argument("--fit-floor", action="store_true",
+                     help="fit kernel_floor_s too (the least time a kernel runs), by a scan of whole fits")
     fit.add_argument("--json", action="store_true")
     fit.set_defaults(func=_fit)
     dev = actions.add_parser("devices", help="list the device presets")
@@ -107,9 +109,9 @@ def _fit(args) -> int:
     measurements = [m for path in args.measurements for m in read_measurements(path, device.dtype_bytes)]
     sources = " ".join(args.measurements)
     hold_out = tuple(n.strip() for n in args.hold_out.split(",") if n.strip())
-    res = fit_device(measurements, device, args.mode, source=sources, hold_out=hold_out)
+    res = fit_device(measurements, device, args.mode, source=sources, hold_out=hold_out, fit_floor=args.fit_floor)
     command = f"pimsim baseline fit {sources} --device {args.device} --mode {res.mode}" + (
-        f" --hold-out {','.join(hold_out)}" if hold_out else "")
+        f" --hold-out {','.join(hold_out)}" if hold_out else "") + (" --fit-floor" if args.fit_floor else "")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(preset_yaml(res.preset, command + f" --out {args.out}"))
