@@ -18,6 +18,7 @@ from pimsim.validate.checks import CYC, MS, Context, Fmt, _ratio_family
 from pimsim.validate.report import Check
 
 WATT = Fmt("W")
+REL_X = Fmt("x")
 DATA = Path(__file__).resolve().parent.parent / "baselines" / "data"
 
 
@@ -82,7 +83,69 @@ def power_cap(ctx: Context) -> list[Check]:
                       message=None if stretched > 0 else "the cap did not bind: the check needs a capped step")]
 
 
+def gemm_shape(ctx: Context) -> list[Check]:
+    """Shape efficiency (useful / scheduled FLOPs) of weight matmuls on h200-sxm's tiling, against closed
+    forms written from the tile-and-wave rule (pimsim.baselines.gemm), not from its code."""
+    from pimsim.baselines import load_device
+    from pimsim.baselines.gemm import gemm_scheduled_flops
+
+    fam = "baseline.gemm_shape"
+    g = load_device("h200-sxm").gemm_tiling
+    tiles, splits, sms = tuple(tuple(t) for t in g.tiles), tuple(g.split_k), g.sm_count
+    big = tiles[0]  # 128 x 256
+    cases = [  # (label, M, K, N, expected efficiency)
+        (f"{sms} full {big[0]}x{big[1]} tiles, one wave", big[0], 4096, big[1] * sms, 1.0),
+        # None: the best option found by hand over the menu (below)
+        (f"one tile more than the SMs: M {big[0]} x N {big[1]} x {sms + 1}, K 4096", big[0], 4096, big[1] * (sms + 1), None),
+        ("M 100 x N 256 (a padded tile), K 256", 100, 256, 256, None),
+    ]
+    out = []
+    for label, m, k, n, expect in cases:
+        useful = 2.0 * m * k * n
+        if expect is None:  # by hand: every (tile, split) of the menu, the least busy FLOPs
+            best = min(-(-(-(-m // tm) * -(-n // tn) * s) // sms) * sms * 2.0 * tm * tn * -(-k // s)
+                       for tm, tn in tiles for s in splits if s == 1 or k >= 256 * s)
+            expect = useful / best
+        got = useful / gemm_scheduled_flops(m, k, n, sms, tiles, splits)
+        out.append(ctx.check(fam, label, got, (expect, expect), REL_X, item=label,
+                             pimsim_text=f"{got:.6g}", reference_text=f"{expect:.6g}"))
+    return out
+
+
+def batched_prefill(ctx: Context) -> list[Check]:
+    """A prefill of N sequences x T tokens against a one-sequence prefill of N x T tokens on h200-sxm: the
+    weight matmuls are the same GEMMs (M = N x T rows, the weights read once; the head on N rows in both), so
+    their time is equal; the
+    causal attention work is N x T(T+1)/2 against NT(NT+1)/2 score rows, a ratio (T + 1) / (NT + 1)."""
+    from pimsim.baselines import load_device
+    from pimsim.baselines.kernels import kernel_table
+    from pimsim.baselines.model import evaluate
+    from pimsim.models import get_model
+
+    fam = "baseline.batched_prefill"
+    dev = load_device("h200-sxm")
+    o = dev.kernel_overhead_s["graph"]
+    out = []
+    for model, n, t in (("qwen2.5-math-1.5b-instruct", 8, 512), ("qwen2.5-math-7b-instruct", 64, 512)):
+        mc = get_model(model)
+        batched = kernel_table(mc, t, 0, n, 1, 2, 1, True)
+        one = kernel_table(mc, n * t, 0, 1, 1, 2, n, True)  # the head on n positions: n rows, as the batch's
+        tb, to = evaluate(batched, 1, dev, o), evaluate(one, 1, dev, o)
+        label = f"{model} {n} x {t}: weight matmul time vs one {n * t}-token prefill"
+        out.append(ctx.check(fam, label, tb.breakdown_s["weight_matmul"], (to.breakdown_s["weight_matmul"],) * 2,
+                             REL_X, item=f"{model} matmuls"))
+        fb = sum(f * c for f, c, cat in zip(batched.at(1)[0][:, 0], batched.count, batched.categories) if cat == "attention")
+        fo = sum(f * c for f, c, cat in zip(one.at(1)[0][:, 0], one.count, one.categories) if cat == "attention")
+        ratio = (t + 1) / (n * t + 1)
+        out.append(ctx.check(fam, f"{model} {n} x {t}: attention FLOPs over one {n * t}-token prefill's", fb / fo,
+                             (ratio, ratio), REL_X, item=f"{model} attention",
+                             pimsim_text=f"{fb / fo:.6g}", reference_text=f"(T+1)/(NT+1) = {ratio:.6g}"))
+    return out
+
+
 FAMILIES: dict[str, Callable[[Context], list[Check]]] = {
+    "baseline.gemm_shape": gemm_shape,
+    "baseline.batched_prefill": batched_prefill,
     "npu.array_cycles": npu_array_cycles,
     "npu.ianus.gpt2-xl": npu_ianus,
     "baseline.h200.framework.latency": framework_records,
