@@ -220,13 +220,13 @@ def neupims_point(point: dict) -> dict:
 
 def ianus_point(point: dict) -> dict:
     """A point of experiments/repro_ianus.yaml, evaluated by the built-in evaluator; the ianus system's
-    prefill-gpu point also gets counters.a100_over_ianus (the check's A100, `ianus_runs(..., "gpu")`, over
-    its latency) and counters.npu_over_ianus (the same system's gpu-only over it)."""
+    prefill-gpu and ianus_paper points also get counters.a100_over_ianus (the check's A100, `ianus_runs(...,
+    "gpu")`, over its latency) and counters.npu_over_ianus (the same system's gpu-only over it)."""
     from pimsim.experiments.evaluate import _simulate, evaluate_point, load_point_workload
 
     row = dict(evaluate_point(point))
     p = published()["ianus"]
-    if point.get("target") == "system" and point.get("mapping") == p["mapping"]:
+    if point.get("target") == "system" and point.get("mapping") in (p["mapping"], p["paper_mapping"]):
         from pimsim.baselines import run_baseline
 
         wl = load_point_workload(point)
