@@ -200,6 +200,27 @@ def channel_windows(shape: AttAccShape, channel: int) -> list[list[tuple]]:
         stride = int(mvgb_per_ch * s.valid(itr) / half)
         return _slices(mvgb_per_ch, s.valid(itr), stride, half, channel)
 
+    def stream(macs, itr, n, under=None, first=(), each=None):
+        """Head `itr`'s n MAC windows (`macs(itr, j)`), each closed by a barrier: window j opens with the
+        bank groups' MVSBs of window j-1 (and window 0 with `first`) and closes with `under(j)`, another
+        head's commands hidden under it; `each()` runs at the end of every step (the c1540de tail)."""
+        for j in range(n + 1):
+            if j < n:
+                add(macs(itr, j))
+            if j > 0:
+                add(group(itr))
+            if j == 0:
+                add(first)
+            if j < n:
+                if under is not None:
+                    add(under(j))
+                barrier()
+            if each is not None:
+                each()
+
+    def mvgb_under(mg, n):  # the second half of n windows carries the MVGB slices
+        return lambda j: [("mvgb",)] * mg[j - n // 2] if j >= n // 2 else []
+
     n_itr = s.iterations
     for i in range(0, n_itr - 1, 2):
         # head i: score; head i+1's WRGB under it
@@ -208,73 +229,28 @@ def channel_windows(shape: AttAccShape, channel: int) -> list[list[tuple]]:
             add([("mac", s.k_row(i, 0))])  # the dummy MAC
         barrier()
         wr = wrgb_slices(i + 1)
-        for j in range(ls + 1):
-            if j < ls:
-                add(score_macs(i, j))
-            if j > 0:
-                add(group(i))
-            if j < ls:
-                add([("wrgb",)] * wr[j])
-                barrier()
+        stream(score_macs, i, ls, under=lambda j: [("wrgb",)] * wr[j])
         # head i+1: score; head i's SFM and MVGB under it
-        mg = mvgb_slices(i, ls)
-        for j in range(ls + 1):
-            if j < ls:
-                add(score_macs(i + 1, j))
-            if j > 0:
-                add(group(i + 1))
-            if j == 0:
-                add(sfm(i))
-            if j < ls:
-                if j >= ls // 2:
-                    add([("mvgb",)] * mg[j - ls // 2])
-                barrier()
+        stream(score_macs, i + 1, ls, under=mvgb_under(mvgb_slices(i, ls), ls), first=sfm(i))
         # head i: context; head i+1's SFM and MVGB under it
-        mg = mvgb_slices(i + 1, kd)
-        for j in range(kd + 1):
-            if j < kd:
-                add(context_macs(i, j))
-            if j > 0:
-                add(group(i))
-            if j == 0:
-                add(sfm(i + 1))
-            if j < kd:
-                if j >= kd // 2:
-                    add([("mvgb",)] * mg[j - kd // 2])
-                barrier()
+        stream(context_macs, i, kd, under=mvgb_under(mvgb_slices(i + 1, kd), kd), first=sfm(i + 1))
         # "Head1: Context": the artifact replays head i's context
-        for j in range(kd + 1):
-            if j < kd:
-                add(context_macs(i, j))
-            if j > 0:
-                add(group(i))
-            if j < kd:
-                barrier()
+        stream(context_macs, i, kd)
     if n_itr % 2:
         i = n_itr - 1
         add([("wrgb",)] * wrgb_per_ch if on(i) else [])
         barrier()
         tail = sfm(i) + ([("mvgb",)] * mvgb_per_ch if on(i) else [])
-        for j in range(ls + 1):
-            if j < ls:
-                add(score_macs(i, j))
-            if j > 0:
-                add(group(i))
-            if j < ls:
-                barrier()
-            if s.generator == "c1540de":  # the block indented into the loop
-                add(tail)
-                barrier()
+
+        def tail_in_loop():  # c1540de: the block indented into the loop
+            add(tail)
+            barrier()
+
+        stream(score_macs, i, ls, each=tail_in_loop if s.generator == "c1540de" else None)
         if s.generator == "c600051":
             add(tail)
             barrier()
-        for j in range(kd + 1):
-            if j < kd:
-                add(context_macs(i, j))
-            if j > 0:
-                add(group(i))
-            if j < kd:
-                barrier()
+        stream(context_macs, i, kd)
     return [w for w in windows if w]
 
 
