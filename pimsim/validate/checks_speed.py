@@ -35,6 +35,12 @@ def _figures(res) -> dict[str, float]:
     return out
 
 
+def _largest_difference(got: dict[str, float], ref: dict[str, float]) -> tuple[float, str]:
+    """(largest relative difference over the figures of either, the figure's name); (0, "-") if none."""
+    return max(((abs(got.get(k, 0.0) - ref.get(k, 0.0)) / max(abs(ref.get(k, 0.0)), 1e-300), k)
+                for k in sorted(set(got) | set(ref))), default=(0.0, "-"))
+
+
 def exact_reuse(ctx: Context) -> list[Check]:
     from pimsim.engine import simulate
     from pimsim.hardware import load_hardware
@@ -51,9 +57,8 @@ def exact_reuse(ctx: Context) -> list[Check]:
         stored = _figures(simulate(*args, exact=True))
         with _no_reuse():
             plain = _figures(simulate(*args, exact=True))
-        keys = sorted(set(stored) | set(plain))
-        worst = max((abs(stored.get(k, 0.0) - plain.get(k, 0.0)) / max(abs(plain.get(k, 0.0)), 1e-300) for k in keys),
-                    default=0.0)
+        keys = set(stored) | set(plain)
+        worst, _ = _largest_difference(stored, plain)
         # relative error of the figures themselves: the reference is the run without reuse (error 0 = identical)
         out.append(ctx.check(fam, label, 1.0 + worst, (1.0, 1.0), REL, item=label,
                              pimsim_text=f"{len(keys)} figures, largest difference {worst:.3g}",
@@ -76,9 +81,8 @@ def exact_lanes(ctx: Context) -> list[Check]:
     for label, args in cases:
         lanes = _figures(simulate(*args, exact=True))
         every = _figures(simulate(*args, exact="every-channel"))
-        keys = sorted(set(lanes) | set(every))
-        worst, where = max(((abs(lanes.get(k, 0.0) - every.get(k, 0.0)) / max(abs(every.get(k, 0.0)), 1e-300), k)
-                            for k in keys), default=(0.0, "-"))
+        keys = set(lanes) | set(every)
+        worst, where = _largest_difference(lanes, every)
         out.append(ctx.check(fam, label, 1.0 + worst, (1.0, 1.0), REL, item=label,
                              pimsim_text=f"{len(keys)} figures, largest difference {worst:.3g} ({where})",
                              reference_text="every channel in the engine"))
