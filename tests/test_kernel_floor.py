@@ -1,6 +1,8 @@
 """The kernel floor (`kernel_floor_s`, pimsim.baselines.model): t = max(compute, memory, floor) + overhead per
 kernel, against closed forms, and the fit's scan recovering a planted floor."""
 
+from pathlib import Path
+
 import pytest
 
 from pimsim.baselines import fit_device, load_device, read_measurements
@@ -73,3 +75,17 @@ def test_fit_floor_recovers_a_planted_floor(tmp_path):
     assert max(abs(r["latency_error"]) for r in res.rows) < 2e-3
     # without the scan the floor is kept from the start preset
     assert fit_device(read_measurements(path, 2), start).preset.kernel_floor_s == 0.0
+
+
+@pytest.mark.parametrize("value,says", [(-1e-6, "greater than or equal to 0"), (2e-3, "less than 0.001"),
+                                        ("fast", "valid number")])
+def test_a_bad_kernel_floor_in_a_preset_file_is_one_clear_error(cli, tmp_path, value, says):
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "pimsim/baselines/presets/h200-sxm.yaml").read_text())
+    data.update(name="bad-floor", kernel_floor_s=value)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    rc, out, err = cli("baseline", "--device", path, "--model", "gpt2-small", "--workload", "generate",
+                       "--prompt", "8", "--generate", "2")
+    assert rc == 2 and "kernel_floor_s" in err and says in err and "Traceback" not in err

@@ -141,3 +141,19 @@ def test_the_store_is_bounded_by_entries_and_bytes(monkeypatch):
     engine.run(_program(9))
     assert len(engine._memo) == 2 and engine._memo_bytes <= 2 * one
     _same(engine.run(_program(9)), CommandEngine(HW.dram, memo=False).run(_program(9)))
+
+
+def test_a_read_only_programs_kept_signature_is_its_content_hash():
+    """Program.signature is kept once computed only for a read-only array (exact mode's joined programs): the
+    kept value equals a fresh hash of the same instructions in a writable copy, and a writable program is
+    hashed again each time, so an edit in place changes its key."""
+    base = _program(3)
+    frozen_arr = base.array.copy()
+    frozen_arr.flags.writeable = False
+    frozen = Program(frozen_arr, "<frozen>")
+    first = frozen.signature()
+    assert frozen.signature() == first == Program(base.array.copy()).signature()
+    writable = Program(base.array.copy())
+    before = writable.signature()
+    writable.array["row"][1] += 1
+    assert writable.signature() != before
